@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs and a fresh Debian machine lacks, and says so.
+# Called by `npm test` (pretest), so a newcomer and CI get the same set-up.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+pkgs=(gnupg appc-spec openssl xz-utils bzip2 golang-go golang-github-appc-spec-dev golang-golang-x-crypto-dev)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-test-tools: installing Debian packages: ${missing[*]}" >&2
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# acfetch: the rkt-equivalent client, built from ../shared/tools/acfetch with Debian's Go libraries.
+acfetch_src="${ACFETCH_SRC:-$here/../shared/tools/acfetch}"
+acfetch_out="$here/.cache/acfetch"
+if [ ! -x "$acfetch_out" ]; then
+  [ -x "$acfetch_src/build.sh" ] || { echo "install-test-tools: $acfetch_src/build.sh not found (the tests need ../shared beside this checkout)" >&2; exit 1; }
+  echo "install-test-tools: building acfetch into $acfetch_out" >&2
+  ACFETCH_OUT="$acfetch_out" "$acfetch_src/build.sh"
+fi
+
+for tool in gpg gpgconf actool openssl xz bzip2; do
+  command -v "$tool" >/dev/null || { echo "install-test-tools: $tool is still missing" >&2; exit 1; }
+done

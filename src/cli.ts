@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { CLI_OPTIONS, UsageError, usageError } from './cli/args.ts';
+import { ConfigError, loadConfig } from './config/load.ts';
+import { isAcihostError } from './errors.ts';
+import { keyCommand } from './cli/key-command.ts';
+import { serveCommand } from './cli/serve-command.ts';
+import { tokenCommand } from './cli/token-command.ts';
+
+const USAGE = `usage: acihost <command> [options]
+
+  serve [--config FILE]                     start the HTTPS server
+  check-config [--config FILE]              validate the configuration and exit
+  key add --prefix PREFIX FILE              trust the armored public key(s) in FILE for PREFIX
+  key list [--json]                         list trusted keys
+  key remove FINGERPRINT                    stop trusting a key
+  token create --prefix PREFIX [--scope push|pull|delete|overwrite|metrics]...
+               [--name LABEL] [--expires 90d|never]
+                                            print a new token (shown once) on the first line
+  token list [--json]                       list tokens (never their secrets)
+  token revoke ID                           revoke a token
+
+Every command takes --config FILE; ACIHOST_* environment variables override it.`;
+
+async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, options: CLI_OPTIONS, allowPositionals: true });
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    process.stdout.write(USAGE + '\n');
+    return command || values.help ? 0 : 2;
+  }
+  const config = loadConfig({ file: values.config });
+  switch (command) {
+    case 'serve':
+      return serveCommand(config);
+    case 'check-config':
+      process.stdout.write('configuration is valid\n');
+      return 0;
+    case 'key':
+      return keyCommand(config, rest, values);
+    case 'token':
+      return tokenCommand(config, rest, values);
+    default:
+      throw usageError(`unknown command ${JSON.stringify(command)}`);
+  }
+}
+
+run(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== 0) process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`acihost: ${e.message}\n`);
+      process.exitCode = 2;
+    } else if (isAcihostError(e)) {
+      process.stderr.write(`acihost: ${e.message} (${e.code})\n`);
+      process.exitCode = 1;
+    } else if (e instanceof UsageError || (e as NodeJS.ErrnoException)?.code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`acihost: ${(e as Error).message}\n\n${USAGE}\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`acihost: ${(e as Error)?.stack ?? e}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,42 @@
+/**
+ * The one catalogue of domain errors. Domain code throws `AcihostError` with a
+ * stable UPPER_SNAKE_CASE `code` and a `kind`; only the HTTP layer
+ * (src/http/error-handler.ts) turns a kind into a status code.
+ */
+export type ErrorKind =
+  | 'malformed' // the request itself is unusable (400 on /-/push only)
+  | 'invalid' // archive, manifest, signature or key fails validation (422)
+  | 'unauthenticated' // missing or wrong credentials (401)
+  | 'forbidden' // credentials fine, but not for this name or scope (403)
+  | 'not-found' // (404)
+  | 'conflict' // write-once violated (409)
+  | 'too-large' // over a configured cap (413)
+  | 'unsupported-media' // (415)
+  | 'unavailable' // the store is away (503)
+  | 'insufficient-storage'; // disk full (507)
+
+export class AcihostError extends Error {
+  readonly code: string;
+  readonly kind: ErrorKind;
+  constructor(kind: ErrorKind, code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AcihostError';
+    this.kind = kind;
+    this.code = code;
+  }
+}
+
+export const isAcihostError = (e: unknown): e is AcihostError => e instanceof AcihostError;
+
+const make = (kind: ErrorKind) => (code: string, message: string, cause?: unknown) =>
+  new AcihostError(kind, code, message, cause === undefined ? undefined : { cause });
+
+export const malformed = make('malformed');
+export const invalid = make('invalid');
+export const unauthenticated = make('unauthenticated');
+export const forbidden = make('forbidden');
+export const notFound = make('not-found');
+export const conflict = make('conflict');
+export const tooLarge = make('too-large');
+export const unavailable = make('unavailable');
+export const insufficientStorage = make('insufficient-storage');

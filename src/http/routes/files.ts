@@ -1,0 +1,76 @@
+import { createHash } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { notFound } from '../../errors.ts';
+import type { Registry } from '../../registry/registry.ts';
+import type { VersionRecord } from '../../registry/version-record.ts';
+import { sendObject } from '../send-object.ts';
+
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+// `latest` moves: clients must revalidate, and rkt must never skip the request on max-age.
+const MOVING = 'no-cache';
+
+interface FileAddress {
+  name: string;
+  version: string;
+  os: string;
+  arch: string;
+  ext: 'aci' | 'aci.asc';
+}
+
+/** `/-/aci/<name>/<version>/<os>/<arch>.<ext>`, read from the end since names have slashes. */
+function parseAddress(path: string): FileAddress | null {
+  const m = /^(.+)\/([^/]+)\/([^/]+)\/([^/]+)\.(aci|aci\.asc)$/.exec(path);
+  if (!m) return null;
+  const [, name, version, os, arch, ext] = m as unknown as [string, string, string, string, string, FileAddress['ext']];
+  return { name, version, os, arch, ext };
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** The .aci and .aci.asc of every published version, and `latest` resolved per name/os/arch. */
+export async function fileRoutes(app: FastifyInstance, opts: { registry: Registry }): Promise<void> {
+  const { registry } = opts;
+
+  async function resolve(a: FileAddress): Promise<VersionRecord> {
+    const record = a.version === 'latest' ? registry.catalog.latest(a.name, a.os, a.arch) : await registry.catalog.find(a);
+    if (!record) {
+      throw notFound(
+        'IMAGE_NOT_FOUND',
+        `no image ${a.name} version ${a.version} for ${a.os}/${a.arch}; the discovery page lists what is stored`,
+      );
+    }
+    return record;
+  }
+
+  // HEAD is routed here too: Fastify's automatic HEAD would zero Content-Length.
+  app.route<{ Params: { '*': string } }>({
+    method: ['GET', 'HEAD'],
+    url: '/-/aci/*',
+    handler: async (request, reply) => {
+      const address = parseAddress(request.params['*']);
+      if (!address) throw notFound('IMAGE_NOT_FOUND', 'image URLs look like /-/aci/NAME/VERSION/OS/ARCH.aci');
+      const record = await resolve(address);
+      const cacheControl = address.version === 'latest' ? MOVING : IMMUTABLE;
+      const lastModified = new Date(record.pushedAt);
+      if (address.ext === 'aci.asc') {
+        const body = Buffer.from(record.signature);
+        return sendObject(request, reply, {
+          size: body.length,
+          etag: `"${sha256(record.signature)}"`,
+          lastModified,
+          contentType: 'application/pgp-signature',
+          cacheControl,
+          open: async (range) => (range ? body.subarray(range.start, range.end + 1) : body),
+        });
+      }
+      return sendObject(request, reply, {
+        size: record.size,
+        etag: `"${record.digest}"`,
+        lastModified,
+        contentType: 'application/octet-stream',
+        cacheControl,
+        open: (range) => registry.storage.read(record.blob, range),
+      });
+    },
+  });
+}

@@ -1,0 +1,96 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { MultipartFile, MultipartValue } from '@fastify/multipart';
+import { isAcihostError, malformed } from '../../errors.ts';
+import { urls } from '../../discovery/urls.ts';
+import type { Registry } from '../../registry/registry.ts';
+import type { PublishResult } from '../../registry/publisher.ts';
+import { stageImage, type StagedImage } from '../../registry/stage-image.ts';
+import { authorizeScope } from '../../registry/tokens.ts';
+import { readDetachedSignature, type DetachedSignature } from '../../signing/signature.ts';
+import { presentedToken } from '../credentials.ts';
+import { drainRequest, readCapped } from '../read-capped.ts';
+
+const MAX_SIGNATURE_BYTES = 64 * 1024;
+
+export function pushResponse(origin: string, { record }: PublishResult) {
+  return {
+    name: record.name,
+    version: record.version,
+    os: record.os,
+    arch: record.arch,
+    imageId: record.imageId,
+    size: record.size,
+    signer: record.signer,
+    aciUrl: urls.aci(origin, record, 'aci'),
+    ascUrl: urls.aci(origin, record, 'aci.asc'),
+  };
+}
+
+/**
+ * `POST /-/push`, multipart with parts `aci` and `asc` in either order: the curl
+ * front door to the publish pipeline. With the signature first the image is
+ * verified while it streams; otherwise from the staged copy.
+ */
+export async function pushRoutes(app: FastifyInstance, opts: { registry: Registry }): Promise<void> {
+  const { registry } = opts;
+  const { limits } = registry.config;
+
+  async function readParts(request: FastifyRequest): Promise<{ image?: StagedImage; signature?: DetachedSignature }> {
+    let image: StagedImage | undefined;
+    let signature: DetachedSignature | undefined;
+    try {
+      for await (const part of request.parts()) {
+        if (part.fieldname === 'asc' && !signature) {
+          const bytes =
+            part.type === 'file'
+              ? await readCapped(part.file, MAX_SIGNATURE_BYTES, 'signature part')
+              : Buffer.from(String((part as MultipartValue).value));
+          signature = await readDetachedSignature(bytes);
+        } else if (part.fieldname === 'aci' && part.type === 'file' && !image) {
+          image = await stageImage({
+            storage: registry.storage,
+            source: (part as MultipartFile).file,
+            limits,
+            signature,
+            keys: registry.keys.verificationKeys(),
+          });
+        } else {
+          throw malformed(
+            'PUSH_UNEXPECTED_PART',
+            `unexpected form part ${JSON.stringify(part.fieldname)}; send exactly -F asc=@IMAGE.aci.asc -F aci=@IMAGE.aci`,
+          );
+        }
+      }
+    } catch (e) {
+      if (image) await registry.storage.delete(image.stagedKey).catch(() => {});
+      throw e;
+    }
+    return { image, signature };
+  }
+
+  app.post('/-/push', async (request, reply) => {
+    const token = await registry.tokens.authenticate(presentedToken(request));
+    authorizeScope(token, 'push');
+    if (!request.isMultipart()) {
+      throw malformed('PUSH_NOT_MULTIPART', 'send a multipart/form-data body: curl -F asc=@IMAGE.aci.asc -F aci=@IMAGE.aci');
+    }
+    let parts: Awaited<ReturnType<typeof readParts>>;
+    try {
+      parts = await readParts(request);
+    } catch (e) {
+      if (isAcihostError(e) && e.kind === 'too-large') reply.header('connection', 'close');
+      else await drainRequest(request.raw, limits.maxCompressedBytes);
+      throw e;
+    }
+    if (!parts.image) {
+      throw malformed('PUSH_IMAGE_MISSING', 'the push has no image part; send -F aci=@IMAGE.aci');
+    }
+    const result = await registry.publisher.publish(token, parts.image, parts.signature);
+    const body = pushResponse(registry.origin, result);
+    request.log.info({ name: body.name, version: body.version, os: body.os, arch: body.arch, outcome: result.outcome }, 'push accepted');
+    return reply
+      .status(result.outcome === 'created' ? 201 : 200)
+      .header('location', body.aciUrl)
+      .send(body);
+  });
+}

@@ -1,0 +1,57 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import parseRange from 'range-parser';
+import type { Readable } from 'node:stream';
+import type { ByteRange } from '../storage/storage.ts';
+
+export interface ServedObject {
+  size: number;
+  /** Strong ETag, quoted. */
+  etag: string;
+  lastModified: Date;
+  contentType: string;
+  cacheControl: string;
+  vary?: string;
+  /** Opens the bytes, or a range of them; only called when a body is sent. */
+  open: (range?: ByteRange) => Promise<Readable | Buffer>;
+}
+
+function etagMatches(header: string, etag: string): boolean {
+  if (header.trim() === '*') return true;
+  return header.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
+}
+
+/**
+ * Serves immutable bytes the way rkt and caches expect: HEAD, a strong ETag with
+ * If-None-Match (304), Last-Modified, and one byte range (206/416). Never any
+ * Content-Encoding: a client that inflates transparently would verify other bytes.
+ */
+export async function sendObject(request: FastifyRequest, reply: FastifyReply, obj: ServedObject): Promise<FastifyReply> {
+  reply
+    .header('content-type', obj.contentType)
+    .header('etag', obj.etag)
+    .header('last-modified', obj.lastModified.toUTCString())
+    .header('cache-control', obj.cacheControl)
+    .header('accept-ranges', 'bytes');
+  if (obj.vary) reply.header('vary', obj.vary);
+
+  const inm = request.headers['if-none-match'];
+  if (inm && etagMatches(inm, obj.etag)) return reply.status(304).send();
+
+  let range: ByteRange | undefined;
+  const rangeHeader = request.headers.range;
+  const ifRange = request.headers['if-range'];
+  if (rangeHeader && (!ifRange || ifRange === obj.etag)) {
+    const parsed = parseRange(obj.size, rangeHeader, { combine: true });
+    if (parsed === -1) {
+      return reply.status(416).header('content-range', `bytes */${obj.size}`).send();
+    }
+    // Malformed (-2), non-byte units and several ranges are answered with the whole object.
+    if (parsed !== -2 && parsed.type === 'bytes' && parsed.length === 1) range = parsed[0];
+  }
+
+  const length = range ? range.end - range.start + 1 : obj.size;
+  reply.header('content-length', length);
+  if (range) reply.status(206).header('content-range', `bytes ${range.start}-${range.end}/${obj.size}`);
+  if (request.method === 'HEAD') return reply.send();
+  return reply.send(await obj.open(range));
+}

@@ -1,0 +1,123 @@
+import { z } from 'zod';
+import { isAcIdentifier, prefixCovers } from '../aci/name.ts';
+import { invalid, notFound } from '../errors.ts';
+import { normalizeFingerprint, parsePublicKeys, type PublicKeyInfo } from '../signing/keys.ts';
+import type { TrustedKey } from '../signing/signature.ts';
+import { layout } from '../storage/layout.ts';
+import type { Storage } from '../storage/storage.ts';
+import { PrefixMirror } from './prefix-mirror.ts';
+
+const keyRecordSchema = z.object({
+  fingerprint: z.string().regex(/^[0-9a-f]{40}$/),
+  keyIds: z.array(z.string()),
+  prefixes: z.array(z.string()).min(1),
+  algorithm: z.string(),
+  userIds: z.array(z.string()),
+  created: z.string(),
+  expires: z.string().nullable(),
+  addedAt: z.string(),
+  armored: z.string(),
+});
+export type KeyRecord = z.infer<typeof keyRecordSchema>;
+
+export interface AddedKey {
+  info: PublicKeyInfo;
+  prefixes: string[];
+}
+
+/** Public keys trusted to sign images under name prefixes. */
+export class KeyStore {
+  private readonly storage: Storage;
+  private readonly domain: string;
+  readonly mirror: PrefixMirror<KeyRecord>;
+
+  constructor(storage: Storage, domain: string, onBadRecord: (key: string, e: unknown) => void = () => {}) {
+    this.storage = storage;
+    this.domain = domain;
+    this.mirror = new PrefixMirror({
+      storage,
+      prefix: layout.keys,
+      parse: (b) => keyRecordSchema.parse(JSON.parse(b.toString('utf8'))),
+      onBadRecord,
+    });
+  }
+
+  /** Trusts every key in `input` for `prefix`; a key already trusted elsewhere gains the prefix. */
+  async add(prefix: string, input: string | Uint8Array, now = new Date()): Promise<AddedKey[]> {
+    this.checkPrefix(prefix);
+    const infos = await parsePublicKeys(input);
+    const added: AddedKey[] = [];
+    for (const info of infos) {
+      const key = layout.key(info.fingerprint);
+      const existing = await this.mirror.fetch(key);
+      const prefixes = [...new Set([...(existing?.prefixes ?? []), prefix])].sort();
+      const record: KeyRecord = {
+        fingerprint: info.fingerprint,
+        keyIds: info.keyIds,
+        prefixes,
+        algorithm: info.algorithm,
+        userIds: info.userIds,
+        created: info.created.toISOString(),
+        expires: info.expires?.toISOString() ?? null,
+        addedAt: existing?.addedAt ?? now.toISOString(),
+        armored: info.armored,
+      };
+      await this.storage.put(key, Buffer.from(JSON.stringify(record, null, 1)));
+      added.push({ info, prefixes });
+    }
+    await this.mirror.refresh();
+    return added;
+  }
+
+  async list(): Promise<KeyRecord[]> {
+    await this.mirror.refresh();
+    return this.all();
+  }
+
+  all(): KeyRecord[] {
+    return this.mirror.values().sort((a, b) => a.addedAt.localeCompare(b.addedAt) || a.fingerprint.localeCompare(b.fingerprint));
+  }
+
+  async remove(fingerprint: string): Promise<KeyRecord> {
+    const fp = normalizeFingerprint(fingerprint);
+    const record = await this.mirror.fetch(layout.key(fp));
+    if (!record) throw notFound('KEY_NOT_FOUND', `no trusted key with fingerprint ${fp}; acihost key list shows them`);
+    await this.storage.delete(layout.key(fp));
+    await this.mirror.refresh();
+    return record;
+  }
+
+  /** Each trusted key with a prefix covering `name` (the key's narrowest such prefix). */
+  covering(name: string): { record: KeyRecord; prefix: string }[] {
+    const out: { record: KeyRecord; prefix: string }[] = [];
+    for (const record of this.all()) {
+      const prefix = record.prefixes.filter((p) => prefixCovers(p, name)).sort((a, b) => b.length - a.length)[0];
+      if (prefix) out.push({ record, prefix });
+    }
+    return out;
+  }
+
+  /** Every trusted key, as the signature verifier takes them. */
+  verificationKeys(): TrustedKey[] {
+    return this.all().map((k) => ({ fingerprint: k.fingerprint, armored: k.armored }));
+  }
+
+  byFingerprint(fingerprint: string): KeyRecord | undefined {
+    return this.mirror.get(layout.key(fingerprint));
+  }
+
+  private checkPrefix(prefix: string): void {
+    if (!isAcIdentifier(prefix)) {
+      throw invalid(
+        'KEY_PREFIX_INVALID',
+        `prefix ${JSON.stringify(prefix)} is not an AC identifier; use a lowercase name prefix such as ${this.domain}/team`,
+      );
+    }
+    if (!prefixCovers(this.domain, prefix)) {
+      throw invalid(
+        'KEY_PREFIX_OUTSIDE_DOMAIN',
+        `prefix ${prefix} is outside this server's image domain ${this.domain}; use ${this.domain} or a prefix under it (set ACIHOST_PUBLIC_URL for another domain)`,
+      );
+    }
+  }
+}

@@ -1,0 +1,138 @@
+import { publishLabels } from '../aci/manifest.ts';
+import { prefixCovers } from '../aci/name.ts';
+import { conflict, invalid, malformed } from '../errors.ts';
+import { verifyDetached, type DetachedSignature } from '../signing/signature.ts';
+import { layout } from '../storage/layout.ts';
+import { KeyExistsError, type Storage } from '../storage/storage.ts';
+import type { Catalog, Coordinates } from './catalog.ts';
+import type { KeyStore } from './keyring.ts';
+import type { StagedImage } from './stage-image.ts';
+import { authorize, type TokenRecord } from './tokens.ts';
+import { serializeVersionRecord, parseVersionRecord, type VersionRecord } from './version-record.ts';
+
+export interface PublishResult {
+  /** 'created' for a new version, 'unchanged' when the same bytes were already published. */
+  outcome: 'created' | 'unchanged';
+  record: VersionRecord;
+}
+
+// A file of this name serves the keys of its prefix (pubkeys.gpg at any depth).
+const RESERVED_LAST_SEGMENTS = new Set(['pubkeys.gpg']);
+
+/**
+ * Turns a staged, inspected upload into a published version: name and token
+ * checks, the write-once rule, signature verification, then an atomic commit
+ * whose single visible step is the create-only write of the version record.
+ * The staged object is always consumed: published or removed.
+ */
+export class Publisher {
+  private readonly storage: Storage;
+  private readonly catalog: Catalog;
+  private readonly keys: KeyStore;
+  private readonly domain: string;
+
+  constructor(opts: { storage: Storage; catalog: Catalog; keys: KeyStore; domain: string }) {
+    this.storage = opts.storage;
+    this.catalog = opts.catalog;
+    this.keys = opts.keys;
+    this.domain = opts.domain;
+  }
+
+  async publish(token: TokenRecord, image: StagedImage, signature: DetachedSignature | undefined): Promise<PublishResult> {
+    let committed = false;
+    try {
+      const coords = this.coordinates(image);
+      this.checkName(coords.name);
+      authorize(token, 'push', coords.name);
+      const existing = await this.catalog.find(coords);
+      if (existing) return this.sameOrConflict(existing, image);
+      if (!signature) {
+        throw malformed(
+          'SIGNATURE_MISSING',
+          'the push has no signature part; send the detached signature too: -F asc=@IMAGE.aci.asc (make it with gpg --armor --detach-sign IMAGE.aci)',
+        );
+      }
+      const signer = await this.verify(coords.name, image, signature);
+      const record: VersionRecord = {
+        ...coords,
+        imageId: image.inspection.imageId,
+        digest: image.digest,
+        size: image.size,
+        uncompressedSize: image.inspection.uncompressedSize,
+        compression: image.inspection.compression,
+        signature: signature.armored,
+        signer,
+        tokenId: token.id,
+        pushedAt: new Date().toISOString(),
+        blob: layout.blob(image.uploadId),
+      };
+      const result = await this.commit(record, image);
+      committed = result.outcome === 'created';
+      return result;
+    } finally {
+      if (!committed) await this.storage.delete(image.stagedKey).catch(() => {});
+    }
+  }
+
+  private coordinates(image: StagedImage): Coordinates {
+    const { manifest } = image.inspection;
+    return { name: manifest.name, ...publishLabels(manifest) };
+  }
+
+  private checkName(name: string): void {
+    if (!prefixCovers(this.domain, name)) {
+      throw invalid(
+        'NAME_OUTSIDE_DOMAIN',
+        `the image name ${name} is not under this server's domain ${this.domain}; name the image ${this.domain}/... in its manifest`,
+      );
+    }
+    const last = name.slice(name.lastIndexOf('/') + 1);
+    if (RESERVED_LAST_SEGMENTS.has(last)) {
+      throw invalid('NAME_RESERVED', `the name ${name} ends in ${last}, which is reserved for key files; choose another name`);
+    }
+  }
+
+  private sameOrConflict(existing: VersionRecord, image: StagedImage): PublishResult {
+    if (existing.digest === image.digest) return { outcome: 'unchanged', record: existing };
+    throw conflict(
+      'VERSION_EXISTS',
+      `${existing.name} ${existing.version} ${existing.os}/${existing.arch} is already published with other bytes, and versions are write-once; push a new version`,
+    );
+  }
+
+  /**
+   * The signer's fingerprint, if a key trusted for a prefix covering `name` made
+   * the signature. Verification runs against every trusted key (as the streamed
+   * check does), so a key trusted only elsewhere gets its own, clearer error.
+   */
+  private async verify(name: string, image: StagedImage, signature: DetachedSignature): Promise<string> {
+    const check = image.signatureCheck;
+    if (check && 'error' in check) throw check.error;
+    const signer =
+      check?.signer ??
+      (await verifyDetached(signature, this.keys.verificationKeys(), await this.storage.read(image.stagedKey))).signerFingerprint;
+    if (!this.keys.covering(name).some(({ record }) => record.fingerprint === signer)) {
+      throw invalid(
+        'SIGNATURE_KEY_NOT_TRUSTED_FOR_NAME',
+        `the signature was made by key ${signer}, which is not trusted for ${name}; trust it with acihost key add --prefix PREFIX KEY.asc for a prefix covering ${name}, or sign with a key trusted for it`,
+      );
+    }
+    return signer;
+  }
+
+  private async commit(record: VersionRecord, image: StagedImage): Promise<PublishResult> {
+    await this.storage.promote(image.stagedKey, record.blob);
+    try {
+      await this.storage.put(layout.versionRecord(record), serializeVersionRecord(record), { ifAbsent: true });
+    } catch (e) {
+      await this.storage.delete(record.blob).catch(() => {});
+      if (!(e instanceof KeyExistsError)) throw e;
+      // Another push of this version won the race: same bytes is a retry, else a conflict.
+      const winner = parseVersionRecord((await this.storage.get(layout.versionRecord(record)))!);
+      this.catalog.add(winner);
+      return this.sameOrConflict(winner, image);
+    }
+    this.catalog.add(record);
+    return { outcome: 'created', record };
+  }
+}

@@ -1,0 +1,66 @@
+import type { Logger } from 'pino';
+import { imageDomain, publicOrigin } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
+import { createStorage } from '../storage/create-storage.ts';
+import type { Storage } from '../storage/storage.ts';
+import { Catalog } from './catalog.ts';
+import { KeyStore } from './keyring.ts';
+import { Publisher } from './publisher.ts';
+import { sweep } from './sweep.ts';
+import { TokenStore } from './tokens.ts';
+
+const SWEEP_INTERVAL_MS = 10 * 60 * 1000;
+
+/** The service layer: everything the HTTP routes and the CLI act on, over one storage. */
+export class Registry {
+  readonly config: Config;
+  readonly domain: string;
+  readonly origin: string;
+  readonly storage: Storage;
+  readonly catalog: Catalog;
+  readonly keys: KeyStore;
+  readonly tokens: TokenStore;
+  readonly publisher: Publisher;
+  private readonly log: Logger;
+  private sweepTimer: NodeJS.Timeout | undefined;
+
+  constructor(config: Config, log: Logger, storage: Storage = createStorage(config)) {
+    this.config = config;
+    this.log = log;
+    this.domain = imageDomain(config);
+    this.origin = publicOrigin(config);
+    this.storage = storage;
+    const onBadRecord = (key: string, err: unknown) => log.warn({ key, err }, 'skipped unreadable record');
+    this.catalog = new Catalog(storage);
+    this.keys = new KeyStore(storage, this.domain, onBadRecord);
+    this.tokens = new TokenStore(storage, onBadRecord);
+    this.publisher = new Publisher({ storage, catalog: this.catalog, keys: this.keys, domain: this.domain });
+  }
+
+  /** Loads the indexes and starts the background refresh and sweep (server only; the CLI skips this). */
+  async start(): Promise<void> {
+    await Promise.all([this.catalog.load(), this.keys.mirror.refresh(), this.tokens.mirror.refresh()]);
+    const onError = (err: unknown) => this.log.error({ err }, 'failed to refresh from storage');
+    this.keys.mirror.start(this.config.storage.pollIntervalMs, onError);
+    this.tokens.mirror.start(this.config.storage.pollIntervalMs, onError);
+    await this.sweep();
+    this.sweepTimer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
+    this.sweepTimer.unref();
+  }
+
+  async sweep(): Promise<void> {
+    try {
+      const report = await sweep(this.storage, this.catalog, this.config.storage.sweepGraceSeconds);
+      if (report.staging || report.orphanBlobs) this.log.info(report, 'swept leftovers');
+    } catch (err) {
+      this.log.error({ err }, 'failed to sweep leftovers');
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweepTimer);
+    this.keys.mirror.stop();
+    this.tokens.mirror.stop();
+    await this.storage.close();
+  }
+}

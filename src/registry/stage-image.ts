@@ -1,0 +1,87 @@
+import { randomBytes } from 'node:crypto';
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createInspector, type InspectLimits, type InspectResult } from '../aci/inspect.ts';
+import { isAcihostError } from '../errors.ts';
+import { createVerifier, type DetachedSignature, type TrustedKey } from '../signing/signature.ts';
+import { layout } from '../storage/layout.ts';
+import type { Storage } from '../storage/storage.ts';
+import { UploadTap } from './upload-tap.ts';
+
+export interface StageLimits extends InspectLimits {
+  maxCompressedBytes: number;
+}
+
+export interface StagedImage {
+  uploadId: string;
+  stagedKey: string;
+  digest: string;
+  size: number;
+  inspection: InspectResult;
+  /**
+   * Set when the signature arrived first and was checked while the image streamed.
+   * A failed check is kept, not thrown, so the publisher reports name and token
+   * problems first, as it does when the signature comes last.
+   */
+  signatureCheck?: { signer: string } | { error: unknown };
+}
+
+// After a failure every consumer is destroyed; none should take long to notice.
+const SETTLE_AFTER_FAILURE_MS = 5000;
+
+/**
+ * Streams an upload into a staging object while inspecting the archive, hashing it
+ * and, when the signature is already known, verifying it: one pass, bounded memory.
+ * On any failure the staged object is removed and the most telling error is thrown
+ * (a typed domain error before a stream's "premature close").
+ */
+export async function stageImage(opts: {
+  storage: Storage;
+  source: Readable;
+  limits: StageLimits;
+  signature?: DetachedSignature;
+  keys: TrustedKey[];
+}): Promise<StagedImage> {
+  const uploadId = randomBytes(16).toString('hex');
+  const stagedKey = layout.stagedUpload(uploadId);
+  const inspector = createInspector(opts.limits);
+  const verifier = opts.signature ? createVerifier(opts.signature, opts.keys) : undefined;
+  const tap = new UploadTap(verifier ? [inspector.sink, verifier.sink] : [inspector.sink], opts.limits.maxCompressedBytes);
+  const body = new PassThrough({ highWaterMark: 1024 * 1024 });
+  const work = [
+    pipeline(opts.source, tap, body),
+    opts.storage.put(stagedKey, body),
+    inspector.result,
+    verifier?.result.then(
+      (v) => ({ signer: v.signerFingerprint }),
+      (error: unknown) => ({ error }),
+    ),
+  ] as const;
+  try {
+    const [, , inspection, signatureCheck] = await firstFailureOrAll(work, (reason) => {
+      tap.destroy(reason instanceof Error ? reason : new Error(String(reason)));
+      body.destroy();
+      opts.source.destroy();
+    });
+    return { uploadId, stagedKey, digest: tap.digest(), size: tap.size, inspection, signatureCheck };
+  } catch (e) {
+    await opts.storage.delete(stagedKey).catch(() => {});
+    throw e;
+  }
+}
+
+type Settled<T extends readonly unknown[]> = { -readonly [K in keyof T]: Awaited<T[K]> };
+
+async function firstFailureOrAll<T extends readonly unknown[]>(work: T, abort: (reason: unknown) => void): Promise<Settled<T>> {
+  const promises = work.map((p) => Promise.resolve(p));
+  for (const p of promises) p.catch(() => {}); // each is awaited below; none may go unhandled
+  try {
+    return (await Promise.all(promises)) as Settled<T>;
+  } catch (first) {
+    abort(first);
+    const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), SETTLE_AFTER_FAILURE_MS).unref());
+    const settled = await Promise.race([Promise.allSettled(promises), timeout]);
+    const reasons = settled === 'timeout' ? [] : settled.flatMap((s) => (s.status === 'rejected' ? [s.reason] : []));
+    throw reasons.find(isAcihostError) ?? first;
+  }
+}

@@ -1,0 +1,64 @@
+import type { Readable } from 'node:stream';
+import { insufficientStorage } from '../errors.ts';
+import type { ByteRange, ObjectInfo, PutOptions, Storage } from './storage.ts';
+
+const VALID_KEY = /^(?!\/)(?!.*\/\/)(?!.*(^|\/)\.\.?(\/|$))[^\0\\]+(?<!\/)$/;
+
+function checkKey(key: string): void {
+  if (!VALID_KEY.test(key)) throw new Error(`storage key refused: ${JSON.stringify(key)}`);
+}
+
+function labelled<T>(op: Promise<T>): Promise<T> {
+  return op.catch((e: unknown) => {
+    if ((e as NodeJS.ErrnoException)?.code === 'ENOSPC' || (e as NodeJS.ErrnoException)?.code === 'EDQUOT') {
+      throw insufficientStorage(
+        'STORAGE_FULL',
+        'the storage volume is full; nothing was stored. Free space or grow the volume, then push again',
+        e,
+      );
+    }
+    throw e;
+  });
+}
+
+/**
+ * One wrapper around every backend: refuses keys that could escape the layout
+ * (a bug, never user input, reaches here) and turns a full disk into a typed error.
+ */
+export class CheckedStorage implements Storage {
+  private readonly inner: Storage;
+  constructor(inner: Storage) {
+    this.inner = inner;
+  }
+  read(key: string, range?: ByteRange): Promise<Readable> {
+    checkKey(key);
+    return labelled(this.inner.read(key, range));
+  }
+  get(key: string): Promise<Buffer | null> {
+    checkKey(key);
+    return labelled(this.inner.get(key));
+  }
+  stat(key: string): Promise<ObjectInfo | null> {
+    checkKey(key);
+    return labelled(this.inner.stat(key));
+  }
+  put(key: string, body: Buffer | Readable, options?: PutOptions): Promise<ObjectInfo> {
+    checkKey(key);
+    return labelled(this.inner.put(key, body, options));
+  }
+  promote(from: string, to: string): Promise<void> {
+    checkKey(from);
+    checkKey(to);
+    return labelled(this.inner.promote(from, to));
+  }
+  delete(key: string): Promise<void> {
+    checkKey(key);
+    return labelled(this.inner.delete(key));
+  }
+  list(prefix: string): AsyncIterable<ObjectInfo> {
+    return this.inner.list(prefix);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * The one owner of storage keys. Everything acihost stores lives here:
+ *
+ *   images/<name>/_v/<os>-<arch>/<version>.json   version record: the commit point of a publish
+ *                                                 (image ID, digest, size, signer, signature, blob key)
+ *   blobs/<upload id>.aci                         image bytes, reachable only through a record
+ *   keys/<fingerprint>.json                       a trusted public key and its prefixes
+ *   tokens/<token id>.json                        a token's hash, prefixes, scopes and expiry
+ *   tmp/...                                       staging; the sweep removes what is old here
+ *
+ * `_` cannot occur in an AC identifier, so `_v` never collides with a name segment;
+ * an os has no `-`, so `<os>-<arch>` splits at the first dash even for `aarch64_be`.
+ * No key holds an absolute URL: URLs are rendered per request from the public origin.
+ */
+export interface VersionCoordinates {
+  name: string;
+  version: string;
+  os: string;
+  arch: string;
+}
+
+const IMAGES = 'images/';
+const VERSIONS = '/_v/';
+
+export const layout = {
+  images: IMAGES,
+  blobs: 'blobs/',
+  keys: 'keys/',
+  tokens: 'tokens/',
+  tmp: 'tmp/',
+
+  versionRecord: (c: VersionCoordinates): string => `${IMAGES}${c.name}${VERSIONS}${c.os}-${c.arch}/${c.version}.json`,
+  blob: (uploadId: string): string => `blobs/${uploadId}.aci`,
+  stagedUpload: (uploadId: string): string => `tmp/uploads/${uploadId}.aci`,
+  key: (fingerprint: string): string => `keys/${fingerprint}.json`,
+  token: (id: string): string => `tokens/${id}.json`,
+
+  /** The inverse of versionRecord, or null for keys that are not version records. */
+  parseVersionRecord(key: string): VersionCoordinates | null {
+    if (!key.startsWith(IMAGES) || !key.endsWith('.json')) return null;
+    const at = key.lastIndexOf(VERSIONS);
+    if (at < 0) return null;
+    const name = key.slice(IMAGES.length, at);
+    const rest = key.slice(at + VERSIONS.length, -'.json'.length).split('/');
+    if (rest.length !== 2) return null;
+    const [osArch, version] = rest as [string, string];
+    const dash = osArch.indexOf('-');
+    if (dash <= 0 || !version) return null;
+    return { name, version, os: osArch.slice(0, dash), arch: osArch.slice(dash + 1) };
+  },
+};

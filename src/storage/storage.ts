@@ -1,0 +1,68 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * The storage contract every backend meets (filesystem now, S3-compatible
+ * object stores next). Keys are relative, '/'-separated, without '..' or empty
+ * segments; src/storage/layout.ts owns which keys exist. Nothing here may rely on
+ * rename or directory semantics: an object store has neither.
+ */
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  modified: Date;
+}
+
+/** Inclusive byte range, as in HTTP. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+export interface PutOptions {
+  /** Create-only: fail with KeyExistsError when the key already holds an object. Atomic across processes. */
+  ifAbsent?: boolean;
+}
+
+export interface Storage {
+  /** Streams an object, or the given range of it. Throws KeyNotFoundError when absent. */
+  read(key: string, range?: ByteRange): Promise<Readable>;
+  /** A small object's whole content, or null when absent. For records, not images. */
+  get(key: string): Promise<Buffer | null>;
+  /** Size and modification time, or null when absent. */
+  stat(key: string): Promise<ObjectInfo | null>;
+  /**
+   * Stores `body` under `key`. The object becomes visible complete or not at all:
+   * a reader never sees part of it, and a failed or aborted put leaves nothing at
+   * `key` (scratch data goes under `tmp/`, which the sweep clears).
+   */
+  put(key: string, body: Buffer | Readable, options?: PutOptions): Promise<ObjectInfo>;
+  /**
+   * Makes the object at `from` available at `to` and removes `from`. Used to publish a
+   * staged upload; backends may copy. `to` must not exist (KeyExistsError).
+   */
+  promote(from: string, to: string): Promise<void>;
+  /** Removes an object; absent keys are not an error. */
+  delete(key: string): Promise<void>;
+  /** Every object whose key starts with `prefix`, in key order. */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  /** Releases clients and handles. */
+  close(): Promise<void>;
+}
+
+export class KeyNotFoundError extends Error {
+  readonly key: string;
+  constructor(key: string) {
+    super(`no object at ${key}`);
+    this.key = key;
+    this.name = 'KeyNotFoundError';
+  }
+}
+
+export class KeyExistsError extends Error {
+  readonly key: string;
+  constructor(key: string) {
+    super(`an object already exists at ${key}`);
+    this.key = key;
+    this.name = 'KeyExistsError';
+  }
+}
