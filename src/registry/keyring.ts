@@ -102,8 +102,9 @@ export class KeyStore {
     return this.all().map((k) => ({ fingerprint: k.fingerprint, armored: k.armored }));
   }
 
-  byFingerprint(fingerprint: string): KeyRecord | undefined {
-    return this.mirror.get(layout.key(fingerprint));
+  /** A trusted key by fingerprint; asks storage when this process has not seen it yet. */
+  fetch(fingerprint: string): Promise<KeyRecord | undefined> {
+    return this.mirror.fetch(layout.key(fingerprint));
   }
 
   private checkPrefix(prefix: string): void {

@@ -1,6 +1,6 @@
 import { publishLabels } from '../aci/manifest.ts';
 import { prefixCovers } from '../aci/name.ts';
-import { conflict, invalid, malformed } from '../errors.ts';
+import { conflict, invalid, isAcihostError, malformed } from '../errors.ts';
 import { verifyDetached, type DetachedSignature } from '../signing/signature.ts';
 import { layout } from '../storage/layout.ts';
 import { KeyExistsError, type Storage } from '../storage/storage.ts';
@@ -9,6 +9,8 @@ import type { KeyStore } from './keyring.ts';
 import type { StagedImage } from './stage-image.ts';
 import { authorize, type TokenRecord } from './tokens.ts';
 import { serializeVersionRecord, parseVersionRecord, type VersionRecord } from './version-record.ts';
+
+const isUntrustedSigner = (e: unknown) => isAcihostError(e) && e.code === 'SIGNATURE_UNTRUSTED_KEY';
 
 export interface PublishResult {
   /** 'created' for a new version, 'unchanged' when the same bytes were already published. */
@@ -103,14 +105,17 @@ export class Publisher {
   /**
    * The signer's fingerprint, if a key trusted for a prefix covering `name` made
    * the signature. Verification runs against every trusted key (as the streamed
-   * check does), so a key trusted only elsewhere gets its own, clearer error.
+   * check does), so a key trusted only elsewhere gets its own, clearer error. A
+   * signer this server does not know yet may have been trusted moments ago by the
+   * CLI or another replica: storage is read again before the push is refused.
    */
   private async verify(name: string, image: StagedImage, signature: DetachedSignature): Promise<string> {
     const check = image.signatureCheck;
-    if (check && 'error' in check) throw check.error;
-    const signer =
-      check?.signer ??
-      (await verifyDetached(signature, this.keys.verificationKeys(), await this.storage.read(image.stagedKey))).signerFingerprint;
+    if (check && 'error' in check) {
+      if (!isUntrustedSigner(check.error)) throw check.error;
+      await this.keys.mirror.refresh();
+    }
+    const signer = check && 'signer' in check ? check.signer : await this.verifyStaged(name, image, signature, check === undefined);
     if (!this.keys.covering(name).some(({ record }) => record.fingerprint === signer)) {
       throw invalid(
         'SIGNATURE_KEY_NOT_TRUSTED_FOR_NAME',
@@ -118,6 +123,17 @@ export class Publisher {
       );
     }
     return signer;
+  }
+
+  private async verifyStaged(name: string, image: StagedImage, signature: DetachedSignature, mayRefresh: boolean): Promise<string> {
+    try {
+      const data = await this.storage.read(image.stagedKey);
+      return (await verifyDetached(signature, this.keys.verificationKeys(), data, { name })).signerFingerprint;
+    } catch (e) {
+      if (!mayRefresh || !isUntrustedSigner(e)) throw e;
+      await this.keys.mirror.refresh();
+      return this.verifyStaged(name, image, signature, false);
+    }
   }
 
   private async commit(record: VersionRecord, image: StagedImage): Promise<PublishResult> {

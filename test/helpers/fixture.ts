@@ -48,7 +48,7 @@ export async function createFixture(opts: { prefix?: string; config?: Record<str
       const aci = await buildAci(build);
       const aciPath = join(server.dir, `push-${++files}.aci`);
       await writeFile(aciPath, aci);
-      const ascPath = await gpg.signFile(aciPath, key.fingerprint);
+      const ascPath = await gpg.signFile(aciPath, fixture.key.fingerprint);
       const res = await curlPush({ origin: server.origin, caFile: server.caFile, token: fixture.token, aci: aciPath, asc: ascPath });
       return { ...res, aci };
     },

@@ -55,7 +55,12 @@ describe('core loop: sign, push, discover and fetch over TLS', () => {
   });
 
   it('answers a first-time discovery with the prefix key before anything is pushed', async () => {
-    const res = await server.request('/team?ac-discovery=1');
+    // The CLI is another process: the server may take up to 2 s (contracts.md) to see the key.
+    let res = await server.request('/team?ac-discovery=1');
+    for (const start = Date.now(); res.status === 404 && Date.now() - start < 2000;) {
+      await new Promise((r) => setTimeout(r, 50));
+      res = await server.request('/team?ac-discovery=1');
+    }
     assert.equal(res.status, 200);
     const body = res.body.toString();
     assert.match(

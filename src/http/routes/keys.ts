@@ -16,7 +16,7 @@ export async function keyRoutes(app: FastifyInstance, opts: { registry: Registry
     url: '/-/keys/:fingerprint',
     handler: async (request, reply) => {
       const fp = /^([0-9a-f]{40})\.asc$/.exec(request.params.fingerprint)?.[1];
-      const record = fp ? registry.keys.byFingerprint(fp) : undefined;
+      const record = fp ? await registry.keys.fetch(fp) : undefined;
       if (!record) throw notFound('KEY_NOT_FOUND', 'no trusted key at this address; the discovery page links the current keys');
       const body = Buffer.from(record.armored);
       return sendObject(request, reply, {
