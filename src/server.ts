@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { buildApp } from './app.ts';
 import type { Config } from './config/schema.ts';
 import { Registry } from './registry/registry.ts';
+import type { StepHook } from './registry/publisher.ts';
 import { ensureDevCertificates } from './tls/dev-ca.ts';
 import { httpsOptions } from './tls/options.ts';
 
@@ -29,9 +30,22 @@ async function loadCertificate(config: Config, log: Logger): Promise<{ cert: Buf
   return { cert: await readFile(paths.cert), key: await readFile(paths.key), devCa: paths.caCert };
 }
 
+/**
+ * Fault injection for the crash tests, off unless ACIHOST_TEST_KILL_AT names a
+ * publish step: the process then dies by SIGKILL there, as in a power cut.
+ */
+function crashHook(log: Logger): StepHook | undefined {
+  const killAt = process.env.ACIHOST_TEST_KILL_AT;
+  if (!killAt) return undefined;
+  log.warn({ killAt }, 'test fault injection is on');
+  return (step) => {
+    if (step === killAt) process.kill(process.pid, 'SIGKILL');
+  };
+}
+
 /** Starts the HTTPS server: storage indexes, TLS, listener. The only place that listens. */
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
-  const registry = new Registry(config, log);
+  const registry = new Registry(config, log, { onPublishStep: crashHook(log) });
   await registry.start();
   const { cert, key, devCa } = await loadCertificate(config, log);
   const app = await buildApp({

@@ -3,6 +3,7 @@
  * `aci/layout.go` ValidateArchive), plus our hardening: no absolute paths, no
  * '..', no links out of rootfs, bounded entry count and path length.
  */
+import { isUtf8 } from 'node:buffer';
 import { invalid, tooLarge } from '../errors.ts';
 import { pathSegments, showPath, symlinkEscapes } from './entry-path.ts';
 import { NameSet } from './name-set.ts';
@@ -74,6 +75,10 @@ export class ArchiveLayout {
   /** Bounds and cleans an entry name; refuses absolute paths and '..'. */
   #segments(path: string): string[] {
     this.#checkLength(path, 'path', path);
+    // Names are byte strings here; rkt, gpg-era tooling and the page for people all assume UTF-8.
+    if (!isUtf8(Buffer.from(path, 'latin1'))) {
+      throw invalid('ARCHIVE_NAME_NOT_UTF8', `entry ${showPath(path)} has a name that is not valid UTF-8; rename the file in rootfs and rebuild`);
+    }
     if (path.startsWith('/')) {
       throw invalid('ARCHIVE_PATH_ABSOLUTE', `entry ${showPath(path)} has an absolute path; ${BUILD_HINT}`);
     }

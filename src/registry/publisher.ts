@@ -4,11 +4,21 @@ import { conflict, invalid, isAcihostError, malformed } from '../errors.ts';
 import { verifyDetached, type DetachedSignature } from '../signing/signature.ts';
 import { layout } from '../storage/layout.ts';
 import { KeyExistsError, type Storage } from '../storage/storage.ts';
+import { refusal, type AuditLog } from './audit-log.ts';
 import type { Catalog, Coordinates } from './catalog.ts';
 import type { KeyStore } from './keyring.ts';
+import { retiredSignerError } from './key-state.ts';
 import type { StagedImage } from './stage-image.ts';
 import { authorize, type TokenRecord } from './tokens.ts';
 import { serializeVersionRecord, parseVersionRecord, type VersionRecord } from './version-record.ts';
+
+/**
+ * The steps of a publish, in order. A test hook may stop the process at any of
+ * them (src/server.ts, off unless a test asks) to prove that a crash leaves
+ * either the whole image or no trace of it.
+ */
+export type PublishStep = 'staged' | 'verified' | 'blob-written' | 'committed' | 'indexed';
+export type StepHook = (step: PublishStep) => void;
 
 const isUntrustedSigner = (e: unknown) => isAcihostError(e) && e.code === 'SIGNATURE_UNTRUSTED_KEY';
 
@@ -33,21 +43,44 @@ export class Publisher {
   private readonly keys: KeyStore;
   private readonly domain: string;
 
-  constructor(opts: { storage: Storage; catalog: Catalog; keys: KeyStore; domain: string }) {
+  private readonly step: StepHook;
+  private readonly audit: AuditLog | undefined;
+
+  constructor(opts: { storage: Storage; catalog: Catalog; keys: KeyStore; domain: string; onStep?: StepHook; audit?: AuditLog }) {
+    this.audit = opts.audit;
     this.storage = opts.storage;
     this.catalog = opts.catalog;
     this.keys = opts.keys;
     this.domain = opts.domain;
+    this.step = opts.onStep ?? (() => {});
   }
 
+  /** Publishes, and records the outcome (or the refusal) in the audit log, whichever front door called. */
   async publish(token: TokenRecord, image: StagedImage, signature: DetachedSignature | undefined): Promise<PublishResult> {
+    try {
+      const result = await this.publishOnce(token, image, signature);
+      const { name, version, os, arch, imageId } = result.record;
+      await this.audit?.record({ actor: token.id, action: 'push', name, version, os, arch, imageId, result: result.outcome });
+      return result;
+    } catch (e) {
+      const { manifest, imageId } = image.inspection;
+      const labels = (n: string) => manifest.labels?.find((l) => l.name === n)?.value ?? null;
+      const at = { name: manifest.name, version: labels('version'), os: labels('os'), arch: labels('arch'), imageId };
+      await this.audit?.record({ actor: token.id, action: 'push', ...at, ...refusal(e) });
+      throw e;
+    }
+  }
+
+  private async publishOnce(token: TokenRecord, image: StagedImage, signature: DetachedSignature | undefined): Promise<PublishResult> {
     let committed = false;
+    this.step('staged');
     try {
       const coords = this.coordinates(image);
       this.checkName(coords.name);
       authorize(token, 'push', coords.name);
       const existing = await this.catalog.find(coords);
       if (existing) return this.sameOrConflict(existing, image);
+      await this.refuseDeleted(token, coords);
       if (!signature) {
         throw malformed(
           'SIGNATURE_MISSING',
@@ -55,6 +88,7 @@ export class Publisher {
         );
       }
       const signer = await this.verify(coords.name, image, signature);
+      this.step('verified');
       const record: VersionRecord = {
         ...coords,
         imageId: image.inspection.imageId,
@@ -94,6 +128,15 @@ export class Publisher {
     }
   }
 
+  /** A deleted version comes back only with the overwrite scope: published bytes never change silently. */
+  private async refuseDeleted(token: TokenRecord, c: Coordinates): Promise<void> {
+    if (token.scopes.includes('overwrite') || !(await this.storage.stat(layout.tombstone(c)))) return;
+    throw conflict(
+      'VERSION_DELETED',
+      `${c.name} ${c.version} ${c.os}/${c.arch} was published and then deleted, and versions are write-once; push a new version, or re-push it with a token that has the overwrite scope`,
+    );
+  }
+
   private sameOrConflict(existing: VersionRecord, image: StagedImage): PublishResult {
     if (existing.digest === image.digest) return { outcome: 'unchanged', record: existing };
     throw conflict(
@@ -116,7 +159,9 @@ export class Publisher {
       await this.keys.mirror.refresh();
     }
     const signer = check && 'signer' in check ? check.signer : await this.verifyStaged(name, image, signature, check === undefined);
-    if (!this.keys.covering(name).some(({ record }) => record.fingerprint === signer)) {
+    const trusted = this.keys.covering(name).find(({ record }) => record.fingerprint === signer)?.record;
+    if (trusted?.retiredAt) throw retiredSignerError(trusted, name);
+    if (!trusted) {
       throw invalid(
         'SIGNATURE_KEY_NOT_TRUSTED_FOR_NAME',
         `the signature was made by key ${signer}, which is not trusted for ${name}; trust it with acihost key add --prefix PREFIX KEY.asc for a prefix covering ${name}, or sign with a key trusted for it`,
@@ -138,6 +183,7 @@ export class Publisher {
 
   private async commit(record: VersionRecord, image: StagedImage): Promise<PublishResult> {
     await this.storage.promote(image.stagedKey, record.blob);
+    this.step('blob-written');
     try {
       await this.storage.put(layout.versionRecord(record), serializeVersionRecord(record), { ifAbsent: true });
     } catch (e) {
@@ -148,7 +194,9 @@ export class Publisher {
       this.catalog.add(winner);
       return this.sameOrConflict(winner, image);
     }
+    this.step('committed');
     this.catalog.add(record);
+    this.step('indexed');
     return { outcome: 'created', record };
   }
 }

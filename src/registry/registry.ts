@@ -5,7 +5,8 @@ import { createStorage } from '../storage/create-storage.ts';
 import type { Storage } from '../storage/storage.ts';
 import { Catalog } from './catalog.ts';
 import { KeyStore } from './keyring.ts';
-import { Publisher } from './publisher.ts';
+import { KeyExpiryWatch } from './key-expiry-watch.ts';
+import { Publisher, type StepHook } from './publisher.ts';
 import { sweep } from './sweep.ts';
 import { TokenStore } from './tokens.ts';
 
@@ -23,8 +24,10 @@ export class Registry {
   readonly publisher: Publisher;
   private readonly log: Logger;
   private sweepTimer: NodeJS.Timeout | undefined;
+  private expiryWatch: KeyExpiryWatch | undefined;
 
-  constructor(config: Config, log: Logger, storage: Storage = createStorage(config)) {
+  constructor(config: Config, log: Logger, opts: { storage?: Storage; onPublishStep?: StepHook } = {}) {
+    const storage = opts.storage ?? createStorage(config);
     this.config = config;
     this.log = log;
     this.domain = imageDomain(config);
@@ -34,7 +37,7 @@ export class Registry {
     this.catalog = new Catalog(storage);
     this.keys = new KeyStore(storage, this.domain, onBadRecord);
     this.tokens = new TokenStore(storage, onBadRecord);
-    this.publisher = new Publisher({ storage, catalog: this.catalog, keys: this.keys, domain: this.domain });
+    this.publisher = new Publisher({ storage, catalog: this.catalog, keys: this.keys, domain: this.domain, onStep: opts.onPublishStep });
   }
 
   /** Loads the indexes and starts the background refresh and sweep (server only; the CLI skips this). */
@@ -43,6 +46,8 @@ export class Registry {
     const onError = (err: unknown) => this.log.error({ err }, 'failed to refresh from storage');
     this.keys.mirror.start(this.config.storage.pollIntervalMs, onError);
     this.tokens.mirror.start(this.config.storage.pollIntervalMs, onError);
+    this.expiryWatch = new KeyExpiryWatch(this.keys, this.log);
+    this.expiryWatch.start();
     await this.sweep();
     this.sweepTimer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
@@ -59,6 +64,7 @@ export class Registry {
 
   async close(): Promise<void> {
     clearInterval(this.sweepTimer);
+    this.expiryWatch?.stop();
     this.keys.mirror.stop();
     this.tokens.mirror.stop();
     await this.storage.close();

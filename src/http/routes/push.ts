@@ -85,7 +85,13 @@ export async function pushRoutes(app: FastifyInstance, opts: { registry: Registr
     if (!parts.image) {
       throw malformed('PUSH_IMAGE_MISSING', 'the push has no image part; send -F aci=@IMAGE.aci');
     }
-    const result = await registry.publisher.publish(token, parts.image, parts.signature);
+    // A token revoked while the image streamed in must not publish it: the decision
+    // follows the state at the verification step, not at the start of the upload.
+    const current = await registry.tokens.authenticate(presentedToken(request)).catch(async (e: unknown) => {
+      await registry.storage.delete(parts.image!.stagedKey).catch(() => {});
+      throw e;
+    });
+    const result = await registry.publisher.publish(current, parts.image, parts.signature);
     const body = pushResponse(registry.origin, result);
     request.log.info({ name: body.name, version: body.version, os: body.os, arch: body.arch, outcome: result.outcome }, 'push accepted');
     return reply
