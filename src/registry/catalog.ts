@@ -1,6 +1,7 @@
 import type { Storage } from '../storage/storage.ts';
 import { layout } from '../storage/layout.ts';
-import { highestVersion } from './version-order.ts';
+import { mapLimit } from '../util/map-limit.ts';
+import { compareVersions, highestVersion } from './version-order.ts';
 import { parseVersionRecord, type VersionRecord } from './version-record.ts';
 
 export interface Coordinates {
@@ -9,6 +10,8 @@ export interface Coordinates {
   os: string;
   arch: string;
 }
+
+const LOAD_CONCURRENCY = 32;
 
 const platform = (os: string, arch: string) => `${os}/${arch}`;
 
@@ -30,11 +33,11 @@ export class Catalog {
   }
 
   async load(): Promise<void> {
-    for await (const obj of this.storage.list(layout.images)) {
-      if (!layout.parseVersionRecord(obj.key)) continue;
-      const bytes = await this.storage.get(obj.key);
-      if (bytes) this.add(parseVersionRecord(bytes));
-    }
+    const keys: string[] = [];
+    for await (const obj of this.storage.list(layout.images)) if (layout.parseVersionRecord(obj.key)) keys.push(obj.key);
+    // Cold start reads every record; in parallel, since each is a small independent read.
+    const records = await mapLimit(keys, LOAD_CONCURRENCY, (key) => this.storage.get(key));
+    for (const bytes of records) if (bytes) this.add(parseVersionRecord(bytes));
   }
 
   add(record: VersionRecord): void {
@@ -51,8 +54,57 @@ export class Catalog {
     this.generation++;
   }
 
+  /** Forgets a deleted version; the name goes when its last version does. */
+  remove(c: Coordinates): boolean {
+    const platforms = this.byName.get(c.name);
+    const versions = platforms?.get(platform(c.os, c.arch));
+    if (!platforms || !versions?.delete(c.version)) return false;
+    if (versions.size === 0) platforms.delete(platform(c.os, c.arch));
+    if (platforms.size === 0) {
+      this.byName.delete(c.name);
+      this.names.splice(this.lowerBound(c.name), 1);
+    }
+    this.generation++;
+    return true;
+  }
+
   has(name: string): boolean {
     return this.byName.has(name);
+  }
+
+  /** Every version of `name`, highest first (see version-order.ts), then by os/arch. */
+  versionsOf(name: string): VersionRecord[] {
+    const all = [...(this.byName.get(name)?.values() ?? [])].flatMap((versions) => [...versions.values()]);
+    return all.sort((a, b) => compareVersions(b, a) || platform(a.os, a.arch).localeCompare(platform(b.os, b.arch)));
+  }
+
+  /** The `latest` of each os/arch of `name`, in os/arch order. */
+  latestPerPlatform(name: string): VersionRecord[] {
+    const platforms = this.byName.get(name);
+    if (!platforms) return [];
+    return [...platforms.keys()].sort().map((p) => highestVersion(platforms.get(p)!.values())!);
+  }
+
+  /** How many names lie strictly below `name`: names in [name/, name0), since '0' follows '/'. */
+  countBelow(name: string): number {
+    return this.lowerBound(name + '0') - this.lowerBound(name + '/');
+  }
+
+  /** Names strictly below `name`, skipping the first `offset` (the page for people paginates). */
+  namesBelowFrom(name: string, offset: number, limit: number): string[] {
+    const start = this.lowerBound(name + '/') + offset;
+    return this.names.slice(start, Math.min(start + limit, this.lowerBound(name + '0')));
+  }
+
+  /** `prefix` itself and the names below it, those after `after` only, at most `limit` (cursor pagination). */
+  namesCovered(prefix: string, after: string | undefined, limit: number): string[] {
+    const out: string[] = [];
+    if (this.has(prefix) && (after === undefined || prefix > after)) out.push(prefix);
+    const end = this.lowerBound(prefix + '0');
+    let i = this.lowerBound(prefix + '/');
+    if (after !== undefined) i = Math.max(i, this.upperBound(after));
+    for (; i < end && out.length < limit; i++) out.push(this.names[i]!);
+    return out;
   }
 
   /** A specific version; consults storage when this index has not seen it yet. */
@@ -94,6 +146,11 @@ export class Catalog {
 
   get size(): number {
     return this.names.length;
+  }
+
+  private upperBound(value: string): number {
+    const i = this.lowerBound(value);
+    return this.names[i] === value ? i + 1 : i;
   }
 
   private lowerBound(value: string): number {

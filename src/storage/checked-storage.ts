@@ -30,30 +30,30 @@ export class CheckedStorage implements Storage {
   constructor(inner: Storage) {
     this.inner = inner;
   }
-  read(key: string, range?: ByteRange): Promise<Readable> {
+  async read(key: string, range?: ByteRange): Promise<Readable> {
     checkKey(key);
-    return labelled(this.inner.read(key, range));
+    return await labelled(this.inner.read(key, range));
   }
-  get(key: string): Promise<Buffer | null> {
+  async get(key: string): Promise<Buffer | null> {
     checkKey(key);
-    return labelled(this.inner.get(key));
+    return await labelled(this.inner.get(key));
   }
-  stat(key: string): Promise<ObjectInfo | null> {
+  async stat(key: string): Promise<ObjectInfo | null> {
     checkKey(key);
-    return labelled(this.inner.stat(key));
+    return await labelled(this.inner.stat(key));
   }
-  put(key: string, body: Buffer | Readable, options?: PutOptions): Promise<ObjectInfo> {
+  async put(key: string, body: Buffer | Readable, options?: PutOptions): Promise<ObjectInfo> {
     checkKey(key);
-    return labelled(this.inner.put(key, body, options));
+    return await labelled(this.inner.put(key, body, options));
   }
-  promote(from: string, to: string): Promise<void> {
+  async promote(from: string, to: string): Promise<void> {
     checkKey(from);
     checkKey(to);
-    return labelled(this.inner.promote(from, to));
+    return await labelled(this.inner.promote(from, to));
   }
-  delete(key: string): Promise<void> {
+  async delete(key: string): Promise<void> {
     checkKey(key);
-    return labelled(this.inner.delete(key));
+    return await labelled(this.inner.delete(key));
   }
   list(prefix: string): AsyncIterable<ObjectInfo> {
     return this.inner.list(prefix);

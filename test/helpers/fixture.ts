@@ -24,9 +24,11 @@ export interface Fixture {
 
 let files = 0;
 
-export async function createFixture(opts: { prefix?: string; config?: Record<string, unknown> } = {}): Promise<Fixture> {
+export async function createFixture(
+  opts: { prefix?: string; config?: Record<string, unknown>; env?: Record<string, string> } = {},
+): Promise<Fixture> {
   const prefix = opts.prefix ?? 'localhost';
-  const [server, gpg] = await Promise.all([startTestServer({ config: opts.config }), createGpg()]);
+  const [server, gpg] = await Promise.all([startTestServer({ config: opts.config, env: opts.env }), createGpg()]);
   const key = await gpg.genKey({ algo: 'rsa2048', uid: 'ci <ci@localhost>' });
   const fixture: Fixture = {
     server,
