@@ -17,12 +17,16 @@ const keyRecordSchema = z.object({
   expires: z.string().nullable(),
   addedAt: z.string(),
   armored: z.string(),
+  /** Set by `acihost key retire`: the key verifies what it signed but signs nothing new (records before it have none). */
+  retiredAt: z.string().nullable().default(null),
 });
 export type KeyRecord = z.infer<typeof keyRecordSchema>;
 
 export interface AddedKey {
   info: PublicKeyInfo;
   prefixes: string[];
+  /** Adding a retired key again keeps it retired: `acihost key activate` undoes a retirement. */
+  retiredAt: string | null;
 }
 
 /** Public keys trusted to sign images under name prefixes. */
@@ -61,9 +65,10 @@ export class KeyStore {
         expires: info.expires?.toISOString() ?? null,
         addedAt: existing?.addedAt ?? now.toISOString(),
         armored: info.armored,
+        retiredAt: existing?.retiredAt ?? null,
       };
       await this.storage.put(key, Buffer.from(JSON.stringify(record, null, 1)));
-      added.push({ info, prefixes });
+      added.push({ info, prefixes, retiredAt: record.retiredAt });
     }
     await this.mirror.refresh();
     return added;
@@ -85,6 +90,18 @@ export class KeyStore {
     await this.storage.delete(layout.key(fp));
     await this.mirror.refresh();
     return record;
+  }
+
+  /** Retires a key (`at`), or makes a retired key active again (`null`); returns the updated record. */
+  async setRetired(fingerprint: string, at: Date | null): Promise<KeyRecord> {
+    const fp = normalizeFingerprint(fingerprint);
+    const record = await this.mirror.fetch(layout.key(fp));
+    if (!record) throw notFound('KEY_NOT_FOUND', `no trusted key with fingerprint ${fp}; acihost key list shows them`);
+    if (Boolean(record.retiredAt) === Boolean(at)) return record;
+    const updated: KeyRecord = { ...record, retiredAt: at?.toISOString() ?? null };
+    await this.storage.put(layout.key(fp), Buffer.from(JSON.stringify(updated, null, 1)));
+    await this.mirror.refresh();
+    return updated;
   }
 
   /** Each trusted key with a prefix covering `name` (the key's narrowest such prefix). */
