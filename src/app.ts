@@ -2,6 +2,9 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import multipart from '@fastify/multipart';
 import type { Registry } from './registry/registry.ts';
 import { registerErrorHandler } from './http/error-handler.ts';
+import { apiImageRoutes } from './http/routes/api-images.ts';
+import { apiKeyRoutes } from './http/routes/api-keys.ts';
+import { apiMetaRoutes } from './http/routes/api-meta.ts';
 import { discoveryRoutes } from './http/routes/discovery.ts';
 import { fileRoutes } from './http/routes/files.ts';
 import { keyRoutes } from './http/routes/keys.ts';
@@ -44,6 +47,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(fileRoutes, { registry });
   await app.register(keyRoutes, { registry });
   await app.register(pushRoutes, { registry });
+  // The JSON API for tools (/-/api/...; unknown API paths answer JSON, not the page for people).
+  await app.register(apiImageRoutes, { registry });
+  await app.register(apiKeyRoutes, { registry });
+  await app.register(apiMetaRoutes, { registry });
   await app.register(discoveryRoutes, { registry });
   return app;
 }

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { CLI_OPTIONS, UsageError, usageError } from './cli/args.ts';
 import { ConfigError, loadConfig } from './config/load.ts';
 import { isAcihostError } from './errors.ts';
+import { auditCommand } from './cli/audit-command.ts';
 import { keyCommand } from './cli/key-command.ts';
 import { serveCommand } from './cli/serve-command.ts';
 import { tokenCommand } from './cli/token-command.ts';
@@ -19,6 +20,7 @@ const USAGE = `usage: acihost <command> [options]
                                             print a new token (shown once) on the first line
   token list [--json]                       list tokens (never their secrets)
   token revoke ID                           revoke a token
+  audit [--since YYYY-MM-DD]                print the audit log (pushes, deletes, key and token changes) as JSON lines
 
 Every command takes --config FILE; ACIHOST_* environment variables override it.`;
 
@@ -40,6 +42,8 @@ async function run(argv: string[]): Promise<number> {
       return keyCommand(config, rest, values);
     case 'token':
       return tokenCommand(config, rest, values);
+    case 'audit':
+      return auditCommand(config, rest, values);
     default:
       throw usageError(`unknown command ${JSON.stringify(command)}`);
   }

@@ -7,6 +7,7 @@ export const CLI_OPTIONS = {
   name: { type: 'string' },
   expires: { type: 'string' },
   json: { type: 'boolean' },
+  since: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
 

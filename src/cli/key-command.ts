@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Config } from '../config/schema.ts';
 import { usageError, type CliValues } from './args.ts';
 import { withRegistry } from './open-registry.ts';
+import { auditCli } from './cli-audit.ts';
 
 const out = (s: string) => process.stdout.write(s + '\n');
 const err = (s: string) => process.stderr.write(s + '\n');
@@ -18,6 +19,7 @@ export async function keyCommand(config: Config, args: string[], values: CliValu
         for (const { info, prefixes } of added) {
           for (const w of info.warnings) err(`warning: ${info.fingerprint}: ${w}`);
           out(`${info.fingerprint} ${info.algorithm} ${info.userIds[0] ?? ''} trusted for ${prefixes.join(', ')}`);
+          await auditCli(registry, { action: 'key.add', name: prefix, result: 'added', detail: { fingerprint: info.fingerprint, prefixes } });
         }
         return 0;
       }
@@ -42,6 +44,7 @@ export async function keyCommand(config: Config, args: string[], values: CliValu
         if (!rest[0]) throw usageError('key remove needs a FINGERPRINT');
         const removed = await registry.keys.remove(rest[0]);
         out(`removed ${removed.fingerprint}`);
+        await auditCli(registry, { action: 'key.remove', result: 'removed', detail: { fingerprint: removed.fingerprint, prefixes: removed.prefixes } });
         return 0;
       }
       default:

@@ -3,6 +3,7 @@ import { parseDuration } from '../config/duration.ts';
 import { usageError, type CliValues } from './args.ts';
 import { SCOPES, type Scope } from '../registry/tokens.ts';
 import { withRegistry } from './open-registry.ts';
+import { auditCli } from './cli-audit.ts';
 
 const out = (s: string) => process.stdout.write(s + '\n');
 const err = (s: string) => process.stderr.write(s + '\n');
@@ -36,6 +37,12 @@ export async function tokenCommand(config: Config, args: string[], values: CliVa
         });
         // The token alone on the first line, so TOKEN=$(acihost token create ...) works.
         out(token);
+        const { id, scopes: granted, prefixes, expiresAt } = record;
+        await auditCli(registry, {
+          action: 'token.create',
+          result: 'created',
+          detail: { tokenId: id, name: record.name, scopes: granted, prefixes, expiresAt },
+        });
         const { secretSha256: _secret, ...details } = record;
         if (values.json) out(JSON.stringify(details));
         else
@@ -56,6 +63,7 @@ export async function tokenCommand(config: Config, args: string[], values: CliVa
         if (!rest[0]) throw usageError('token revoke needs an ID (see acihost token list)');
         await registry.tokens.revoke(rest[0]);
         out(`revoked ${rest[0]}`);
+        await auditCli(registry, { action: 'token.revoke', result: 'revoked', detail: { tokenId: rest[0] } });
         return 0;
       }
       default:

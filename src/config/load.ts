@@ -25,6 +25,14 @@ const ENV: Record<string, [string[], (v: string) => unknown]> = {
   ACIHOST_TLS_CERT: [['tls', 'cert'], String],
   ACIHOST_TLS_KEY: [['tls', 'key'], String],
   ACIHOST_LOG_LEVEL: [['log', 'level'], String],
+  ACIHOST_PRIVATE_PREFIXES: [
+    ['access', 'privatePrefixes'],
+    (v) =>
+      v
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean),
+  ],
 };
 
 function readJson(path: string | URL, label: string): Json {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AC_IDENTIFIER } from '../aci/name.ts';
 import { parseDuration } from './duration.ts';
 
 const port = z.number().int().min(0).max(65535);
@@ -13,7 +14,19 @@ const publicUrl = z
     return (u.pathname === '/' || u.pathname === '') && !u.search && !u.hash && !u.username;
   }, 'must be an origin only, such as https://aci.example.com (no path, query or credentials)');
 
+const namePrefix = z.string().regex(AC_IDENTIFIER, 'must be an image name prefix such as aci.example.com/team');
+
 const duration = z.string().refine((s) => parseDuration(s) !== null, 'must be a duration such as 30d, 12h or 90m');
+
+/** A private prefix outside the image domain would match nothing and leave the intended names public. */
+function privatePrefixesUnderDomain(c: { server: { publicUrl: string }; access: { privatePrefixes: string[] } }, ctx: z.RefinementCtx): void {
+  const domain = new URL(c.server.publicUrl).hostname;
+  c.access.privatePrefixes.forEach((p, i) => {
+    if (p !== domain && !p.startsWith(`${domain}/`)) {
+      ctx.addIssue({ code: 'custom', path: ['access', 'privatePrefixes', i], message: `must be ${domain} or a prefix under it (the image domain)` });
+    }
+  });
+}
 
 // Every section is .strict(): an unknown key is a typo that would silently keep a default.
 export const configSchema = z
@@ -54,8 +67,11 @@ export const configSchema = z
       })
       .strict(),
     tokens: z.object({ defaultExpiry: duration }).strict(),
+    // Downloads under these prefixes need a token with the pull scope (src/registry/read-access.ts).
+    access: z.object({ privatePrefixes: z.array(namePrefix) }).strict(),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }).strict(),
   })
-  .strict();
+  .strict()
+  .superRefine(privatePrefixesUnderDomain);
 
 export type Config = z.infer<typeof configSchema>;

@@ -3,10 +3,13 @@ import { imageDomain, publicOrigin } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { createStorage } from '../storage/create-storage.ts';
 import type { Storage } from '../storage/storage.ts';
+import { AuditLog } from './audit-log.ts';
 import { Catalog } from './catalog.ts';
+import { Deleter } from './deleter.ts';
 import { KeyStore } from './keyring.ts';
 import { KeyExpiryWatch } from './key-expiry-watch.ts';
 import { Publisher, type StepHook } from './publisher.ts';
+import { ReadAccess } from './read-access.ts';
 import { sweep } from './sweep.ts';
 import { TokenStore } from './tokens.ts';
 
@@ -22,6 +25,9 @@ export class Registry {
   readonly keys: KeyStore;
   readonly tokens: TokenStore;
   readonly publisher: Publisher;
+  readonly audit: AuditLog;
+  readonly access: ReadAccess;
+  readonly deleter: Deleter;
   private readonly log: Logger;
   private sweepTimer: NodeJS.Timeout | undefined;
   private expiryWatch: KeyExpiryWatch | undefined;
@@ -37,7 +43,17 @@ export class Registry {
     this.catalog = new Catalog(storage);
     this.keys = new KeyStore(storage, this.domain, onBadRecord);
     this.tokens = new TokenStore(storage, onBadRecord);
-    this.publisher = new Publisher({ storage, catalog: this.catalog, keys: this.keys, domain: this.domain, onStep: opts.onPublishStep });
+    this.audit = new AuditLog(storage, (err, event) => log.error({ err, event }, 'failed to write audit event'));
+    this.access = new ReadAccess(config.access.privatePrefixes);
+    this.deleter = new Deleter({ storage, catalog: this.catalog, audit: this.audit });
+    this.publisher = new Publisher({
+      storage,
+      catalog: this.catalog,
+      keys: this.keys,
+      domain: this.domain,
+      onStep: opts.onPublishStep,
+      audit: this.audit,
+    });
   }
 
   /** Loads the indexes and starts the background refresh and sweep (server only; the CLI skips this). */

@@ -3,9 +3,13 @@
  *
  *   images/<name>/_v/<os>-<arch>/<version>.json   version record: the commit point of a publish
  *                                                 (image ID, digest, size, signer, signature, blob key)
+ *   images/<name>/_d/<os>-<arch>/<version>.json   tombstone of a deleted version: re-pushing it needs
+ *                                                 the overwrite scope (published bytes never change silently)
  *   blobs/<upload id>.aci                         image bytes, reachable only through a record
  *   keys/<fingerprint>.json                       a trusted public key and its prefixes
  *   tokens/<token id>.json                        a token's hash, prefixes, scopes and expiry
+ *   audit/<YYYY-MM-DD>/<time>-<random>.json       one audit event per object (one JSON line): an object
+ *                                                 store has no append, so each event is its own create-only put
  *   tmp/...                                       staging; the sweep removes what is old here
  *
  * `_` cannot occur in an AC identifier, so `_v` never collides with a name segment;
@@ -21,6 +25,7 @@ export interface VersionCoordinates {
 
 const IMAGES = 'images/';
 const VERSIONS = '/_v/';
+const TOMBSTONES = '/_d/';
 
 export const layout = {
   images: IMAGES,
@@ -28,8 +33,13 @@ export const layout = {
   keys: 'keys/',
   tokens: 'tokens/',
   tmp: 'tmp/',
+  audit: 'audit/',
 
   versionRecord: (c: VersionCoordinates): string => `${IMAGES}${c.name}${VERSIONS}${c.os}-${c.arch}/${c.version}.json`,
+  tombstone: (c: VersionCoordinates): string => `${IMAGES}${c.name}${TOMBSTONES}${c.os}-${c.arch}/${c.version}.json`,
+  /** `stamp` sorts by time (e.g. 20261123T181700123Z); `random` keeps two events of one millisecond apart. */
+  auditEvent: (day: string, stamp: string, random: string): string => `audit/${day}/${stamp}-${random}.json`,
+  auditDay: (day: string): string => `audit/${day}/`,
   blob: (uploadId: string): string => `blobs/${uploadId}.aci`,
   stagedUpload: (uploadId: string): string => `tmp/uploads/${uploadId}.aci`,
   key: (fingerprint: string): string => `keys/${fingerprint}.json`,

@@ -1,8 +1,12 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isAcIdentifier } from '../../aci/name.ts';
 import { discoveryTags } from '../../discovery/discovery-tags.ts';
+import { buildPageModel } from '../../discovery/page-model.ts';
+import { notFoundPage, peoplePage } from '../../discovery/people-page.ts';
 import { renderDiscoveryPage } from '../../discovery/render-page.ts';
 import type { Registry } from '../../registry/registry.ts';
+import type { TokenRecord } from '../../registry/tokens.ts';
+import { pageViewer } from '../viewer.ts';
 
 interface Page {
   status: 200 | 404;
@@ -11,42 +15,71 @@ interface Page {
 
 const MAX_CACHED_PAGES = 10_000;
 
+/** `?page=N` of the list for people; anything else is page 1 (the meta tags never depend on it). */
+function pageNumber(query: unknown): number {
+  const text = (query as Record<string, unknown>)?.page;
+  return typeof text === 'string' && /^[1-9]\d{0,6}$/.test(text) ? Number(text) : 1;
+}
+
 /**
- * `GET /PATH?ac-discovery=1` at any depth. Pages are cached until the catalogue or
- * the keys change, so a discovery answer costs a map lookup however many names
- * are stored. A path with nothing stored or trusted answers 404 so clients walk up;
- * `/` always answers 200.
+ * `GET /PATH?ac-discovery=1` at any depth, and the same page without the query: one
+ * HTML document carries the discovery meta tags and the page for people. Pages are
+ * cached until the catalogue or the keys change, so an answer costs a map lookup
+ * however many names are stored. A path with nothing stored or trusted answers 404
+ * (a friendly page, without tags) so clients walk up; `/` always answers 200.
  */
 export async function discoveryRoutes(app: FastifyInstance, opts: { registry: Registry }): Promise<void> {
   const { registry } = opts;
+  const { access } = registry;
   const cache = new Map<string, Page>();
   let cachedAt = '';
 
-  function page(name: string, isRoot: boolean): Page {
+  function render(name: string, isRoot: boolean, page: number, viewer: TokenRecord | undefined): Page {
+    const tags = discoveryTags({ name, catalog: registry.catalog, keys: registry.keys, origin: registry.origin });
+    if (!tags && !isRoot)
+      return { status: 404, html: renderDiscoveryPage('not found', [], notFoundPage(registry.domain, registry.origin, name)) };
+    const people = peoplePage(buildPageModel(registry, name, page, viewer));
+    return { status: 200, html: renderDiscoveryPage(name, tags ?? [], people) };
+  }
+
+  /** Cached per name, page of names, and viewer (only a pull token can change what a page shows). */
+  function cached(name: string, isRoot: boolean, page: number, viewer: TokenRecord | undefined): Page {
     const stamp = `${registry.catalog.generation}:${registry.keys.mirror.generation}`;
     if (stamp !== cachedAt || cache.size >= MAX_CACHED_PAGES) {
       cache.clear();
       cachedAt = stamp;
     }
-    let hit = cache.get(name);
-    if (!hit) {
-      const tags = discoveryTags({ name, catalog: registry.catalog, keys: registry.keys, origin: registry.origin });
-      hit = { status: tags || isRoot ? 200 : 404, html: renderDiscoveryPage(name, tags ?? []) };
-      cache.set(name, hit);
-    }
+    const key = `${viewer?.id ?? ''}\n${name}\n${page}`;
+    let hit = cache.get(key);
+    if (!hit) cache.set(key, (hit = render(name, isRoot, page, viewer)));
     return hit;
   }
 
-  const send = (reply: FastifyReply, p: Page) =>
-    reply.status(p.status).header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-cache').send(p.html);
+  async function viewerOf(request: FastifyRequest): Promise<TokenRecord | undefined> {
+    if (!access.any) return undefined;
+    const viewer = await pageViewer(registry, request);
+    return viewer?.scopes.includes('pull') ? viewer : undefined;
+  }
 
-  app.get('/', async (_request, reply) => send(reply, page(registry.domain, true)));
+  async function answer(request: FastifyRequest, reply: FastifyReply, name: string, isRoot: boolean) {
+    const viewer = await viewerOf(request);
+    const p = cached(name, isRoot, pageNumber(request.query), viewer);
+    reply.header('content-type', 'text/html; charset=utf-8');
+    reply.header('cache-control', viewer || access.isPrivate(name) ? 'private, no-cache' : 'no-cache');
+    if (access.any) reply.header('vary', 'Authorization');
+    return reply.status(p.status).send(p.html);
+  }
+
+  app.get('/', async (request, reply) => answer(request, reply, registry.domain, true));
 
   app.get<{ Params: { '*': string } }>('/*', async (request, reply) => {
     const path = request.params['*'].replace(/\/+$/, '');
     const name = `${registry.domain}/${path}`;
-    if (!path) return send(reply, page(registry.domain, true));
-    if (!isAcIdentifier(name)) return send(reply, { status: 404, html: renderDiscoveryPage('not found', []) });
-    return send(reply, page(name, false));
+    if (!path) return answer(request, reply, registry.domain, true);
+    if (!isAcIdentifier(name)) {
+      const html = renderDiscoveryPage('not found', [], notFoundPage(registry.domain, registry.origin, undefined));
+      return reply.status(404).header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-cache').send(html);
+    }
+    return answer(request, reply, name, false);
   });
 }

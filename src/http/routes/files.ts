@@ -4,6 +4,7 @@ import { notFound } from '../../errors.ts';
 import type { Registry } from '../../registry/registry.ts';
 import type { VersionRecord } from '../../registry/version-record.ts';
 import { sendObject } from '../send-object.ts';
+import { optionalToken, privateResponse } from '../viewer.ts';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 // `latest` moves: clients must revalidate, and rkt must never skip the request on max-age.
@@ -49,8 +50,16 @@ export async function fileRoutes(app: FastifyInstance, opts: { registry: Registr
     handler: async (request, reply) => {
       const address = parseAddress(request.params['*']);
       if (!address) throw notFound('IMAGE_NOT_FOUND', 'image URLs look like /-/aci/NAME/VERSION/OS/ARCH.aci');
+      const moving = address.version === 'latest';
+      // Under a private prefix the token is checked before existence, so refusals do not reveal versions.
+      const isPrivate = registry.access.isPrivate(address.name);
+      if (isPrivate) {
+        privateResponse(reply, moving);
+        registry.access.authorizeRead(await optionalToken(registry, request), address.name);
+      }
       const record = await resolve(address);
-      const cacheControl = address.version === 'latest' ? MOVING : IMMUTABLE;
+      const vary = isPrivate ? 'Authorization' : undefined;
+      const cacheControl = isPrivate ? String(reply.getHeader('cache-control')) : moving ? MOVING : IMMUTABLE;
       const lastModified = new Date(record.pushedAt);
       if (address.ext === 'aci.asc') {
         const body = Buffer.from(record.signature);
@@ -60,6 +69,7 @@ export async function fileRoutes(app: FastifyInstance, opts: { registry: Registr
           lastModified,
           contentType: 'application/pgp-signature',
           cacheControl,
+          vary,
           open: async (range) => (range ? body.subarray(range.start, range.end + 1) : body),
         });
       }
@@ -69,6 +79,7 @@ export async function fileRoutes(app: FastifyInstance, opts: { registry: Registr
         lastModified,
         contentType: 'application/octet-stream',
         cacheControl,
+        vary,
         open: (range) => registry.storage.read(record.blob, range),
       });
     },

@@ -5,6 +5,7 @@ import { urls } from '../../discovery/urls.ts';
 import type { Registry } from '../../registry/registry.ts';
 import type { PublishResult } from '../../registry/publisher.ts';
 import { stageImage, type StagedImage } from '../../registry/stage-image.ts';
+import { refusal } from '../../registry/audit-log.ts';
 import { authorizeScope } from '../../registry/tokens.ts';
 import { readDetachedSignature, type DetachedSignature } from '../../signing/signature.ts';
 import { presentedToken } from '../credentials.ts';
@@ -80,6 +81,8 @@ export async function pushRoutes(app: FastifyInstance, opts: { registry: Registr
     } catch (e) {
       if (isAcihostError(e) && e.kind === 'too-large') reply.header('connection', 'close');
       else await drainRequest(request.raw, limits.maxCompressedBytes);
+      // Refused before the image was read far enough to name it; the publisher audits everything later.
+      await registry.audit.record({ actor: token.id, action: 'push', ...refusal(e) });
       throw e;
     }
     if (!parts.image) {

@@ -1,0 +1,79 @@
+import type { Registry } from '../registry/registry.ts';
+import type { TokenRecord } from '../registry/tokens.ts';
+import { highestVersion } from '../registry/version-order.ts';
+import type { VersionRecord } from '../registry/version-record.ts';
+
+/** Names per page of the list for people; the meta tags follow their own cap (discovery-tags.ts). */
+export const NAMES_PER_PAGE = 50;
+/** Version rows shown for one name; the JSON API lists every one. */
+export const VERSIONS_SHOWN = 50;
+
+export interface NameEntry {
+  name: string;
+  href: string;
+  isPrivate: boolean;
+  /** The highest version over its platforms, when the viewer may see versions. */
+  latest: string | undefined;
+  platforms: number;
+}
+
+export interface PageModel {
+  domain: string;
+  origin: string;
+  /** The image name this path stands for (the domain for `/`). */
+  name: string;
+  isPrivate: boolean;
+  /** Set when `name` itself is a stored image. */
+  image?: {
+    visible: boolean;
+    versions: VersionRecord[];
+    total: number;
+    latest: Set<VersionRecord>;
+  };
+  below: { names: NameEntry[]; total: number; page: number; pages: number };
+  keys: { fingerprint: string; prefix: string; userId: string; url: string }[];
+}
+
+/** The path of the page for `name`: `/` for the domain, `/team/app` below it. */
+export const pagePath = (domain: string, name: string): string => (name === domain ? '/' : `/${name.slice(domain.length + 1)}`);
+
+function entry(registry: Registry, viewer: TokenRecord | undefined, name: string): NameEntry {
+  const platforms = registry.catalog.latestPerPlatform(name);
+  const visible = registry.access.mayRead(viewer, name);
+  const highest = visible ? highestVersion(platforms)?.version : undefined;
+  return {
+    name,
+    href: pagePath(registry.domain, name),
+    isPrivate: registry.access.isPrivate(name),
+    latest: highest,
+    platforms: platforms.length,
+  };
+}
+
+/** Everything the page for `name` shows, bounded whatever the catalogue holds. */
+export function buildPageModel(registry: Registry, name: string, page: number, viewer: TokenRecord | undefined): PageModel {
+  const { catalog, access, keys, origin, domain } = registry;
+  const total = catalog.countBelow(name);
+  const pages = Math.max(1, Math.ceil(total / NAMES_PER_PAGE));
+  const current = Math.min(Math.max(1, page), pages);
+  const below = catalog.namesBelowFrom(name, (current - 1) * NAMES_PER_PAGE, NAMES_PER_PAGE).map((n) => entry(registry, viewer, n));
+  const model: PageModel = {
+    domain,
+    origin,
+    name,
+    isPrivate: access.isPrivate(name),
+    below: { names: below, total, page: current, pages },
+    keys: keys.covering(name).map(({ record, prefix }) => ({
+      fingerprint: record.fingerprint,
+      prefix,
+      userId: record.userIds[0] ?? '',
+      url: `${origin}/-/keys/${record.fingerprint}.asc`,
+    })),
+  };
+  if (catalog.has(name)) {
+    const visible = access.mayRead(viewer, name);
+    const all = visible ? catalog.versionsOf(name) : [];
+    model.image = { visible, versions: all.slice(0, VERSIONS_SHOWN), total: all.length, latest: new Set(catalog.latestPerPlatform(name)) };
+  }
+  return model;
+}

@@ -1,0 +1,117 @@
+import type { VersionRecord } from '../registry/version-record.ts';
+import type { Command } from './page-commands.ts';
+import type { NameEntry, PageModel } from './page-model.ts';
+import { pagePath } from './page-model.ts';
+import { escapeHtml as esc } from './render-page.ts';
+
+/** Every function here returns HTML in which each value from a name, label or record is escaped. */
+
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+
+export function formatSize(bytes: number): string {
+  let n = bytes;
+  let unit = 0;
+  while (n >= 1024 && unit < UNITS.length - 1) {
+    n /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${n} B` : `${n.toFixed(n < 10 ? 1 : 0)} ${UNITS[unit]}`;
+}
+
+/** `sha512-` and the first 12 hex digits: enough to tell images apart; the full ID is in the title and the API. */
+export const shortImageId = (id: string): string => id.slice(0, 'sha512-'.length + 12);
+
+const time = (iso: string) => `<time datetime="${esc(iso)}">${esc(iso.slice(0, 16).replace('T', ' '))} UTC</time>`;
+
+function versionRow(origin: string, r: VersionRecord, isLatest: boolean): string {
+  const fileUrl = `${origin}/-/aci/${r.name}/${r.version}/${r.os}/${r.arch}`;
+  return (
+    `<tr><th scope="row">${esc(r.version)}${isLatest ? '<span class="badge">latest</span>' : ''}</th>` +
+    `<td>${esc(r.os)}/${esc(r.arch)}</td>` +
+    `<td><span title="${r.size} bytes">${formatSize(r.size)}</span></td>` +
+    `<td>${time(r.pushedAt)}</td>` +
+    `<td><code title="${esc(r.imageId)}">${esc(shortImageId(r.imageId))}…</code></td>` +
+    `<td><a href="${esc(`${origin}/-/keys/${r.signer}.asc`)}"><code>${esc(r.signer)}</code></a></td>` +
+    `<td><a href="${esc(fileUrl)}.aci">.aci</a> <a href="${esc(fileUrl)}.aci.asc">.asc</a></td></tr>`
+  );
+}
+
+export function versionsSection(m: PageModel): string {
+  const image = m.image!;
+  const apiUrl = `${m.origin}/-/api/images/${m.name}`;
+  if (!image.visible) {
+    return (
+      `<section aria-labelledby="versions"><h2 id="versions">Versions</h2>` +
+      `<p>This image is private: its versions and sizes are listed only for a token with the <code>pull</code> scope ` +
+      `(<code>curl -H "Authorization: Bearer $TOKEN" ${esc(apiUrl)}</code>).</p></section>`
+    );
+  }
+  const rows = image.versions.map((r) => versionRow(m.origin, r, image.latest.has(r))).join('\n');
+  const more =
+    image.total > image.versions.length
+      ? `<p class="muted">Showing the ${image.versions.length} highest of ${image.total} versions; <a href="${esc(apiUrl)}">the JSON API</a> lists all.</p>`
+      : '';
+  return (
+    `<section aria-labelledby="versions"><h2 id="versions">Versions</h2><div class="scroll"><table>` +
+    `<caption class="muted">${image.total} version${image.total === 1 ? '' : 's'}, highest first</caption>` +
+    `<thead><tr><th scope="col">Version</th><th scope="col">OS/arch</th><th scope="col">Size</th><th scope="col">Pushed</th>` +
+    `<th scope="col">Image ID</th><th scope="col">Signed by (key)</th><th scope="col">Files</th></tr></thead>` +
+    `<tbody>\n${rows}\n</tbody></table></div>${more}</section>`
+  );
+}
+
+function nameItem(e: NameEntry): string {
+  const detail = e.latest
+    ? ` <span class="muted">latest ${esc(e.latest)}, ${e.platforms} platform${e.platforms === 1 ? '' : 's'}</span>`
+    : e.isPrivate
+      ? ' <span class="muted">private</span>'
+      : '';
+  return `<li><a href="${esc(e.href)}">${esc(e.name)}</a>${detail}</li>`;
+}
+
+function pager(m: PageModel): string {
+  const { page, pages } = m.below;
+  if (pages <= 1) return '';
+  const href = (p: number) => esc(`${pagePath(m.domain, m.name)}?page=${p}`);
+  const prev = page > 1 ? `<a href="${href(page - 1)}" rel="prev">← Previous</a>` : '';
+  const next = page < pages ? `<a href="${href(page + 1)}" rel="next">Next →</a>` : '';
+  return `<nav class="pages" aria-label="Pages of names">${prev}<span>Page ${page} of ${pages}</span>${next}</nav>`;
+}
+
+export function namesSection(m: PageModel): string {
+  const { names, total } = m.below;
+  if (total === 0) return '';
+  const title = m.image ? `Images below ${m.name}` : 'Images';
+  return (
+    `<section aria-labelledby="names"><h2 id="names">${esc(title)} <span class="muted">(${total})</span></h2>` +
+    `<ul class="names">\n${names.map(nameItem).join('\n')}\n</ul>${pager(m)}</section>`
+  );
+}
+
+/** rkt discovers on port 443 only: on any other port, say so next to the commands. */
+function portNote(origin: string): string {
+  const port = new URL(origin).port;
+  if (!port) return '';
+  return (
+    `<p class="muted">rkt discovers images on port 443 only, and this server answers on port ${esc(port)}: serve it on 443 ` +
+    `(the README says how), or check discovery with <code>actool discover --port ${esc(port)} NAME</code>.</p>`
+  );
+}
+
+export function commandsSection(origin: string, commands: Command[]): string {
+  const items = commands.map((c) => `<p>${esc(c.label)}</p><pre tabindex="0"><code>${esc(c.text)}</code></pre>`).join('\n');
+  return `<section aria-labelledby="use"><h2 id="use">Use it</h2>\n${portNote(origin)}${items}</section>`;
+}
+
+export function keysSection(m: PageModel): string {
+  if (m.keys.length === 0) {
+    return `<section aria-labelledby="keys"><h2 id="keys">Signing keys</h2><p>No key is trusted for ${esc(m.name)} yet.</p></section>`;
+  }
+  const rows = m.keys
+    .map(
+      (k) =>
+        `<li><a href="${esc(k.url)}"><code>${esc(k.fingerprint)}</code></a> ${esc(k.userId)} <span class="muted">for ${esc(k.prefix)}</span></li>`,
+    )
+    .join('\n');
+  return `<section aria-labelledby="keys"><h2 id="keys">Signing keys</h2><ul class="names">\n${rows}\n</ul></section>`;
+}

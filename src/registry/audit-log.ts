@@ -1,0 +1,83 @@
+import { randomBytes } from 'node:crypto';
+import { isAcihostError } from '../errors.ts';
+import { layout } from '../storage/layout.ts';
+import type { Storage } from '../storage/storage.ts';
+
+export type AuditAction = 'push' | 'delete' | 'key.add' | 'key.remove' | 'key.retire' | 'key.activate' | 'token.create' | 'token.revoke';
+export type AuditResult =
+  'created' | 'unchanged' | 'deleted' | 'added' | 'removed' | 'retired' | 'activated' | 'revoked' | 'refused' | 'failed';
+
+/**
+ * One mutation, as one JSON line. Every field is always present (null when it does
+ * not apply) so that `jq` filters and log shippers see one stable shape.
+ */
+export interface AuditEvent {
+  time: string;
+  /** The token id that acted, or `cli:<user>` for the command line. */
+  actor: string | null;
+  action: AuditAction;
+  name: string | null;
+  version: string | null;
+  os: string | null;
+  arch: string | null;
+  imageId: string | null;
+  result: AuditResult;
+  /** The error code of a refused or failed action. */
+  code: string | null;
+  /** What the action was about when it is not an image: a key's fingerprint, a token's id, scopes, prefixes. */
+  detail: Record<string, unknown> | null;
+}
+
+export type AuditInput = Partial<Omit<AuditEvent, 'time' | 'action' | 'result'>> & Pick<AuditEvent, 'action' | 'result'>;
+
+const EMPTY = { actor: null, name: null, version: null, os: null, arch: null, imageId: null, code: null, detail: null };
+
+/** `2026-11-23T18:17:00.123Z` -> day `2026-11-23`, stamp `20261123T181700123Z` (sorts as time does). */
+function keyParts(time: string): { day: string; stamp: string } {
+  return { day: time.slice(0, 10), stamp: time.replace(/[-:.]/g, '') };
+}
+
+/** The error code of a refusal, or null with result `failed` for anything unexpected. */
+export function refusal(e: unknown): { result: AuditResult; code: string | null } {
+  if (!isAcihostError(e)) return { result: 'failed', code: null };
+  return { result: e.kind === 'unavailable' || e.kind === 'insufficient-storage' ? 'failed' : 'refused', code: e.code };
+}
+
+/**
+ * The audit log: one small create-only object per event under audit/<day>/, since
+ * an object store has no append. Listing a day's prefix returns its events in time
+ * order, and `cat audit/<day>/*.json` is a JSON-lines file. A failed audit write is
+ * reported, never turned into a failure of the action it records (that action has
+ * already happened, and a client told "failed" would retry it).
+ */
+export class AuditLog {
+  private readonly storage: Storage;
+  private readonly onError: (e: unknown, event: AuditEvent) => void;
+
+  constructor(storage: Storage, onError: (e: unknown, event: AuditEvent) => void = () => {}) {
+    this.storage = storage;
+    this.onError = onError;
+  }
+
+  async record(input: AuditInput, now = new Date()): Promise<AuditEvent> {
+    const event: AuditEvent = { time: now.toISOString(), ...EMPTY, ...input };
+    const { day, stamp } = keyParts(event.time);
+    const key = layout.auditEvent(day, stamp, randomBytes(6).toString('hex'));
+    try {
+      await this.storage.put(key, Buffer.from(JSON.stringify(event) + '\n'), { ifAbsent: true });
+    } catch (e) {
+      this.onError(e, event);
+    }
+    return event;
+  }
+
+  /** Events in time order, from `sinceDay` (YYYY-MM-DD, inclusive) on, or all of them. */
+  async *read(sinceDay?: string): AsyncIterable<AuditEvent> {
+    for await (const obj of this.storage.list(layout.audit)) {
+      const day = obj.key.slice(layout.audit.length, layout.audit.length + 10);
+      if (sinceDay && day < sinceDay) continue;
+      const bytes = await this.storage.get(obj.key);
+      if (bytes) yield JSON.parse(bytes.toString('utf8')) as AuditEvent;
+    }
+  }
+}
