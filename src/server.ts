@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp } from './app.ts';
+import { guardSlowClients } from './http/slow-client-guard.ts';
 import type { Config } from './config/schema.ts';
 import { Registry } from './registry/registry.ts';
 import type { StepHook } from './registry/publisher.ts';
@@ -52,10 +53,18 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     registry,
     logger: log,
     serverFactory: (handler) => {
-      const server = createServer(httpsOptions(cert, key), handler);
+      // Timeouts are enforced by a periodic check; check often enough for short test timeouts.
+      const connectionsCheckingInterval = Math.min(30_000, (config.server.headersTimeoutSeconds * 1000) / 2);
+      const server = createServer({ ...httpsOptions(cert, key), connectionsCheckingInterval }, handler);
       server.headersTimeout = config.server.headersTimeoutSeconds * 1000;
       server.requestTimeout = config.server.requestTimeoutSeconds * 1000;
       server.keepAliveTimeout = config.server.keepAliveTimeoutSeconds * 1000;
+      // A stalled client (no bytes either way) is dropped after the idle timeout; a crawling one by the guard.
+      server.timeout = config.server.idleTimeoutSeconds * 1000;
+      guardSlowClients(server, {
+        windowMs: config.server.idleTimeoutSeconds * 1000,
+        minBytesPerSecond: config.server.minTransferBytesPerSecond,
+      });
       return server;
     },
   });

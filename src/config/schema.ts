@@ -39,6 +39,8 @@ export const configSchema = z
         requestTimeoutSeconds: positiveInt,
         headersTimeoutSeconds: positiveInt,
         keepAliveTimeoutSeconds: positiveInt,
+        idleTimeoutSeconds: positiveInt,
+        minTransferBytesPerSecond: z.number().int().min(0),
       })
       .strict(),
     tls: z
@@ -67,6 +69,8 @@ export const configSchema = z
       })
       .strict(),
     tokens: z.object({ defaultExpiry: duration }).strict(),
+    // An acpush upload idle this long is refused and its parts removed (src/registry/uploads/).
+    acpush: z.object({ uploadExpirySeconds: positiveInt }).strict(),
     // Downloads under these prefixes need a token with the pull scope (src/registry/read-access.ts).
     access: z.object({ privatePrefixes: z.array(namePrefix) }).strict(),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }).strict(),
