@@ -8,6 +8,7 @@ import { apiMetaRoutes } from './http/routes/api-meta.ts';
 import { discoveryRoutes } from './http/routes/discovery.ts';
 import { fileRoutes } from './http/routes/files.ts';
 import { keyRoutes } from './http/routes/keys.ts';
+import { pubkeysRoutes } from './http/routes/pubkeys.ts';
 import { pushRoutes } from './http/routes/push.ts';
 
 export interface AppOptions {
@@ -51,6 +52,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(apiImageRoutes, { registry });
   await app.register(apiKeyRoutes, { registry });
   await app.register(apiMetaRoutes, { registry });
+  // pubkeys.gpg at any depth shares discovery's `/*`; a route constraint on the last segment picks it.
+  await app.register(pubkeysRoutes, { registry });
   await app.register(discoveryRoutes, { registry });
   return app;
 }

@@ -5,6 +5,8 @@ import { ConfigError, loadConfig } from './config/load.ts';
 import { isAcihostError } from './errors.ts';
 import { auditCommand } from './cli/audit-command.ts';
 import { keyCommand } from './cli/key-command.ts';
+import { importCommand } from './cli/import-command.ts';
+import { verifyCommand } from './cli/verify-command.ts';
 import { serveCommand } from './cli/serve-command.ts';
 import { tokenCommand } from './cli/token-command.ts';
 
@@ -13,14 +15,19 @@ const USAGE = `usage: acihost <command> [options]
   serve [--config FILE]                     start the HTTPS server
   check-config [--config FILE]              validate the configuration and exit
   key add --prefix PREFIX FILE              trust the armored public key(s) in FILE for PREFIX
-  key list [--json]                         list trusted keys
-  key remove FINGERPRINT                    stop trusting a key
+  key list [--json]                         list trusted keys with their state (active, retired, expired)
+  key retire FINGERPRINT                    refuse new pushes signed by a key; it still verifies what it signed
+  key activate FINGERPRINT                  undo a retirement
+  key remove FINGERPRINT [--force]          stop trusting a key (--force when published images depend on it)
   token create --prefix PREFIX [--scope push|pull|delete|overwrite|metrics]...
                [--name LABEL] [--expires 90d|never]
                                             print a new token (shown once) on the first line
   token list [--json]                       list tokens (never their secrets)
   token revoke ID                           revoke a token
   audit [--since YYYY-MM-DD]                print the audit log (pushes, deletes, key and token changes) as JSON lines
+  verify [--prefix PREFIX] [--json]         re-check every published image; exit 1 on any problem
+  import DIR [--dry-run] [--trust-keys PREFIX]
+                                            publish a directory of .aci + .aci.asc files (a classic static host)
 
 Every command takes --config FILE; ACIHOST_* environment variables override it.`;
 
@@ -44,6 +51,10 @@ async function run(argv: string[]): Promise<number> {
       return tokenCommand(config, rest, values);
     case 'audit':
       return auditCommand(config, rest, values);
+    case 'verify':
+      return verifyCommand(config, rest, values);
+    case 'import':
+      return importCommand(config, rest, values);
     default:
       throw usageError(`unknown command ${JSON.stringify(command)}`);
   }

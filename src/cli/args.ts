@@ -8,6 +8,9 @@ export const CLI_OPTIONS = {
   expires: { type: 'string' },
   json: { type: 'boolean' },
   since: { type: 'string' },
+  force: { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
+  'trust-keys': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
 
