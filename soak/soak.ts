@@ -1,0 +1,276 @@
+/**
+ * The soak: mixed traffic at a steady rate against one acihost process, then a
+ * check of every promise. `npm run soak -- 10m` (default 60s).
+ *
+ * Traffic: discovery, downloads with and without ranges, pushes of new versions,
+ * acpush uploads, API listing, bad requests and aborted uploads. Afterwards:
+ * zero 5xx, every published image re-downloaded and hashed, RSS flat after
+ * warm-up (under 10% growth), no file descriptor growth, no scratch left.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as openpgp from 'openpgp';
+import { buildAci } from '../test/helpers/aci-builder.ts';
+import { acpush } from '../test/helpers/acpush-client.ts';
+import { spawnServer } from '../test/helpers/process-server.ts';
+import { freePort, runCli } from '../test/helpers/server.ts';
+import { parseDuration } from '../src/config/duration.ts';
+import { Metrics, type Op } from './metrics.ts';
+
+const durationText = process.argv[2] ?? '60s';
+const DURATION_MS = (parseDuration(durationText) ?? Number.NaN) * 1000;
+if (!Number.isFinite(DURATION_MS)) {
+  console.error(`usage: npm run soak -- DURATION (such as 60s or 10m), not ${JSON.stringify(durationText)}`);
+  process.exit(2);
+}
+const RATE_PER_SECOND = 40;
+const MAX_IN_FLIGHT = 16;
+const SAMPLE_EVERY_MS = 2000;
+
+interface Published {
+  path: string;
+  sha256: string;
+}
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function main(): Promise<number> {
+  const dir = await mkdtemp(join(tmpdir(), 'acihost-soak-'));
+  const port = await freePort();
+  const origin = `https://localhost:${port}`;
+  const configFile = join(dir, 'config.json');
+  await writeFile(configFile, JSON.stringify({ tls: { devCertsDir: join(dir, 'certs') } }));
+  const env = {
+    ACIHOST_HOST: '127.0.0.1',
+    ACIHOST_PORT: String(port),
+    ACIHOST_PUBLIC_URL: origin,
+    ACIHOST_STORAGE_DIR: join(dir, 'storage'),
+    ACIHOST_LOG_LEVEL: 'warn',
+  };
+  const cli = async (args: string[]) => {
+    const r = await runCli([...args, '--config', configFile], env);
+    if (r.code !== 0) throw new Error(`acihost ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+
+  const { privateKey, publicKey } = await openpgp.generateKey({
+    type: 'rsa',
+    rsaBits: 3072,
+    userIDs: [{ name: 'soak', email: 'soak@localhost' }],
+    format: 'object',
+  });
+  await writeFile(join(dir, 'soak.asc'), publicKey.armor());
+  await cli(['key', 'add', '--prefix', 'localhost/soak', join(dir, 'soak.asc')]);
+  const token = (await cli(['token', 'create', '--prefix', 'localhost/soak'])).split('\n')[0]!;
+  const caFile = join(dir, 'certs', 'ca.pem');
+  const server = await spawnServer({ configFile, env, origin, caPem: () => readFile(caFile, 'utf8') });
+  const ca = await readFile(caFile, 'utf8');
+  const metrics = new Metrics();
+  const published: Published[] = [];
+  let version = 0;
+
+  const sign = async (aci: Buffer) =>
+    (await openpgp.sign({
+      message: await openpgp.createMessage({ binary: aci }),
+      signingKeys: privateKey,
+      detached: true,
+      format: 'armored',
+    })) as string;
+
+  /** One HTTPS exchange; `abortAfter` destroys the request after that many body bytes. */
+  const http = (method: string, path: string, opts: { headers?: Record<string, string>; body?: Buffer; abortAfter?: number } = {}) =>
+    new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
+      const req = request(origin + path, { method, ca, headers: opts.headers, agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      if (opts.abortAfter !== undefined && opts.body) {
+        req.write(opts.body.subarray(0, opts.abortAfter));
+        setTimeout(() => req.destroy(), 50);
+        resolve({ status: 0, body: Buffer.alloc(0) });
+        return;
+      }
+      req.end(opts.body);
+    });
+
+  const multipart = (asc: string, aci: Buffer) => {
+    const b = 'soakboundary' + Math.random().toString(16).slice(2);
+    const part = (name: string, file: string) =>
+      `--${b}\r\nContent-Disposition: form-data; name="${name}"; filename="${file}"\r\nContent-Type: application/octet-stream\r\n\r\n`;
+    return {
+      type: `multipart/form-data; boundary=${b}`,
+      body: Buffer.concat([
+        Buffer.from(part('asc', 'a.aci.asc') + asc + '\r\n'),
+        Buffer.from(part('aci', 'a.aci')),
+        aci,
+        Buffer.from(`\r\n--${b}--\r\n`),
+      ]),
+    };
+  };
+
+  const newImage = async () => {
+    const v = `1.0.${version++}`;
+    const aci = await buildAci({
+      name: 'localhost/soak/app',
+      version: v,
+      entries: [{ name: 'rootfs/payload', body: Buffer.alloc(64 * 1024 + version, version % 251) }],
+    });
+    return { v, aci, asc: await sign(aci) };
+  };
+  const auth = { authorization: `Bearer ${token}` };
+  const pick = <T>(list: T[]) => list[Math.floor(Math.random() * list.length)];
+
+  const operations: [Op, number, () => Promise<number>][] = [
+    [
+      'discovery',
+      30,
+      async () => (await http('GET', pick(['/soak/app?ac-discovery=1', '/soak?ac-discovery=1', '/?ac-discovery=1'])!)).status,
+    ],
+    [
+      'download',
+      12,
+      async () => {
+        const p = pick(published);
+        if (!p) return 200;
+        const r = await http('GET', p.path);
+        if (r.status === 200 && sha256(r.body) !== p.sha256) throw new Error(`corrupt download of ${p.path}`);
+        return r.status;
+      },
+    ],
+    [
+      'range',
+      8,
+      async () => {
+        const p = pick(published);
+        return p ? (await http('GET', p.path, { headers: { range: 'bytes=100-4195' } })).status : 206;
+      },
+    ],
+    [
+      'push',
+      6,
+      async () => {
+        const { v, aci, asc } = await newImage();
+        const { type, body } = multipart(asc, aci);
+        const r = await http('POST', '/-/push', { headers: { ...auth, 'content-type': type }, body });
+        if (r.status === 201) published.push({ path: `/-/aci/localhost/soak/app/${v}/linux/amd64.aci`, sha256: sha256(aci) });
+        return r.status;
+      },
+    ],
+    [
+      'acpush',
+      4,
+      async () => {
+        const { v, aci, asc } = await newImage();
+        const r = await acpush({
+          origin,
+          ca,
+          aci,
+          asc: Buffer.from(asc),
+          name: 'localhost/soak/app',
+          version: v,
+          auth: { basic: { user: 'soak', password: token } },
+        });
+        if (r.exitCode === 0) published.push({ path: `/-/aci/localhost/soak/app/${v}/linux/amd64.aci`, sha256: sha256(aci) });
+        return r.exitCode === 0 ? 200 : 422;
+      },
+    ],
+    ['api', 10, async () => (await http('GET', '/-/api/images?prefix=localhost/soak&limit=20')).status],
+    [
+      'bad',
+      20,
+      async () => {
+        const bad = pick([
+          () => http('POST', '/-/push', { headers: { authorization: 'Bearer acih_nope' } }),
+          () => http('GET', '/-/aci/localhost/soak/none/1.0.0/linux/amd64.aci'),
+          () => http('GET', '/no/such/path?ac-discovery=1'),
+          () =>
+            http('POST', '/-/push', {
+              headers: { ...auth, 'content-type': 'multipart/form-data; boundary=x' },
+              body: Buffer.from(
+                '--x\r\nContent-Disposition: form-data; name="aci"; filename="a"\r\n\r\nnot an archive at all, not even close.....\r\n--x--\r\n',
+              ),
+            }),
+        ])!;
+        const r = await bad();
+        return r.status;
+      },
+    ],
+    [
+      'aborted',
+      10,
+      async () => {
+        const { aci, asc } = await newImage();
+        const { type, body } = multipart(asc, aci);
+        await http('POST', '/-/push', { headers: { ...auth, 'content-type': type }, body, abortAfter: Math.floor(body.length / 2) });
+        return 0;
+      },
+    ],
+  ];
+  const totalWeight = operations.reduce((s, [, w]) => s + w, 0);
+  const chooseOp = () => {
+    let x = Math.random() * totalWeight;
+    for (const op of operations) if ((x -= op[1]) < 0) return op;
+    return operations[0]!;
+  };
+
+  console.log(`soak: ${durationText} of mixed traffic at ${RATE_PER_SECOND}/s against pid ${server.child.pid} (${origin})`);
+  // Seed a few images so downloads have something to fetch from the start.
+  for (let i = 0; i < 3; i++) await operations.find(([op]) => op === 'push')![2]();
+
+  const start = Date.now();
+  let inFlight = 0;
+  const sampler = setInterval(() => void metrics.sample(server.child.pid!, Date.now() - start), SAMPLE_EVERY_MS);
+  await metrics.sample(server.child.pid!, 0);
+  const pending = new Set<Promise<void>>();
+  for (let n = 0; Date.now() - start < DURATION_MS; n++) {
+    const due = start + (n * 1000) / RATE_PER_SECOND;
+    if (due > Date.now()) await sleep(due - Date.now());
+    if (inFlight >= MAX_IN_FLIGHT) {
+      metrics.skipped++;
+      continue;
+    }
+    const [op, , run] = chooseOp();
+    inFlight++;
+    const began = performance.now();
+    const p = run()
+      .then((status) => metrics.record(op, status, performance.now() - began))
+      .catch((e: unknown) => metrics.failure(op, e))
+      .finally(() => {
+        inFlight--;
+        pending.delete(p);
+      });
+    pending.add(p);
+  }
+  await Promise.all(pending);
+  clearInterval(sampler);
+  await sleep(1000); // aborted uploads finish failing on the server
+  await metrics.sample(server.child.pid!, Date.now() - start);
+
+  let corrupt = 0;
+  for (const p of published) {
+    const r = await http('GET', p.path);
+    if (r.status !== 200 || sha256(r.body) !== p.sha256) corrupt++;
+  }
+  const scratch = (await readdir(join(dir, 'storage', 'tmp'), { recursive: true, withFileTypes: true }).catch(() => [])).filter((e) =>
+    e.isFile(),
+  ).length;
+  await server.stop();
+  await rm(dir, { recursive: true, force: true });
+
+  return metrics.report({ published: published.length, corrupt, scratch });
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error('soak: failed to run:', e);
+    process.exit(1);
+  },
+);
