@@ -2,6 +2,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import multipart from '@fastify/multipart';
 import type { Registry } from './registry/registry.ts';
 import { registerErrorHandler } from './http/error-handler.ts';
+import { acpushRoutes } from './http/routes/acpush.ts';
 import { apiImageRoutes } from './http/routes/api-images.ts';
 import { apiKeyRoutes } from './http/routes/api-keys.ts';
 import { apiMetaRoutes } from './http/routes/api-meta.ts';
@@ -48,6 +49,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(fileRoutes, { registry });
   await app.register(keyRoutes, { registry });
   await app.register(pushRoutes, { registry });
+  // The acpush protocol, the second front door to the same publish; its scope reads every body raw.
+  await app.register(acpushRoutes, { registry });
   // The JSON API for tools (/-/api/...; unknown API paths answer JSON, not the page for people).
   await app.register(apiImageRoutes, { registry });
   await app.register(apiKeyRoutes, { registry });

@@ -8,4 +8,9 @@ export const urls = {
   aci: (origin: string, c: { name: string; version: string; os: string; arch: string }, ext: 'aci' | 'aci.asc') =>
     `${origin}/-/aci/${c.name}/${c.version}/${c.os}/${c.arch}.${ext}`,
   key: (origin: string, fingerprint: string) => `${origin}/-/keys/${fingerprint}.asc`,
+  /** acpush POSTs here to start an upload (src/http/routes/acpush.ts); `{ext}` is always `aci`. */
+  pushTemplate: (origin: string) => `${origin}/-/acpush/start/{name}/{version}/{os}/{arch}.{ext}`,
+  /** An upload session's part and completion URLs; acpush needs them absolute. */
+  upload: (origin: string, sessionId: string, what: 'manifest' | 'signature' | 'aci' | 'complete') =>
+    `${origin}/-/acpush/uploads/${sessionId}/${what}`,
 };

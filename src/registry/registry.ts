@@ -10,8 +10,9 @@ import { KeyStore } from './keyring.ts';
 import { KeyExpiryWatch } from './key-expiry-watch.ts';
 import { Publisher, type StepHook } from './publisher.ts';
 import { ReadAccess } from './read-access.ts';
-import { sweep } from './sweep.ts';
+import { sweep, sweepUploads } from './sweep.ts';
 import { TokenStore } from './tokens.ts';
+import { AcpushUploads } from './uploads/acpush-uploads.ts';
 
 const SWEEP_INTERVAL_MS = 10 * 60 * 1000;
 
@@ -28,6 +29,7 @@ export class Registry {
   readonly audit: AuditLog;
   readonly access: ReadAccess;
   readonly deleter: Deleter;
+  readonly uploads: AcpushUploads;
   private readonly log: Logger;
   private sweepTimer: NodeJS.Timeout | undefined;
   private expiryWatch: KeyExpiryWatch | undefined;
@@ -54,6 +56,13 @@ export class Registry {
       onStep: opts.onPublishStep,
       audit: this.audit,
     });
+    this.uploads = new AcpushUploads({
+      storage,
+      publisher: this.publisher,
+      keys: this.keys,
+      limits: config.limits,
+      expirySeconds: config.acpush.uploadExpirySeconds,
+    });
   }
 
   /** Loads the indexes and starts the background refresh and sweep (server only; the CLI skips this). */
@@ -73,6 +82,8 @@ export class Registry {
     try {
       const report = await sweep(this.storage, this.catalog, this.config.storage.sweepGraceSeconds);
       if (report.staging || report.orphanBlobs) this.log.info(report, 'swept leftovers');
+      const uploads = await sweepUploads(this.storage, this.config.acpush.uploadExpirySeconds);
+      if (uploads) this.log.info({ uploads }, 'swept expired acpush uploads');
     } catch (err) {
       this.log.error({ err }, 'failed to sweep leftovers');
     }

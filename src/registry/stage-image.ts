@@ -41,9 +41,11 @@ export async function stageImage(opts: {
   limits: StageLimits;
   signature?: DetachedSignature;
   keys: TrustedKey[];
+  /** Where to stage, from the upload id; default tmp/uploads/. acpush stages inside its upload session. */
+  stagedKey?: (uploadId: string) => string;
 }): Promise<StagedImage> {
   const uploadId = randomBytes(16).toString('hex');
-  const stagedKey = layout.stagedUpload(uploadId);
+  const stagedKey = (opts.stagedKey ?? layout.stagedUpload)(uploadId);
   const inspector = createInspector(opts.limits);
   const verifier = opts.signature ? createVerifier(opts.signature, opts.keys) : undefined;
   const tap = new UploadTap(verifier ? [inspector.sink, verifier.sink] : [inspector.sink], opts.limits.maxCompressedBytes);

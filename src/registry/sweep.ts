@@ -1,6 +1,7 @@
 import { layout } from '../storage/layout.ts';
-import type { Storage } from '../storage/storage.ts';
+import type { ObjectInfo, Storage } from '../storage/storage.ts';
 import type { Catalog } from './catalog.ts';
+import { isIdle } from './uploads/upload-store.ts';
 
 export interface SweepReport {
   staging: number;
@@ -28,4 +29,26 @@ export async function sweep(storage: Storage, catalog: Catalog, graceSeconds: nu
     report.orphanBlobs++;
   }
   return report;
+}
+
+/**
+ * Removes acpush upload sessions that no request touched for `expirySeconds`,
+ * with every part they hold (also the remains of a half-finished discard).
+ * Returns how many sessions went.
+ */
+export async function sweepUploads(storage: Storage, expirySeconds: number, now = Date.now()): Promise<number> {
+  const sessions = new Map<string, ObjectInfo[]>();
+  for await (const obj of storage.list(layout.uploads)) {
+    const id = layout.parseUploadKey(obj.key);
+    if (id) sessions.set(id, [...(sessions.get(id) ?? []), obj]);
+  }
+  let removed = 0;
+  for (const [id, objects] of sessions) {
+    if (!isIdle(objects, expirySeconds, now)) continue;
+    const session = layout.uploadFile(id, 'session.json');
+    // The session record first, so a request arriving meanwhile finds no half-removed upload.
+    for (const obj of objects.sort((a, b) => Number(b.key === session) - Number(a.key === session))) await storage.delete(obj.key);
+    removed++;
+  }
+  return removed;
 }

@@ -10,6 +10,14 @@
  *   tokens/<token id>.json                        a token's hash, prefixes, scopes and expiry
  *   audit/<YYYY-MM-DD>/<time>-<random>.json       one audit event per object (one JSON line): an object
  *                                                 store has no append, so each event is its own create-only put
+ *   uploads/<session>/session.json                an acpush upload: its token id and the pushed name/version/os/arch
+ *   uploads/<session>/manifest.json               its parts, each written once as it arrives (any order, any
+ *   uploads/<session>/signature.asc                 process): manifest, signature, the staged image and
+ *   uploads/<session>/image-<staging id>.aci        image.json, its inspection record
+ *   uploads/<session>/image.json
+ *   uploads/<session>/failure.json                a refused part's error, reported at completion
+ *   uploads/<session>/completing                  create-only marker: one completion at a time
+ *                                                 (the sweep removes a session idle past acpush.uploadExpirySeconds)
  *   tmp/...                                       staging; the sweep removes what is old here
  *
  * `_` cannot occur in an AC identifier, so `_v` never collides with a name segment;
@@ -23,6 +31,9 @@ export interface VersionCoordinates {
   arch: string;
 }
 
+/** The fixed objects of an upload session (the staged image has its own key, uploadImage). */
+export type UploadFile = 'session.json' | 'manifest.json' | 'signature.asc' | 'image.json' | 'failure.json' | 'completing';
+
 const IMAGES = 'images/';
 const VERSIONS = '/_v/';
 const TOMBSTONES = '/_d/';
@@ -34,6 +45,7 @@ export const layout = {
   tokens: 'tokens/',
   tmp: 'tmp/',
   audit: 'audit/',
+  uploads: 'uploads/',
 
   versionRecord: (c: VersionCoordinates): string => `${IMAGES}${c.name}${VERSIONS}${c.os}-${c.arch}/${c.version}.json`,
   tombstone: (c: VersionCoordinates): string => `${IMAGES}${c.name}${TOMBSTONES}${c.os}-${c.arch}/${c.version}.json`,
@@ -44,6 +56,15 @@ export const layout = {
   stagedUpload: (uploadId: string): string => `tmp/uploads/${uploadId}.aci`,
   key: (fingerprint: string): string => `keys/${fingerprint}.json`,
   token: (id: string): string => `tokens/${id}.json`,
+  /** Every object of one upload session starts with this; deleting them all removes the session. */
+  uploadDir: (sessionId: string): string => `uploads/${sessionId}/`,
+  uploadFile: (sessionId: string, file: UploadFile): string => `uploads/${sessionId}/${file}`,
+  uploadImage: (sessionId: string, stagingId: string): string => `uploads/${sessionId}/image-${stagingId}.aci`,
+  /** The session id of a key under uploads/, or null. */
+  parseUploadKey(key: string): string | null {
+    const m = /^uploads\/([^/]+)\//.exec(key);
+    return m ? m[1]! : null;
+  },
 
   /** The inverse of versionRecord, or null for keys that are not version records. */
   parseVersionRecord(key: string): VersionCoordinates | null {

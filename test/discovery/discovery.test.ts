@@ -15,6 +15,7 @@ import { createGpg, type Gpg, type GpgKey } from '../helpers/gpg.ts';
 
 const ORIGIN = 'https://localhost:8443';
 const TEMPLATE = `${ORIGIN}/-/aci/{name}/{version}/{os}/{arch}.{ext}`;
+const PUSH_TEMPLATE = `${ORIGIN}/-/acpush/start/{name}/{version}/{os}/{arch}.{ext}`;
 
 function record(name: string, version = '1.0.0'): VersionRecord {
   return {
@@ -69,7 +70,7 @@ describe('discovery', () => {
 
   const tags = (name: string) => discoveryTags({ name, catalog, keys, origin: ORIGIN });
 
-  it('puts the name equal to the path first, then names below it, each followed by its keys', () => {
+  it('puts the name equal to the path first, then names below it, each followed by its keys and its push endpoint', () => {
     const t = tags('localhost/team/app')!;
     assert.deepEqual(
       t.map((x) => `${x.name} ${x.prefix}`),
@@ -77,13 +78,16 @@ describe('discovery', () => {
         'ac-discovery localhost/team/app',
         `ac-discovery-pubkeys localhost/team`,
         `ac-discovery-pubkeys localhost`,
+        'ac-push-discovery localhost/team/app',
         'ac-discovery localhost/team/app/sub',
         `ac-discovery-pubkeys localhost/team`,
         `ac-discovery-pubkeys localhost`,
+        'ac-push-discovery localhost/team/app/sub',
       ],
     );
     assert.equal(t[0]!.url, TEMPLATE);
     assert.equal(t[1]!.url, `${ORIGIN}/-/keys/${teamKey.fingerprint}.asc`);
+    assert.equal(t[3]!.url, PUSH_TEMPLATE);
   });
 
   it('is segment-exact: localhost/team never lists localhost/teamx', () => {
@@ -95,12 +99,18 @@ describe('discovery', () => {
     assert.ok(!teamx.some((t) => t.url.includes(teamKey.fingerprint)), 'the team key does not cover teamx');
   });
 
-  it('carries only the covering keys where nothing is stored, and null where nothing covers', () => {
+  it('carries only the covering keys and the push endpoints of their prefixes where nothing is stored, and null where nothing covers', () => {
     const t = tags('localhost/team/new')!;
     assert.deepEqual(
-      t.map((x) => x.name),
-      ['ac-discovery-pubkeys', 'ac-discovery-pubkeys'],
+      t.map((x) => `${x.name} ${x.prefix}`),
+      [
+        'ac-discovery-pubkeys localhost/team',
+        'ac-discovery-pubkeys localhost',
+        'ac-push-discovery localhost/team',
+        'ac-push-discovery localhost',
+      ],
     );
+    assert.equal(t[2]!.url, PUSH_TEMPLATE);
     const empty = new KeyStore(storage, 'example.org');
     assert.equal(discoveryTags({ name: 'example.org/none', catalog: new Catalog(storage), keys: empty, origin: ORIGIN }), null);
   });
@@ -111,6 +121,11 @@ describe('discovery', () => {
     assert.deepEqual(
       t.filter((x) => x.name === 'ac-discovery').map((x) => x.prefix),
       ['localhost/many'],
+    );
+    assert.deepEqual(
+      t.filter((x) => x.name === 'ac-push-discovery').map((x) => x.prefix),
+      ['localhost/many'],
+      'one push tag stands for every name below too',
     );
     const few = tags('localhost/team')!.filter((x) => x.name === 'ac-discovery');
     assert.equal(few.length, 3);

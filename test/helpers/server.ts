@@ -29,6 +29,8 @@ export interface TestServer {
   running: RunningServer;
   request(path: string, opts?: Omit<HttpsRequestOptions, 'ca'>): Promise<HttpsResponse>;
   cli(args: string[]): Promise<{ stdout: string; stderr: string; code: number }>;
+  /** Stops the server and starts a new one on the same port, storage and certificates, as a restart does. */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -72,7 +74,7 @@ export async function startTestServer(opts: { env?: Record<string, string>; conf
   const caFile = join(dir, 'certs', 'ca.pem');
   const caPem = await readFile(caFile, 'utf8');
   const origin = `https://localhost:${port}`;
-  return {
+  const server: TestServer = {
     origin,
     port,
     dir,
@@ -83,9 +85,14 @@ export async function startTestServer(opts: { env?: Record<string, string>; conf
     running,
     request: (path, o = {}) => httpsRequest(origin + path, { ...o, ca: caPem }),
     cli: (args) => runCli([...args, '--config', configFile], env),
+    restart: async () => {
+      await server.running.close();
+      server.running = await startServer(config, createLogger(config.log.level));
+    },
     close: async () => {
-      await running.close();
+      await server.running.close();
       await rm(dir, { recursive: true, force: true });
     },
   };
+  return server;
 }

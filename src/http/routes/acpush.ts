@@ -1,0 +1,112 @@
+import { PassThrough, type Readable } from 'node:stream';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { invalid, isAcihostError, notFound } from '../../errors.ts';
+import { urls } from '../../discovery/urls.ts';
+import type { Coordinates } from '../../registry/catalog.ts';
+import type { Registry } from '../../registry/registry.ts';
+import { UPLOAD_PARTS, type UploadPart } from '../../registry/uploads/acpush-uploads.ts';
+import { authorizeScope, type TokenRecord } from '../../registry/tokens.ts';
+import { presentedToken } from '../credentials.ts';
+import { drainRequest } from '../read-capped.ts';
+import { completionAnswer, readCompletionReport } from './acpush-completion.ts';
+
+/** `<name>/<version>/<os>/<arch>.aci`, read from the end since names have slashes. */
+function parseTarget(path: string): Coordinates | null {
+  const m = /^(.+)\/([^/]+)\/([^/]+)\/([^/]+)\.aci$/.exec(path);
+  if (!m) return null;
+  const [, name, version, os, arch] = m as unknown as [string, string, string, string, string];
+  return { name, version, os, arch };
+}
+
+/**
+ * The body as a stream of its own: consumers may destroy it without destroying
+ * the socket, so a refused part is still read to its end and answered (acpush
+ * shows a broken pipe instead of the status otherwise, acpush-wire.md 1f).
+ */
+function detachedBody(raw: Readable): Readable {
+  const body = new PassThrough({ highWaterMark: 1024 * 1024 });
+  body.on('error', () => {}); // its consumer reports the failure
+  raw.pipe(body);
+  return body;
+}
+
+/** acpush reads 400 as success (acpush-wire.md 1f): a malformed part is refused as invalid instead. */
+function neverBadRequest(e: unknown): unknown {
+  return isAcihostError(e) && e.kind === 'malformed' ? invalid(e.code, e.message, e) : e;
+}
+
+/**
+ * The acpush protocol (appc-protocol.md §4, acpush-wire.md §1): a start POST,
+ * PUTs of the manifest, signature and image in any order, and a completion POST.
+ * Start and parts answer exactly 200 or a 4xx/5xx other than 400; the completion
+ * always answers 200 JSON, since its server_reason is the only text acpush shows.
+ */
+export async function acpushRoutes(app: FastifyInstance, opts: { registry: Registry }): Promise<void> {
+  const { registry } = opts;
+  const { uploads } = registry;
+  const drain = (request: FastifyRequest) => drainRequest(request.raw, registry.config.limits.maxCompressedBytes);
+
+  // Parts come with no Content-Type, or any: every body in this scope is streamed as sent.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_request, _payload, done) => done(null));
+
+  async function pushToken(request: FastifyRequest): Promise<TokenRecord> {
+    const token = await registry.tokens.authenticate(presentedToken(request));
+    authorizeScope(token, 'push');
+    return token;
+  }
+
+  app.post<{ Params: { '*': string } }>('/-/acpush/start/*', async (request, reply) => {
+    try {
+      const target = parseTarget(request.params['*']);
+      if (!target) throw notFound('ACPUSH_URL_INVALID', 'push URLs look like /-/acpush/start/NAME/VERSION/OS/ARCH.aci');
+      const session = await uploads.start(await pushToken(request), target);
+      request.log.info({ name: target.name, version: target.version }, 'acpush upload started');
+      const url = (what: Parameters<typeof urls.upload>[2]) => urls.upload(registry.origin, session.id, what);
+      return reply.status(200).send({
+        aci_push_version: '0.0.1',
+        multipart: false,
+        upload_manifest_url: url('manifest'),
+        upload_signature_url: url('signature'),
+        upload_aci_url: url('aci'),
+        completed_url: url('complete'),
+      });
+    } catch (e) {
+      await drain(request);
+      throw neverBadRequest(e);
+    }
+  });
+
+  app.put<{ Params: { id: string; part: string } }>('/-/acpush/uploads/:id/:part', async (request, reply) => {
+    const body = detachedBody(request.raw);
+    try {
+      const part = request.params.part as UploadPart;
+      if (!UPLOAD_PARTS.includes(part)) throw notFound('ACPUSH_PART_UNKNOWN', 'upload parts are manifest, signature and aci');
+      const token = await pushToken(request);
+      await uploads.receive(await uploads.open(request.params.id, token), part, body);
+    } catch (e) {
+      throw neverBadRequest(e);
+    } finally {
+      await drain(request);
+    }
+    return reply.status(200).send({});
+  });
+
+  app.post<{ Params: { id: string } }>('/-/acpush/uploads/:id/complete', async (request, reply) => {
+    const answer = await completionAnswer(request, async () => {
+      const report = await readCompletionReport(detachedBody(request.raw));
+      const token = await pushToken(request);
+      const session = await uploads.open(request.params.id, token);
+      if (!report.success) {
+        await uploads.discard(session);
+        request.log.info({ reason: report.reason }, 'acpush client reported a failure');
+        throw invalid('ACPUSH_CLIENT_FAILED', 'the client reported a failed upload; it was discarded and nothing was published');
+      }
+      const result = await uploads.complete(session, token);
+      const { name, version, os, arch } = result.record;
+      request.log.info({ name, version, os, arch, outcome: result.outcome }, 'push accepted');
+    });
+    await drain(request);
+    return reply.status(200).send(answer);
+  });
+}

@@ -1,0 +1,146 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { conflict, forbidden, notFound, type AcihostError } from '../../errors.ts';
+import { layout, type UploadFile } from '../../storage/layout.ts';
+import { KeyExistsError, type ObjectInfo, type Storage } from '../../storage/storage.ts';
+import type { Coordinates } from '../catalog.ts';
+
+const sessionSchema = z.object({
+  id: z.string(),
+  tokenId: z.string(),
+  name: z.string(),
+  version: z.string(),
+  os: z.string(),
+  arch: z.string(),
+  startedAt: z.string(),
+});
+
+/** An acpush upload: who started it and what the push URL named (not trusted until completion). */
+export type UploadSession = z.infer<typeof sessionSchema>;
+
+const failureSchema = z.object({ part: z.string(), code: z.string(), message: z.string() });
+export type PartFailure = z.infer<typeof failureSchema>;
+
+// 32 random bytes: the id is the only thing between a stranger and someone's upload URLs.
+const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
+
+const partExists = (what: string) =>
+  conflict('ACPUSH_PART_EXISTS', `this upload already has its ${what}; each part is sent once, so run acpush again`);
+
+/** True when no object of a session changed for `expirySeconds`: the client has gone away. */
+export function isIdle(objects: readonly ObjectInfo[], expirySeconds: number, now: number): boolean {
+  const last = Math.max(...objects.map((o) => o.modified.getTime()));
+  return last <= now - expirySeconds * 1000;
+}
+
+/**
+ * Upload sessions and their parts, kept in storage only, so any process sharing
+ * the storage (after a restart, another replica) can continue an upload. Every
+ * part is written create-only, which makes concurrent or repeated PUTs safe
+ * without a read-modify-write of shared state. Expiry counts from the last
+ * activity (the newest object), so a long image upload does not expire itself.
+ */
+export class UploadStore {
+  private readonly storage: Storage;
+  private readonly expirySeconds: number;
+
+  constructor(storage: Storage, expirySeconds: number) {
+    this.storage = storage;
+    this.expirySeconds = expirySeconds;
+  }
+
+  async create(tokenId: string, target: Coordinates, now = new Date()): Promise<UploadSession> {
+    const session: UploadSession = { id: randomBytes(32).toString('base64url'), tokenId, ...target, startedAt: now.toISOString() };
+    await this.storage.put(layout.uploadFile(session.id, 'session.json'), Buffer.from(JSON.stringify(session)), { ifAbsent: true });
+    return session;
+  }
+
+  /**
+   * The live session `id` if `tokenId` started it. A session idle past its expiry
+   * is removed on the way and reported as expired.
+   */
+  async open(id: string, tokenId: string, now = Date.now()): Promise<UploadSession> {
+    const objects = SESSION_ID.test(id) ? await this.objects(id) : [];
+    const bytes = objects.some((o) => o.key === layout.uploadFile(id, 'session.json'))
+      ? await this.storage.get(layout.uploadFile(id, 'session.json'))
+      : null;
+    if (!bytes) {
+      throw notFound('ACPUSH_UPLOAD_NOT_FOUND', 'there is no such upload (it was completed, discarded or never started); run acpush again');
+    }
+    if (isIdle(objects, this.expirySeconds, now)) {
+      await this.discard(id);
+      throw notFound(
+        'ACPUSH_UPLOAD_EXPIRED',
+        `the upload expired after ${this.expirySeconds} s without activity and its parts were removed; run acpush again`,
+      );
+    }
+    const session = sessionSchema.parse(JSON.parse(bytes.toString('utf8')));
+    if (session.tokenId !== tokenId) {
+      throw forbidden(
+        'ACPUSH_UPLOAD_NOT_YOURS',
+        'this upload was started with another token; an upload belongs to the token that started it, so push again with one token',
+      );
+    }
+    return session;
+  }
+
+  get(id: string, file: UploadFile): Promise<Buffer | null> {
+    return this.storage.get(layout.uploadFile(id, file));
+  }
+
+  /** Writes a part once; a second copy of the same part is a conflict, whichever process wrote the first. */
+  async putOnce(id: string, file: UploadFile, body: Buffer, what: string): Promise<void> {
+    try {
+      await this.storage.put(layout.uploadFile(id, file), body, { ifAbsent: true });
+    } catch (e) {
+      if (!(e instanceof KeyExistsError)) throw e;
+      throw partExists(what);
+    }
+  }
+
+  /** Refuses a part that is already there before its body is read. */
+  async assertAbsent(id: string, file: UploadFile, what: string): Promise<void> {
+    if (await this.storage.stat(layout.uploadFile(id, file))) throw partExists(what);
+  }
+
+  /** One completion at a time: a second concurrent one is refused and leaves the session to the first. */
+  async lockForCompletion(id: string): Promise<void> {
+    try {
+      await this.storage.put(layout.uploadFile(id, 'completing'), Buffer.alloc(0), { ifAbsent: true });
+    } catch (e) {
+      if (!(e instanceof KeyExistsError)) throw e;
+      throw conflict('ACPUSH_UPLOAD_COMPLETING', 'this upload is already being completed by another request; wait for its answer');
+    }
+  }
+
+  /** Keeps the first refused part's error for the completion answer, the only text acpush shows. */
+  async recordFailure(id: string, part: string, error: AcihostError): Promise<void> {
+    const failure: PartFailure = { part, code: error.code, message: error.message };
+    await this.storage.put(layout.uploadFile(id, 'failure.json'), Buffer.from(JSON.stringify(failure)), { ifAbsent: true }).catch((e) => {
+      if (!(e instanceof KeyExistsError)) throw e;
+    });
+  }
+
+  async failure(id: string): Promise<PartFailure | null> {
+    const bytes = await this.get(id, 'failure.json');
+    return bytes ? failureSchema.parse(JSON.parse(bytes.toString('utf8'))) : null;
+  }
+
+  /** True while the session still exists (a part that took long may outlive a discard). */
+  async exists(id: string): Promise<boolean> {
+    return (await this.storage.stat(layout.uploadFile(id, 'session.json'))) !== null;
+  }
+
+  /** Removes the session and every part; the session record goes first, so no request finds it half gone. */
+  async discard(id: string): Promise<void> {
+    const sessionKey = layout.uploadFile(id, 'session.json');
+    await this.storage.delete(sessionKey);
+    for (const o of await this.objects(id)) await this.storage.delete(o.key);
+  }
+
+  private async objects(id: string): Promise<ObjectInfo[]> {
+    const out: ObjectInfo[] = [];
+    for await (const o of this.storage.list(layout.uploadDir(id))) out.push(o);
+    return out;
+  }
+}
