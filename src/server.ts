@@ -7,7 +7,7 @@ import { buildApp } from './app.ts';
 import { guardSlowClients } from './http/slow-client-guard.ts';
 import type { Config } from './config/schema.ts';
 import { Registry } from './registry/registry.ts';
-import type { StepHook } from './registry/publisher.ts';
+import type { StepHook } from './registry/steps.ts';
 import { ensureDevCertificates } from './tls/dev-ca.ts';
 import { httpsOptions } from './tls/options.ts';
 
@@ -33,7 +33,7 @@ async function loadCertificate(config: Config, log: Logger): Promise<{ cert: Buf
 
 /**
  * Fault injection for the crash tests, off unless ACIHOST_TEST_KILL_AT names a
- * publish step: the process then dies by SIGKILL there, as in a power cut.
+ * publish or delete step: the process then dies by SIGKILL there, as in a power cut.
  */
 function crashHook(log: Logger): StepHook | undefined {
   const killAt = process.env.ACIHOST_TEST_KILL_AT;
@@ -46,7 +46,7 @@ function crashHook(log: Logger): StepHook | undefined {
 
 /** Starts the HTTPS server: storage indexes, TLS, listener. The only place that listens. */
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
-  const registry = new Registry(config, log, { onPublishStep: crashHook(log) });
+  const registry = new Registry(config, log, { onStep: crashHook(log) });
   await registry.start();
   const { cert, key, devCa } = await loadCertificate(config, log);
   const app = await buildApp({

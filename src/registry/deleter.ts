@@ -4,6 +4,7 @@ import type { Storage } from '../storage/storage.ts';
 import type { AuditLog } from './audit-log.ts';
 import { refusal } from './audit-log.ts';
 import type { Catalog, Coordinates } from './catalog.ts';
+import type { StepHook } from './steps.ts';
 import { serializeTombstone } from './tombstone.ts';
 import { authorize, type TokenRecord } from './tokens.ts';
 import type { VersionRecord } from './version-record.ts';
@@ -29,10 +30,13 @@ export class Deleter {
   private readonly catalog: Catalog;
   private readonly audit: AuditLog;
 
-  constructor(opts: { storage: Storage; catalog: Catalog; audit: AuditLog }) {
+  private readonly step: StepHook;
+
+  constructor(opts: { storage: Storage; catalog: Catalog; audit: AuditLog; onStep?: StepHook }) {
     this.storage = opts.storage;
     this.catalog = opts.catalog;
     this.audit = opts.audit;
+    this.step = opts.onStep ?? (() => {});
   }
 
   async delete(token: TokenRecord, c: Coordinates): Promise<DeleteResult> {
@@ -63,9 +67,12 @@ export class Deleter {
     }
     const tombstone = { ...c, imageId: record.imageId, digest: record.digest, deletedAt: new Date().toISOString(), tokenId: token.id };
     await this.storage.put(layout.tombstone(c), serializeTombstone(tombstone));
+    this.step('tombstoned');
     await this.storage.delete(layout.versionRecord(c));
+    this.step('record-deleted');
     this.catalog.remove(c);
     await this.storage.delete(record.blob);
+    this.step('blob-deleted');
     return { record, latest: this.catalog.latest(c.name, c.os, c.arch) };
   }
 }

@@ -9,16 +9,9 @@ import type { Catalog, Coordinates } from './catalog.ts';
 import type { KeyStore } from './keyring.ts';
 import { retiredSignerError } from './key-state.ts';
 import type { StagedImage } from './stage-image.ts';
+import type { StepHook } from './steps.ts';
 import { authorize, type TokenRecord } from './tokens.ts';
 import { serializeVersionRecord, parseVersionRecord, type VersionRecord } from './version-record.ts';
-
-/**
- * The steps of a publish, in order. A test hook may stop the process at any of
- * them (src/server.ts, off unless a test asks) to prove that a crash leaves
- * either the whole image or no trace of it.
- */
-export type PublishStep = 'staged' | 'verified' | 'blob-written' | 'committed' | 'indexed';
-export type StepHook = (step: PublishStep) => void;
 
 const isUntrustedSigner = (e: unknown) => isAcihostError(e) && e.code === 'SIGNATURE_UNTRUSTED_KEY';
 

@@ -5,10 +5,12 @@ import { createStorage } from '../storage/create-storage.ts';
 import type { Storage } from '../storage/storage.ts';
 import { AuditLog } from './audit-log.ts';
 import { Catalog } from './catalog.ts';
+import { CatalogStampWatch } from './catalog-stamp.ts';
 import { Deleter } from './deleter.ts';
 import { KeyStore } from './keyring.ts';
 import { KeyExpiryWatch } from './key-expiry-watch.ts';
-import { Publisher, type StepHook } from './publisher.ts';
+import { Publisher } from './publisher.ts';
+import type { StepHook } from './steps.ts';
 import { ReadAccess } from './read-access.ts';
 import { sweep, sweepUploads } from './sweep.ts';
 import { TokenStore } from './tokens.ts';
@@ -33,8 +35,9 @@ export class Registry {
   private readonly log: Logger;
   private sweepTimer: NodeJS.Timeout | undefined;
   private expiryWatch: KeyExpiryWatch | undefined;
+  private catalogWatch: CatalogStampWatch | undefined;
 
-  constructor(config: Config, log: Logger, opts: { storage?: Storage; onPublishStep?: StepHook } = {}) {
+  constructor(config: Config, log: Logger, opts: { storage?: Storage; onStep?: StepHook } = {}) {
     const storage = opts.storage ?? createStorage(config);
     this.config = config;
     this.log = log;
@@ -47,13 +50,13 @@ export class Registry {
     this.tokens = new TokenStore(storage, onBadRecord);
     this.audit = new AuditLog(storage, (err, event) => log.error({ err, event }, 'failed to write audit event'));
     this.access = new ReadAccess(config.access.privatePrefixes);
-    this.deleter = new Deleter({ storage, catalog: this.catalog, audit: this.audit });
+    this.deleter = new Deleter({ storage, catalog: this.catalog, audit: this.audit, onStep: opts.onStep });
     this.publisher = new Publisher({
       storage,
       catalog: this.catalog,
       keys: this.keys,
       domain: this.domain,
-      onStep: opts.onPublishStep,
+      onStep: opts.onStep,
       audit: this.audit,
     });
     this.uploads = new AcpushUploads({
@@ -67,7 +70,10 @@ export class Registry {
 
   /** Loads the indexes and starts the background refresh and sweep (server only; the CLI skips this). */
   async start(): Promise<void> {
+    this.catalogWatch = new CatalogStampWatch(this.storage, this.catalog, this.log);
+    await this.catalogWatch.prime();
     await Promise.all([this.catalog.load(), this.keys.mirror.refresh(), this.tokens.mirror.refresh()]);
+    this.catalogWatch.start(this.config.storage.pollIntervalMs);
     const onError = (err: unknown) => this.log.error({ err }, 'failed to refresh from storage');
     this.keys.mirror.start(this.config.storage.pollIntervalMs, onError);
     this.tokens.mirror.start(this.config.storage.pollIntervalMs, onError);
@@ -92,6 +98,7 @@ export class Registry {
   async close(): Promise<void> {
     clearInterval(this.sweepTimer);
     this.expiryWatch?.stop();
+    this.catalogWatch?.stop();
     this.keys.mirror.stop();
     this.tokens.mirror.stop();
     await this.storage.close();

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { promisify } from 'node:util';
-import type { PublishStep } from '../../src/registry/publisher.ts';
+import type { DeleteStep, PublishStep } from '../../src/registry/steps.ts';
 import { buildAci } from '../helpers/aci-builder.ts';
 import { createGpg, type Gpg, type GpgKey } from '../helpers/gpg.ts';
 import { spawnServer } from '../helpers/process-server.ts';
@@ -28,13 +28,18 @@ const STEPS: { step: PublishStep; survives: boolean }[] = [
   { step: 'committed', survives: true },
   { step: 'indexed', survives: true },
 ];
+const DELETE_STEPS: { step: DeleteStep; gone: boolean }[] = [
+  { step: 'tombstoned', gone: false },
+  { step: 'record-deleted', gone: true },
+  { step: 'blob-deleted', gone: true },
+];
 
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
   return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1));
 }
 
-describe('crash at every step of a publish', () => {
+describe('crash at every step of a publish and of a delete', () => {
   let dir: string;
   let gpg: Gpg;
   let key: GpgKey;
@@ -62,7 +67,9 @@ describe('crash at every step of a publish', () => {
     key = await gpg.genKey({ algo: 'rsa2048' });
     await writeFile(join(dir, 'k.asc'), await gpg.exportPublic(key.fingerprint));
     assert.equal((await runCli(['key', 'add', '--prefix', 'localhost', join(dir, 'k.asc'), '--config', configFile], env)).code, 0);
-    token = (await runCli(['token', 'create', '--prefix', 'localhost', '--config', configFile], env)).stdout.split('\n')[0]!;
+    token = (
+      await runCli(['token', 'create', '--prefix', 'localhost', '--scope', 'push', '--scope', 'delete', '--config', configFile], env)
+    ).stdout.split('\n')[0]!;
   });
   after(async () => {
     await gpg?.cleanup();
@@ -94,7 +101,9 @@ describe('crash at every step of a publish', () => {
         assert.equal(files.includes(record), survives, `version record after a kill at ${step}`);
         const blobs = files.filter((f) => f.startsWith('blobs/'));
         const records = await Promise.all(
-          files.filter((f) => f.startsWith('images/')).map(async (f) => JSON.parse(await readFile(join(storage, f), 'utf8')).blob),
+          files
+            .filter((f) => f.startsWith('images/') && f.includes('/_v/'))
+            .map(async (f) => JSON.parse(await readFile(join(storage, f), 'utf8')).blob),
         );
         assert.deepEqual(blobs.sort(), records.sort(), 'no blob without a record, no record without a blob');
 
@@ -106,6 +115,50 @@ describe('crash at every step of a publish', () => {
         }
         const again = await push();
         assert.equal(again.status, survives ? 200 : 201, again.raw);
+      } finally {
+        await server.stop();
+      }
+    });
+  }
+
+  for (const [i, { step, gone }] of DELETE_STEPS.entries()) {
+    it(`delete killed at "${step}": ${gone ? 'gone entirely' : 'still whole'} after restart`, async () => {
+      const version = `2.0.${i}`;
+      const aciPath = join(dir, `del-${version}.aci`);
+      await writeFile(aciPath, await buildAci({ name: 'localhost/crash/del', version }));
+      const ascPath = await gpg.signFile(aciPath, key.fingerprint);
+      const push = () => curlPush({ origin, caFile: caFile(), token, aci: aciPath, asc: ascPath });
+      const path = `localhost/crash/del/${version}/linux/amd64`;
+
+      const first = await spawnServer({ configFile, env, origin, caPem });
+      assert.equal((await push()).status, 201);
+      await first.stop();
+
+      const doomed = await spawnServer({ configFile, env: { ...env, ACIHOST_TEST_KILL_AT: step }, origin, caPem });
+      await httpsRequest(`${origin}/-/api/images/${path}`, {
+        ca: await caPem(),
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${token}` },
+      }).catch(() => undefined);
+      assert.equal((await doomed.exited).signal, 'SIGKILL', doomed.stderr());
+
+      const server = await spawnServer({ configFile, env, origin, caPem });
+      try {
+        const storage = join(dir, 'storage');
+        const files = await filesUnder(storage);
+        const blobs = files.filter((f) => f.startsWith('blobs/'));
+        const records = await Promise.all(
+          files
+            .filter((f) => f.startsWith('images/') && f.includes('/_v/'))
+            .map(async (f) => JSON.parse(await readFile(join(storage, f), 'utf8')).blob),
+        );
+        assert.deepEqual(blobs.sort(), records.sort(), 'no blob without a record, no record without a blob');
+        const served = await httpsRequest(`${origin}/-/aci/${path}.aci`, { ca: await caPem() });
+        assert.equal(served.status, gone ? 404 : 200);
+        if (!gone) assert.ok(served.body.equals(await readFile(aciPath)));
+        // Once a delete has begun, the version may not silently come back.
+        const again = await push();
+        assert.equal(again.status, gone ? 409 : 200, again.raw);
       } finally {
         await server.stop();
       }
