@@ -49,7 +49,7 @@ export async function verifyCommand(config: Config, args: string[], values: CliV
         if (values.json) listed.push(...found.map((p) => ({ ...coords, ...p })));
         else for (const p of found) out(`${label(check)}: ${p.message} (${p.code})`);
       }
-      bar.show(`verified ${checked} images, ${(bytes / 2 ** 20).toFixed(1)} MiB`);
+      bar.show(`verified ${checked} image${checked === 1 ? '' : 's'}, ${(bytes / 2 ** 20).toFixed(1)} MiB`);
     }
     bar.clear();
     const scope = prefix ? ` under ${prefix}` : '';

@@ -29,6 +29,11 @@ export interface AddedKey {
   retiredAt: string | null;
 }
 
+const sameRecord = (a: KeyRecord, b: KeyRecord): boolean => {
+  const canonical = (r: KeyRecord) => JSON.stringify(Object.entries(r).sort(([x], [y]) => x.localeCompare(y)));
+  return canonical(a) === canonical(b);
+};
+
 /** Public keys trusted to sign images under name prefixes. */
 export class KeyStore {
   private readonly storage: Storage;
@@ -67,7 +72,8 @@ export class KeyStore {
         armored: info.armored,
         retiredAt: existing?.retiredAt ?? null,
       };
-      await this.storage.put(key, Buffer.from(JSON.stringify(record, null, 1)));
+      // Adding a key again (a re-run import, a config script) writes nothing.
+      if (!existing || !sameRecord(existing, record)) await this.storage.put(key, Buffer.from(JSON.stringify(record, null, 1)));
       added.push({ info, prefixes, retiredAt: record.retiredAt });
     }
     await this.mirror.refresh();

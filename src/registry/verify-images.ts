@@ -82,7 +82,8 @@ async function readStoredSignature(record: VersionRecord, problems: Problem[]) {
   if (!hasValidArmorChecksum(record.signature)) {
     problems.push({
       code: 'SIGNATURE_ARMOR_CHECKSUM',
-      message: "the stored .aci.asc lacks a valid CRC24 armor line, which rkt's reader requires; push the image's signature again",
+      message:
+        "the stored .aci.asc lacks a valid CRC24 armor line, which rkt's reader requires, so rkt cannot verify this image; restore its version record from a backup",
     });
   }
   try {

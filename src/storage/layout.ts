@@ -18,6 +18,8 @@
  *   uploads/<session>/failure.json                a refused part's error, reported at completion
  *   uploads/<session>/completing                  create-only marker: one completion at a time
  *                                                 (the sweep removes a session idle past acpush.uploadExpirySeconds)
+ *   stamps/catalog                                rewritten by a process that publishes outside the server
+ *                                                 (acihost import): running servers poll it and re-read images/
  *   tmp/...                                       staging; the sweep removes what is old here
  *
  * `_` cannot occur in an AC identifier, so `_v` never collides with a name segment;
@@ -44,6 +46,7 @@ export const layout = {
   keys: 'keys/',
   tokens: 'tokens/',
   tmp: 'tmp/',
+  catalogStamp: 'stamps/catalog',
   audit: 'audit/',
   uploads: 'uploads/',
 
