@@ -4,6 +4,7 @@ import { CLI_OPTIONS, UsageError, usageError } from './cli/args.ts';
 import { ConfigError, loadConfig } from './config/load.ts';
 import { isAcihostError } from './errors.ts';
 import { auditCommand } from './cli/audit-command.ts';
+import { checkConfigCommand } from './cli/check-config-command.ts';
 import { keyCommand } from './cli/key-command.ts';
 import { importCommand } from './cli/import-command.ts';
 import { verifyCommand } from './cli/verify-command.ts';
@@ -13,7 +14,7 @@ import { tokenCommand } from './cli/token-command.ts';
 const USAGE = `usage: acihost <command> [options]
 
   serve [--config FILE]                     start the HTTPS server
-  check-config [--config FILE]              validate the configuration and exit
+  check-config [--config FILE] [--connect]  validate the configuration (--connect: also prove the storage works)
   key add --prefix PREFIX FILE              trust the armored public key(s) in FILE for PREFIX
   key list [--json]                         list trusted keys with their state (active, retired, expired)
   key retire FINGERPRINT                    refuse new pushes signed by a key; it still verifies what it signed
@@ -43,8 +44,7 @@ async function run(argv: string[]): Promise<number> {
     case 'serve':
       return serveCommand(config);
     case 'check-config':
-      process.stdout.write('configuration is valid\n');
-      return 0;
+      return checkConfigCommand(config, values.connect === true);
     case 'key':
       return keyCommand(config, rest, values);
     case 'token':

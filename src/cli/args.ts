@@ -7,6 +7,7 @@ export const CLI_OPTIONS = {
   name: { type: 'string' },
   expires: { type: 'string' },
   json: { type: 'boolean' },
+  connect: { type: 'boolean' },
   since: { type: 'string' },
   force: { type: 'boolean' },
   'dry-run': { type: 'boolean' },

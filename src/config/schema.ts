@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AC_IDENTIFIER } from '../aci/name.ts';
 import { parseDuration } from './duration.ts';
+import { acmeRequirements, metricsSchema, proxyAddress, rateLimitSchema, tlsSchema } from './ops-schema.ts';
 
 const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().positive();
@@ -28,6 +29,22 @@ function privatePrefixesUnderDomain(c: { server: { publicUrl: string }; access: 
   });
 }
 
+const s3Schema = z
+  .object({
+    endpoint: z.string().url().nullable(),
+    region: z.string().min(1),
+    bucket: z.string(),
+    prefix: z.string().refine((p) => !p.startsWith('/'), 'must not start with /'),
+    forcePathStyle: z.boolean(),
+    caFile: z.string().min(1).nullable(),
+    accessKeyId: z.string().min(1).nullable(),
+    secretAccessKey: z.string().min(1).nullable(),
+    timeoutMs: z.number().int().min(100),
+    // S3 allows parts of 5 MiB and more; lib-storage holds about queueSize + 1 parts in memory.
+    partSizeBytes: z.number().int().min(5 * 1024 * 1024).max(64 * 1024 * 1024),
+  })
+  .strict();
+
 // Every section is .strict(): an unknown key is a typo that would silently keep a default.
 export const configSchema = z
   .object({
@@ -41,24 +58,30 @@ export const configSchema = z
         keepAliveTimeoutSeconds: positiveInt,
         idleTimeoutSeconds: positiveInt,
         minTransferBytesPerSecond: z.number().int().min(0),
+        // Plain-HTTP listener for ACME HTTP-01 challenges and redirects; null: port 80 when ACME is on; 'off': never.
+        httpPort: z.union([port, z.literal('off')]).nullable(),
+        // Proxies whose X-Forwarded-For/-Proto are believed (addresses or CIDR blocks).
+        trustProxy: z.array(proxyAddress),
+        // On SIGTERM: readiness fails for this long before the listener closes, then requests get this long to finish.
+        shutdownDelaySeconds: z.number().min(0),
+        shutdownGraceSeconds: z.number().min(0),
       })
       .strict(),
-    tls: z
-      .object({
-        cert: z.string().min(1).nullable(),
-        key: z.string().min(1).nullable(),
-        devCertsDir: z.string().min(1),
-      })
-      .strict()
-      .refine((t) => (t.cert === null) === (t.key === null), 'tls.cert and tls.key must be set together'),
+    // Certificate files (reloaded on change), ACME, the development CA, or off behind a proxy (ops-schema.ts).
+    tls: tlsSchema,
     storage: z
       .object({
-        backend: z.literal('fs'),
+        backend: z.enum(['fs', 's3']),
         dir: z.string().min(1),
         sweepGraceSeconds: z.number().int().min(0),
         pollIntervalMs: z.number().int().min(100).max(2000),
+        s3: s3Schema,
       })
-      .strict(),
+      .strict()
+      .refine((st) => st.backend !== 's3' || st.s3.bucket !== '', {
+        message: 'storage.s3.bucket must be set when storage.backend is s3 (ACIHOST_S3_BUCKET)',
+        path: ['s3', 'bucket'],
+      }),
     limits: z
       .object({
         maxCompressedBytes: positiveInt,
@@ -74,8 +97,11 @@ export const configSchema = z
     // Downloads under these prefixes need a token with the pull scope (src/registry/read-access.ts).
     access: z.object({ privatePrefixes: z.array(namePrefix) }).strict(),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }).strict(),
+    metrics: metricsSchema,
+    rateLimit: rateLimitSchema,
   })
   .strict()
-  .superRefine(privatePrefixesUnderDomain);
+  .superRefine(privatePrefixesUnderDomain)
+  .superRefine(acmeRequirements);
 
 export type Config = z.infer<typeof configSchema>;

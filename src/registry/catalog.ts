@@ -12,6 +12,8 @@ export interface Coordinates {
 }
 
 const LOAD_CONCURRENCY = 32;
+const MISS_MEMORY_MS = 1000;
+const MAX_REMEMBERED_MISSES = 10_000;
 
 const platform = (os: string, arch: string) => `${os}/${arch}`;
 
@@ -24,6 +26,7 @@ const platform = (os: string, arch: string) => `${os}/${arch}`;
 export class Catalog {
   private readonly storage: Storage;
   private readonly names: string[] = [];
+  private readonly misses = new Map<string, number>();
   private readonly byName = new Map<string, Map<string, Map<string, VersionRecord>>>();
   /** Bumped on every change so renderers can cache by it. */
   generation = 0;
@@ -116,6 +119,24 @@ export class Catalog {
     const record = parseVersionRecord(bytes);
     this.add(record);
     return record;
+  }
+
+  /**
+   * Makes sure a name stored by another replica moments ago is known here, so a
+   * client that pushed through one replica can discover through another at once.
+   * One short listing per unknown name, remembered for a second so a flood of
+   * lookups for names that do not exist costs one listing each per second.
+   */
+  async ensureName(name: string): Promise<void> {
+    if (this.byName.has(name)) return;
+    const now = Date.now();
+    if ((this.misses.get(name) ?? 0) > now) return;
+    if (this.misses.size >= MAX_REMEMBERED_MISSES) this.misses.clear();
+    this.misses.set(name, now + MISS_MEMORY_MS);
+    for await (const obj of this.storage.list(`${layout.images}${name}/_v/`)) {
+      const c = layout.parseVersionRecord(obj.key);
+      if (c?.name === name) await this.find(c);
+    }
   }
 
   latest(name: string, os: string, arch: string): VersionRecord | undefined {

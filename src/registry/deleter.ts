@@ -5,6 +5,7 @@ import type { AuditLog } from './audit-log.ts';
 import { refusal } from './audit-log.ts';
 import type { Catalog, Coordinates } from './catalog.ts';
 import type { StepHook } from './steps.ts';
+import type { ChangeJournal } from './change-journal.ts';
 import { serializeTombstone } from './tombstone.ts';
 import { authorize, type TokenRecord } from './tokens.ts';
 import type { VersionRecord } from './version-record.ts';
@@ -32,11 +33,14 @@ export class Deleter {
 
   private readonly step: StepHook;
 
-  constructor(opts: { storage: Storage; catalog: Catalog; audit: AuditLog; onStep?: StepHook }) {
+  private readonly changes: ChangeJournal | undefined;
+
+  constructor(opts: { storage: Storage; catalog: Catalog; audit: AuditLog; onStep?: StepHook; changes?: ChangeJournal }) {
     this.storage = opts.storage;
     this.catalog = opts.catalog;
     this.audit = opts.audit;
     this.step = opts.onStep ?? (() => {});
+    this.changes = opts.changes;
   }
 
   async delete(token: TokenRecord, c: Coordinates): Promise<DeleteResult> {
@@ -71,6 +75,7 @@ export class Deleter {
     await this.storage.delete(layout.versionRecord(c));
     this.step('record-deleted');
     this.catalog.remove(c);
+    await this.changes?.record('delete', c);
     await this.storage.delete(record.blob);
     this.step('blob-deleted');
     return { record, latest: this.catalog.latest(c.name, c.os, c.arch) };

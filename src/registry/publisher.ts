@@ -10,6 +10,7 @@ import type { KeyStore } from './keyring.ts';
 import { retiredSignerError } from './key-state.ts';
 import type { StagedImage } from './stage-image.ts';
 import type { StepHook } from './steps.ts';
+import type { ChangeJournal } from './change-journal.ts';
 import { authorize, type TokenRecord } from './tokens.ts';
 import { serializeVersionRecord, parseVersionRecord, type VersionRecord } from './version-record.ts';
 
@@ -39,13 +40,24 @@ export class Publisher {
   private readonly step: StepHook;
   private readonly audit: AuditLog | undefined;
 
-  constructor(opts: { storage: Storage; catalog: Catalog; keys: KeyStore; domain: string; onStep?: StepHook; audit?: AuditLog }) {
+  private readonly changes: ChangeJournal | undefined;
+
+  constructor(opts: {
+    storage: Storage;
+    catalog: Catalog;
+    keys: KeyStore;
+    domain: string;
+    onStep?: StepHook;
+    audit?: AuditLog;
+    changes?: ChangeJournal;
+  }) {
     this.audit = opts.audit;
     this.storage = opts.storage;
     this.catalog = opts.catalog;
     this.keys = opts.keys;
     this.domain = opts.domain;
     this.step = opts.onStep ?? (() => {});
+    this.changes = opts.changes;
   }
 
   /** Publishes, and records the outcome (or the refusal) in the audit log, whichever front door called. */
@@ -190,6 +202,7 @@ export class Publisher {
     this.step('committed');
     this.catalog.add(record);
     this.step('indexed');
+    await this.changes?.record('put', record);
     return { outcome: 'created', record };
   }
 }

@@ -9,6 +9,7 @@ import { CatalogStampWatch } from './catalog-stamp.ts';
 import { Deleter } from './deleter.ts';
 import { KeyStore } from './keyring.ts';
 import { KeyExpiryWatch } from './key-expiry-watch.ts';
+import { ChangeJournal, pruneJournal } from './change-journal.ts';
 import { Publisher } from './publisher.ts';
 import type { StepHook } from './steps.ts';
 import { ReadAccess } from './read-access.ts';
@@ -32,6 +33,8 @@ export class Registry {
   readonly access: ReadAccess;
   readonly deleter: Deleter;
   readonly uploads: AcpushUploads;
+  /** How replicas sharing the storage learn of each other's publishes and deletes. */
+  readonly changes: ChangeJournal;
   private readonly log: Logger;
   private sweepTimer: NodeJS.Timeout | undefined;
   private expiryWatch: KeyExpiryWatch | undefined;
@@ -50,7 +53,8 @@ export class Registry {
     this.tokens = new TokenStore(storage, onBadRecord);
     this.audit = new AuditLog(storage, (err, event) => log.error({ err, event }, 'failed to write audit event'));
     this.access = new ReadAccess(config.access.privatePrefixes);
-    this.deleter = new Deleter({ storage, catalog: this.catalog, audit: this.audit, onStep: opts.onStep });
+    this.changes = new ChangeJournal(storage, this.catalog, log);
+    this.deleter = new Deleter({ storage, catalog: this.catalog, audit: this.audit, onStep: opts.onStep, changes: this.changes });
     this.publisher = new Publisher({
       storage,
       catalog: this.catalog,
@@ -58,6 +62,7 @@ export class Registry {
       domain: this.domain,
       onStep: opts.onStep,
       audit: this.audit,
+      changes: this.changes,
     });
     this.uploads = new AcpushUploads({
       storage,
@@ -77,6 +82,7 @@ export class Registry {
     const onError = (err: unknown) => this.log.error({ err }, 'failed to refresh from storage');
     this.keys.mirror.start(this.config.storage.pollIntervalMs, onError);
     this.tokens.mirror.start(this.config.storage.pollIntervalMs, onError);
+    this.changes.start(this.config.storage.pollIntervalMs);
     this.expiryWatch = new KeyExpiryWatch(this.keys, this.log);
     this.expiryWatch.start();
     await this.sweep();
@@ -90,6 +96,8 @@ export class Registry {
       if (report.staging || report.orphanBlobs) this.log.info(report, 'swept leftovers');
       const uploads = await sweepUploads(this.storage, this.config.acpush.uploadExpirySeconds);
       if (uploads) this.log.info({ uploads }, 'swept expired acpush uploads');
+      const journal = await pruneJournal(this.storage);
+      if (journal) this.log.debug({ journal }, 'pruned old journal entries');
     } catch (err) {
       this.log.error({ err }, 'failed to sweep leftovers');
     }
@@ -101,6 +109,7 @@ export class Registry {
     this.catalogWatch?.stop();
     this.keys.mirror.stop();
     this.tokens.mirror.stop();
+    this.changes.stop();
     await this.storage.close();
   }
 }

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { insufficientStorage } from '../errors.ts';
-import type { ByteRange, ObjectInfo, PutOptions, Storage } from './storage.ts';
+import type { ByteRange, ListOptions, ObjectInfo, PutOptions, Storage } from './storage.ts';
 
 const VALID_KEY = /^(?!\/)(?!.*\/\/)(?!.*(^|\/)\.\.?(\/|$))[^\0\\]+(?<!\/)$/;
 
@@ -55,8 +55,8 @@ export class CheckedStorage implements Storage {
     checkKey(key);
     return await labelled(this.inner.delete(key));
   }
-  list(prefix: string): AsyncIterable<ObjectInfo> {
-    return this.inner.list(prefix);
+  list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo> {
+    return this.inner.list(prefix, options);
   }
   close(): Promise<void> {
     return this.inner.close();

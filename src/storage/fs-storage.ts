@@ -5,7 +5,15 @@ import { setImmediate } from 'node:timers/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { KeyExistsError, KeyNotFoundError, type ByteRange, type ObjectInfo, type PutOptions, type Storage } from './storage.ts';
+import {
+  KeyExistsError,
+  KeyNotFoundError,
+  type ByteRange,
+  type ListOptions,
+  type ObjectInfo,
+  type PutOptions,
+  type Storage,
+} from './storage.ts';
 
 // 1 MiB reads: Node's 64 KiB default costs a third of download throughput (toolchain.md).
 const READ_CHUNK = 1024 * 1024;
@@ -87,13 +95,14 @@ export class FsStorage implements Storage {
     await this.pruneEmptyParents(dirname(this.path(key)));
   }
 
-  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
     const cut = prefix.lastIndexOf('/');
     const base = cut < 0 ? '' : prefix.slice(0, cut);
     const found: ObjectInfo[] = [];
     await this.walk(base ? this.path(base) : this.root, prefix, found);
     found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    yield* found;
+    const after = options.startAfter;
+    yield* after === undefined ? found : found.filter((o) => o.key > after);
   }
 
   async close(): Promise<void> {}

@@ -20,6 +20,13 @@
  *                                                 (the sweep removes a session idle past acpush.uploadExpirySeconds)
  *   stamps/catalog                                rewritten by a process that publishes outside the server
  *                                                 (acihost import): running servers poll it and re-read images/
+ *   journal/<ms since epoch, 13 digits>-<random>.json  one published or deleted version, so replicas sharing
+ *                                                 the storage update their index within a poll (kept an hour)
+ *   acme/account.json                             the ACME account key (and its directory), shared by replicas
+ *   acme/certificate.json                         the ACME certificate chain and its key, in one object so they
+ *                                                 always match; every replica serves it and swaps it when it changes
+ *   acme/lock                                     create-only, with an expiry inside: the one replica ordering now
+ *   acme/renew                                    written by `acihost cert renew`: order a new certificate now
  *   tmp/...                                       staging; the sweep removes what is old here
  *
  * `_` cannot occur in an AC identifier, so `_v` never collides with a name segment;
@@ -49,6 +56,14 @@ export const layout = {
   catalogStamp: 'stamps/catalog',
   audit: 'audit/',
   uploads: 'uploads/',
+  acmeAccount: 'acme/account.json',
+  acmeCertificate: 'acme/certificate.json',
+  acmeLock: 'acme/lock',
+  acmeRenew: 'acme/renew',
+  journal: 'journal/',
+  journalEntry: (ms: number, random: string): string => `journal/${String(ms).padStart(13, '0')}-${random}.json`,
+  /** The time of a journal entry, from its key. */
+  journalTime: (key: string): number => Number(key.slice('journal/'.length, 'journal/'.length + 13)),
 
   versionRecord: (c: VersionCoordinates): string => `${IMAGES}${c.name}${VERSIONS}${c.os}-${c.arch}/${c.version}.json`,
   tombstone: (c: VersionCoordinates): string => `${IMAGES}${c.name}${TOMBSTONES}${c.os}-${c.arch}/${c.version}.json`,

@@ -19,8 +19,17 @@ export interface ByteRange {
 }
 
 export interface PutOptions {
-  /** Create-only: fail with KeyExistsError when the key already holds an object. Atomic across processes. */
+  /**
+   * Create-only: fail with KeyExistsError when the key already holds an object.
+   * Atomic across processes and replicas. Create-only puts take a Buffer (records,
+   * not images): that is what an object store can make conditional.
+   */
   ifAbsent?: boolean;
+}
+
+export interface ListOptions {
+  /** Only keys after this one (in key order): how a poller resumes where it stopped. */
+  startAfter?: string;
 }
 
 export interface Storage {
@@ -44,7 +53,7 @@ export interface Storage {
   /** Removes an object; absent keys are not an error. */
   delete(key: string): Promise<void>;
   /** Every object whose key starts with `prefix`, in key order. */
-  list(prefix: string): AsyncIterable<ObjectInfo>;
+  list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo>;
   /** Releases clients and handles. */
   close(): Promise<void>;
 }

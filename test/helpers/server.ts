@@ -55,7 +55,9 @@ export async function runCli(args: string[], env: Record<string, string>): Promi
   }
 }
 
-export async function startTestServer(opts: { env?: Record<string, string>; config?: Record<string, unknown> } = {}): Promise<TestServer> {
+export async function startTestServer(
+  opts: { env?: Record<string, string>; config?: Record<string, unknown>; certsDir?: string } = {},
+): Promise<TestServer> {
   const dir = await mkdtemp(join(tmpdir(), 'acihost-test-'));
   const configFile = join(dir, 'config.json');
   await writeFile(configFile, JSON.stringify(opts.config ?? {}));
@@ -69,9 +71,9 @@ export async function startTestServer(opts: { env?: Record<string, string>; conf
     ...opts.env,
   };
   const config = loadConfig({ env, file: configFile });
-  config.tls.devCertsDir = join(dir, 'certs');
+  config.tls.devCertsDir = opts.certsDir ?? join(dir, 'certs');
   const running = await startServer(config, createLogger(config.log.level));
-  const caFile = join(dir, 'certs', 'ca.pem');
+  const caFile = join(config.tls.devCertsDir, 'ca.pem');
   const caPem = await readFile(caFile, 'utf8');
   const origin = `https://localhost:${port}`;
   const server: TestServer = {

@@ -62,6 +62,8 @@ export async function discoveryRoutes(app: FastifyInstance, opts: { registry: Re
   }
 
   async function answer(request: FastifyRequest, reply: FastifyReply, name: string, isRoot: boolean) {
+    // With the store away, answer from memory rather than fail discovery.
+    if (!isRoot) await registry.catalog.ensureName(name).catch((err: unknown) => request.log.warn({ err, name }, 'failed to check storage for a name'));
     const viewer = await viewerOf(request);
     const p = cached(name, isRoot, pageNumber(request.query), viewer);
     reply.header('content-type', 'text/html; charset=utf-8');

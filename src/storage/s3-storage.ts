@@ -1,0 +1,303 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Agent } from 'node:https';
+import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
+import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { unavailable } from '../errors.ts';
+import {
+  KeyExistsError,
+  KeyNotFoundError,
+  type ByteRange,
+  type ListOptions,
+  type ObjectInfo,
+  type PutOptions,
+  type Storage,
+} from './storage.ts';
+
+export interface S3Options {
+  endpoint: string | null;
+  region: string;
+  bucket: string;
+  /** Key prefix inside the bucket, so several deployments or tests can share one. */
+  prefix: string;
+  forcePathStyle: boolean;
+  caFile: string | null;
+  accessKeyId: string | null;
+  secretAccessKey: string | null;
+  timeoutMs: number;
+  partSizeBytes: number;
+}
+
+const status = (e: unknown) => (e as S3ServiceException)?.$metadata?.httpStatusCode;
+const isMissing = (e: unknown) => status(e) === 404 || (e as Error)?.name === 'NoSuchKey' || (e as Error)?.name === 'NotFound';
+
+/**
+ * Counts MD5s the way S3 composes ETags: one MD5 for a single PutObject, or the
+ * MD5 of the parts' MD5s plus "-N" for a multipart upload of fixed-size parts.
+ * lib-storage cuts parts at exactly `partSize` bytes, so the expected ETag can be
+ * computed while the bytes stream past, and compared with what the store answers.
+ */
+class EtagMeter extends Transform {
+  private readonly partSize: number;
+  private part = createHash('md5');
+  private partBytes = 0;
+  private readonly digests: Buffer[] = [];
+
+  constructor(partSize: number) {
+    super();
+    this.partSize = partSize;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
+    for (let offset = 0; offset < chunk.length;) {
+      const take = Math.min(chunk.length - offset, this.partSize - this.partBytes);
+      this.part.update(chunk.subarray(offset, offset + take));
+      this.partBytes += take;
+      offset += take;
+      if (this.partBytes === this.partSize) this.closePart();
+    }
+    callback(null, chunk);
+  }
+
+  private closePart(): void {
+    this.digests.push(this.part.digest());
+    this.part = createHash('md5');
+    this.partBytes = 0;
+  }
+
+  expected(): string {
+    if (this.partBytes > 0 || this.digests.length === 0) this.closePart();
+    if (this.digests.length === 1) return this.digests[0]!.toString('hex');
+    return `${createHash('md5').update(Buffer.concat(this.digests)).digest('hex')}-${this.digests.length}`;
+  }
+}
+
+/**
+ * The S3-compatible backend (proven on Ceph RGW). Create-only writes are
+ * PutObject with `If-None-Match: *`, atomic on the store; large bodies stream
+ * through lib-storage's multipart upload, never held whole in memory; every
+ * write is checked against the ETag the store reports. Store failures and
+ * timeouts become a typed "unavailable" error (503 at the edge).
+ */
+export class S3Storage implements Storage {
+  private readonly client: S3Client;
+  private readonly opts: S3Options;
+
+  constructor(opts: S3Options) {
+    this.opts = { ...opts, prefix: opts.prefix && !opts.prefix.endsWith('/') ? `${opts.prefix}/` : opts.prefix };
+    const ca = opts.caFile ? readFileSync(opts.caFile) : undefined;
+    this.client = new S3Client({
+      endpoint: opts.endpoint ?? undefined,
+      region: opts.region,
+      forcePathStyle: opts.forcePathStyle,
+      credentials:
+        opts.accessKeyId && opts.secretAccessKey ? { accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey } : undefined,
+      // Ceph RGW 16 refuses the SDK's default aws-chunked checksum trailers with 411.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      maxAttempts: 2,
+      requestHandler: new NodeHttpHandler({
+        connectionTimeout: opts.timeoutMs,
+        requestTimeout: opts.timeoutMs,
+        httpsAgent: new Agent({ keepAlive: true, maxSockets: 64, ca }),
+      }),
+    });
+  }
+
+  private key(key: string): string {
+    return this.opts.prefix + key;
+  }
+
+  private async call<T>(what: string, op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (e) {
+      if (isMissing(e) || status(e) === 412 || e instanceof KeyExistsError || e instanceof KeyNotFoundError) throw e;
+      throw unavailable(
+        'STORAGE_UNAVAILABLE',
+        `the object store failed to ${what}; try again shortly (the operator can see the cause in the server log)`,
+        e,
+      );
+    }
+  }
+
+  async read(key: string, range?: ByteRange): Promise<Readable> {
+    try {
+      const res = await this.call('read an object', () =>
+        this.client.send(
+          new GetObjectCommand({
+            Bucket: this.opts.bucket,
+            Key: this.key(key),
+            Range: range ? `bytes=${range.start}-${range.end}` : undefined,
+          }),
+        ),
+      );
+      return res.Body as Readable;
+    } catch (e) {
+      if (isMissing(e)) throw new KeyNotFoundError(key);
+      throw e;
+    }
+  }
+
+  async get(key: string): Promise<Buffer | null> {
+    try {
+      const body = await this.read(key);
+      const chunks: Buffer[] = [];
+      for await (const c of body) chunks.push(c as Buffer);
+      return Buffer.concat(chunks);
+    } catch (e) {
+      if (e instanceof KeyNotFoundError) return null;
+      throw e;
+    }
+  }
+
+  async stat(key: string): Promise<ObjectInfo | null> {
+    try {
+      const res = await this.call('stat an object', () =>
+        this.client.send(new HeadObjectCommand({ Bucket: this.opts.bucket, Key: this.key(key) })),
+      );
+      return { key, size: res.ContentLength ?? 0, modified: res.LastModified ?? new Date(0) };
+    } catch (e) {
+      if (isMissing(e)) return null;
+      throw e;
+    }
+  }
+
+  async put(key: string, body: Buffer | Readable, options: PutOptions = {}): Promise<ObjectInfo> {
+    if (Buffer.isBuffer(body)) return this.putBuffer(key, body, options.ifAbsent === true);
+    if (options.ifAbsent) throw new Error('create-only puts take a Buffer');
+    return this.putStream(key, body);
+  }
+
+  private async putBuffer(key: string, body: Buffer, ifAbsent: boolean): Promise<ObjectInfo> {
+    try {
+      const res = await this.call('store an object', () =>
+        this.client.send(
+          new PutObjectCommand({
+            Bucket: this.opts.bucket,
+            Key: this.key(key),
+            Body: body,
+            ContentLength: body.length,
+            IfNoneMatch: ifAbsent ? '*' : undefined,
+          }),
+        ),
+      );
+      await this.checkEtag(key, res.ETag, createHash('md5').update(body).digest('hex'));
+    } catch (e) {
+      if (status(e) === 412) throw new KeyExistsError(key);
+      throw e;
+    }
+    return { key, size: body.length, modified: new Date() };
+  }
+
+  private async putStream(key: string, body: Readable): Promise<ObjectInfo> {
+    if (body.destroyed) throw body.errored ?? new Error('the body was aborted before it was stored');
+    const meter = new EtagMeter(this.opts.partSizeBytes);
+    const counted = new PassThrough();
+    let size = 0;
+    body.on('error', (e) => meter.destroy(e));
+    meter.on('error', (e) => counted.destroy(e));
+    meter.on('data', (c: Buffer) => (size += c.length));
+    body.pipe(meter).pipe(counted);
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.opts.bucket, Key: this.key(key), Body: counted },
+      partSize: this.opts.partSizeBytes,
+      queueSize: 2,
+      leavePartsOnError: false,
+    });
+    let failure: unknown;
+    counted.on('error', (e) => {
+      failure = e;
+      void upload.abort().catch(() => undefined);
+    });
+    try {
+      const res = await upload.done();
+      if (failure) throw failure;
+      // Ceph RGW answers a completed multipart upload with an empty ETag: ask for it.
+      const etag =
+        res.ETag ||
+        (await this.call('stat an object', () => this.client.send(new HeadObjectCommand({ Bucket: this.opts.bucket, Key: this.key(key) }))))
+          .ETag;
+      await this.checkEtag(key, etag, meter.expected());
+    } catch (e) {
+      throw (
+        failure ??
+        (isMissing(e) || status(e)
+          ? unavailable('STORAGE_UNAVAILABLE', 'the object store failed to store an upload; try again shortly', e)
+          : e)
+      );
+    }
+    return { key, size, modified: new Date() };
+  }
+
+  /** A store can answer 200 and keep other bytes: compare its ETag with ours, and undo on a mismatch. */
+  private async checkEtag(key: string, etag: string | undefined, expected: string): Promise<void> {
+    if (etag?.replaceAll('"', '') === expected) return;
+    await this.delete(key).catch(() => undefined);
+    throw unavailable(
+      'STORAGE_INTEGRITY',
+      `the object store kept other bytes than were sent for ${key} (ETag ${etag}, expected ${expected}); nothing was stored, try again`,
+    );
+  }
+
+  async promote(from: string, to: string): Promise<void> {
+    const source = await this.stat(from);
+    if (!source) throw new KeyNotFoundError(from);
+    if (await this.stat(to)) throw new KeyExistsError(to);
+    await this.call('copy an object', () =>
+      this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.opts.bucket,
+          CopySource: `${this.opts.bucket}/${encodeURIComponent(this.key(from)).replaceAll('%2F', '/')}`,
+          Key: this.key(to),
+        }),
+      ),
+    );
+    const copied = await this.stat(to);
+    if (copied?.size !== source.size) {
+      await this.delete(to).catch(() => undefined);
+      throw unavailable('STORAGE_INTEGRITY', `the object store copied ${copied?.size} of ${source.size} bytes of ${from}; try again`);
+    }
+    await this.delete(from);
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.call('delete an object', () => this.client.send(new DeleteObjectCommand({ Bucket: this.opts.bucket, Key: this.key(key) })));
+  }
+
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
+    let token: string | undefined;
+    do {
+      const page = await this.call('list objects', () =>
+        this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.opts.bucket,
+            Prefix: this.key(prefix),
+            ContinuationToken: token,
+            StartAfter: token || !options.startAfter ? undefined : this.key(options.startAfter),
+          }),
+        ),
+      );
+      for (const o of page.Contents ?? []) {
+        yield { key: o.Key!.slice(this.opts.prefix.length), size: o.Size ?? 0, modified: o.LastModified ?? new Date(0) };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+}
