@@ -11,33 +11,40 @@ import { fileRoutes } from './http/routes/files.ts';
 import { keyRoutes } from './http/routes/keys.ts';
 import { pubkeysRoutes } from './http/routes/pubkeys.ts';
 import { pushRoutes } from './http/routes/push.ts';
+import { observeRequests } from './http/access-log.ts';
+import { limitFailedAuth } from './http/failed-auth-limit.ts';
+import { healthRoutes } from './http/routes/health.ts';
+import { metricsRoutes } from './http/routes/metrics.ts';
+import { ServerState } from './ops/server-state.ts';
 
 export interface AppOptions {
   registry: Registry;
   logger: FastifyBaseLogger;
   /** Supplied by src/server.ts (TLS) or by tests; the app itself never listens. */
   serverFactory?: FastifyServerFactory;
+  /** Metrics, the served certificate and the shutdown flag, for /-/health and /-/metrics (src/server.ts owns them). */
+  state?: ServerState;
 }
 
 /** Builds the HTTP application over a started registry. */
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { registry } = opts;
+  const state = opts.state ?? new ServerState();
   const app = Fastify({
     loggerInstance: opts.logger,
     serverFactory: opts.serverFactory,
     // One access line per request (the onResponse hook below) instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    // X-Forwarded-For/-Proto are believed only from these proxies (request.ip, the rate limit, the access log).
+    trustProxy: registry.config.server.trustProxy.length > 0 ? registry.config.server.trustProxy : false,
   });
 
   // 1. Infrastructure: errors first, so every later plugin's failures share one shape.
   registerErrorHandler(app);
-  app.addHook('onResponse', async (request, reply) => {
-    request.log.info(
-      { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
-      'request completed',
-    );
-  });
+  // One access log line and the request metrics per request; then failed authentication limited per address.
+  observeRequests(app, state.metrics);
+  limitFailedAuth(app, { attempts: registry.config.rateLimit.failedAuthAttempts, windowSeconds: registry.config.rateLimit.windowSeconds, metrics: state.metrics });
   // Bodies of any other type reach the handlers unread: they stream what they accept and
   // answer with their own error (acpush sends parts with no Content-Type at all).
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
@@ -46,6 +53,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
 
   // 2. Routes: reserved /-/ paths, then the discovery catch-all (find-my-way prefers the longer static prefix).
+  // Health and metrics: no token by default (metrics.requireToken), no storage writes.
+  await app.register(healthRoutes, { registry, state });
+  await app.register(metricsRoutes, { registry, state });
   await app.register(fileRoutes, { registry });
   await app.register(keyRoutes, { registry });
   await app.register(pushRoutes, { registry });

@@ -4,6 +4,7 @@ import { CLI_OPTIONS, UsageError, usageError } from './cli/args.ts';
 import { ConfigError, loadConfig } from './config/load.ts';
 import { isAcihostError } from './errors.ts';
 import { auditCommand } from './cli/audit-command.ts';
+import { certCommand } from './cli/cert-command.ts';
 import { checkConfigCommand } from './cli/check-config-command.ts';
 import { keyCommand } from './cli/key-command.ts';
 import { importCommand } from './cli/import-command.ts';
@@ -25,6 +26,8 @@ const USAGE = `usage: acihost <command> [options]
                                             print a new token (shown once) on the first line
   token list [--json]                       list tokens (never their secrets)
   token revoke ID                           revoke a token
+  cert info [--json]                        what the server would serve: source, subject, SANs, issuer, expiry
+  cert renew                                ask running servers to order a new ACME certificate now
   audit [--since YYYY-MM-DD]                print the audit log (pushes, deletes, key and token changes) as JSON lines
   verify [--prefix PREFIX] [--json]         re-check every published image; exit 1 on any problem
   import DIR [--dry-run] [--trust-keys PREFIX]
@@ -49,6 +52,8 @@ async function run(argv: string[]): Promise<number> {
       return keyCommand(config, rest, values);
     case 'token':
       return tokenCommand(config, rest, values);
+    case 'cert':
+      return certCommand(config, rest, values);
     case 'audit':
       return auditCommand(config, rest, values);
     case 'verify':

@@ -1,34 +1,39 @@
-import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:https';
-import { resolve } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { FastifyInstance, FastifyServerFactoryHandler } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp } from './app.ts';
 import { guardSlowClients } from './http/slow-client-guard.ts';
 import type { Config } from './config/schema.ts';
+import { InFlight } from './ops/in-flight.ts';
+import { Metrics } from './ops/metrics.ts';
+import { countPushes } from './ops/push-metrics.ts';
+import { ServerState } from './ops/server-state.ts';
+import { Shutdown } from './ops/shutdown.ts';
 import { Registry } from './registry/registry.ts';
 import type { StepHook } from './registry/steps.ts';
-import { ensureDevCertificates } from './tls/dev-ca.ts';
+import { createStorage } from './storage/create-storage.ts';
+import { MeteredStorage } from './storage/metered-storage.ts';
+import { createRedirectServer } from './tls/http-redirect.ts';
 import { httpsOptions } from './tls/options.ts';
+import { setupTls, type TlsSetup } from './tls/tls-setup.ts';
 
 export interface RunningServer {
   app: FastifyInstance;
   registry: Registry;
-  /** The address actually bound, e.g. https://127.0.0.1:43121 */
+  state: ServerState;
+  /** The address actually bound, e.g. https://127.0.0.1:43121 (http:// with TLS off). */
   url: string;
+  /** The plain-HTTP listener (ACME challenges, redirects), when open. */
+  httpUrl?: string;
   /** The development CA's certificate file, when no certificate was configured. */
   devCa?: string;
+  /** SIGHUP: reload certificate files, or re-check the ACME certificate. */
+  reload(): Promise<void>;
+  /** SIGTERM: readiness fails, then the listener closes and requests in flight finish (see src/ops/shutdown.ts). */
+  shutdown(): Promise<void>;
+  /** Closes at once (tests, and after a failed start). */
   close(): Promise<void>;
-}
-
-async function loadCertificate(config: Config, log: Logger): Promise<{ cert: Buffer; key: Buffer; devCa?: string }> {
-  if (config.tls.cert && config.tls.key) {
-    return { cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) };
-  }
-  const dir = resolve(config.tls.devCertsDir);
-  const paths = await ensureDevCertificates(dir);
-  log.info({ ca: paths.caCert, created: paths.created }, 'using the development certificate authority');
-  return { cert: await readFile(paths.cert), key: await readFile(paths.key), devCa: paths.caCert };
 }
 
 /**
@@ -44,43 +49,110 @@ function crashHook(log: Logger): StepHook | undefined {
   };
 }
 
-/** Starts the HTTPS server: storage indexes, TLS, listener. The only place that listens. */
-export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
-  const registry = new Registry(config, log, { onStep: crashHook(log) });
-  await registry.start();
-  const { cert, key, devCa } = await loadCertificate(config, log);
-  const app = await buildApp({
-    registry,
-    logger: log,
-    serverFactory: (handler) => {
-      // Timeouts are enforced by a periodic check; check often enough for short test timeouts.
-      const connectionsCheckingInterval = Math.min(30_000, (config.server.headersTimeoutSeconds * 1000) / 2);
-      const server = createServer({ ...httpsOptions(cert, key), connectionsCheckingInterval }, handler);
-      server.headersTimeout = config.server.headersTimeoutSeconds * 1000;
-      server.requestTimeout = config.server.requestTimeoutSeconds * 1000;
-      server.keepAliveTimeout = config.server.keepAliveTimeoutSeconds * 1000;
-      // A stalled client (no bytes either way) is dropped after the idle timeout; a crawling one by the guard.
-      server.timeout = config.server.idleTimeoutSeconds * 1000;
-      guardSlowClients(server, {
-        windowMs: config.server.idleTimeoutSeconds * 1000,
-        minBytesPerSecond: config.server.minTransferBytesPerSecond,
-      });
-      return server;
-    },
+/** The HTTPS listener (plain HTTP with TLS off) with the timeouts of server.* applied. */
+function createListener(config: Config, handler: FastifyServerFactoryHandler, tls: TlsSetup | undefined): HttpServer {
+  // Timeouts are enforced by a periodic check; check often enough for short test timeouts.
+  const connectionsCheckingInterval = Math.min(30_000, (config.server.headersTimeoutSeconds * 1000) / 2);
+  let server: HttpServer;
+  if (tls) {
+    const served = tls.served.get()!;
+    const https = createHttpsServer(
+      { ...httpsOptions(served.certPem, served.keyPem), ...tls.challenges?.tlsOptions(), connectionsCheckingInterval },
+      handler,
+    );
+    // New handshakes get the new certificate; open connections keep theirs.
+    tls.served.onChange((next) => https.setSecureContext(httpsOptions(next.certPem, next.keyPem)));
+    server = https;
+  } else {
+    server = createHttpServer({ connectionsCheckingInterval }, handler);
+  }
+  server.headersTimeout = config.server.headersTimeoutSeconds * 1000;
+  server.requestTimeout = config.server.requestTimeoutSeconds * 1000;
+  server.keepAliveTimeout = config.server.keepAliveTimeoutSeconds * 1000;
+  // A stalled client (no bytes either way) is dropped after the idle timeout; a crawling one by the guard.
+  server.timeout = config.server.idleTimeoutSeconds * 1000;
+  guardSlowClients(server, {
+    windowMs: config.server.idleTimeoutSeconds * 1000,
+    minBytesPerSecond: config.server.minTransferBytesPerSecond,
   });
-  await app.listen({ host: config.server.host, port: config.server.port });
+  return server;
+}
+
+/** Opens the plain-HTTP listener; a port that cannot be bound (80 without the capability) is logged, not fatal. */
+async function listenRedirect(config: Config, tls: TlsSetup, origin: string, log: Logger): Promise<HttpServer | undefined> {
+  if (tls.httpPort === undefined || !tls.challenges) return undefined;
+  const server = createRedirectServer(origin, tls.challenges);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(tls.httpPort, config.server.host, () => resolve());
+    });
+    return server;
+  } catch (err) {
+    log.warn({ err, port: tls.httpPort }, 'failed to open the plain-HTTP port; ACME uses TLS-ALPN-01 on the HTTPS port instead');
+    return undefined;
+  }
+}
+
+const hostForUrl = (host: string) => {
+  const h = host.includes(':') ? `[${host}]` : host;
+  return h === '0.0.0.0' ? '127.0.0.1' : h === '[::]' ? '[::1]' : h;
+};
+
+/** Starts the server: storage indexes, TLS, listeners. The only place that listens. */
+export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  const metrics = new Metrics();
+  const registry = new Registry(config, log, { storage: new MeteredStorage(createStorage(config), metrics), onStep: crashHook(log) });
+  countPushes(registry.audit, metrics);
+  await registry.start();
+  let redirect: HttpServer | undefined;
+  // ACME can be started before the redirect listener: a challenge type is chosen per order.
+  const tls = config.tls.enabled ? await setupTls(config, registry.storage, log, () => redirect?.listening === true) : undefined;
+  const state = new ServerState({ metrics, certificate: tls?.served });
+  const inFlight = new InFlight();
+  const app = await buildApp({ registry, logger: log, state, serverFactory: (handler) => createListener(config, handler, tls) });
+  inFlight.track(app);
+  // Fastify would log an http:// address here whatever the factory made; 'acihost listening' below says it right.
+  await app.listen({ host: config.server.host, port: config.server.port, listenTextResolver: () => 'listener bound' });
+  if (tls) redirect = await listenRedirect(config, tls, registry.origin, log);
+  tls?.start();
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.server.port;
-  const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
-  log.info({ publicUrl: config.server.publicUrl, port, images: registry.catalog.size }, 'acihost listening');
+  const url = `${tls ? 'https' : 'http'}://${hostForUrl(config.server.host)}:${port}`;
+  const httpAddress = redirect?.address();
+  const httpUrl =
+    typeof httpAddress === 'object' && httpAddress ? `http://${hostForUrl(config.server.host)}:${httpAddress.port}` : undefined;
+  log.info(
+    { publicUrl: config.server.publicUrl, port, tls: tls !== undefined, httpUrl, images: registry.catalog.size },
+    'acihost listening',
+  );
+
+  const closeRest = async () => {
+    tls?.stop();
+    if (redirect) await new Promise<void>((resolve) => redirect!.close(() => resolve()).closeAllConnections());
+    await registry.close();
+  };
+  const shutdown = new Shutdown();
   return {
     app,
     registry,
-    url: `https://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
-    devCa,
+    state,
+    url,
+    httpUrl,
+    devCa: tls?.devCa,
+    reload: async () => {
+      log.info('reloading certificates');
+      await tls?.reload();
+    },
+    shutdown: () =>
+      shutdown.run(
+        { app, state, inFlight, closeRest },
+        { delaySeconds: config.server.shutdownDelaySeconds, graceSeconds: config.server.shutdownGraceSeconds },
+        log,
+      ),
     close: async () => {
       await app.close();
-      await registry.close();
+      await closeRest();
     },
   };
 }

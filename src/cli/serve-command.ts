@@ -2,7 +2,10 @@ import type { Config } from '../config/schema.ts';
 import { createLogger } from '../logger.ts';
 import { startServer } from '../server.ts';
 
-/** Runs until SIGINT/SIGTERM, then closes gracefully (in-flight requests finish). */
+/**
+ * Runs until SIGTERM/SIGINT, then shuts down gracefully (src/ops/shutdown.ts) and
+ * returns 0. SIGHUP reloads the certificate.
+ */
 export async function serveCommand(config: Config): Promise<number> {
   const log = createLogger(config.log.level);
   const server = await startServer(config, log);
@@ -10,14 +13,17 @@ export async function serveCommand(config: Config): Promise<number> {
   if (server.devCa)
     process.stderr.write(`acihost: development CA: ${server.devCa} (trust it on clients, e.g. SSL_CERT_FILE=${server.devCa})\n`);
   process.stderr.write(`acihost: serving ${config.server.publicUrl} (listening on ${server.url})\n`);
+  process.on('SIGHUP', () => void server.reload().catch((err: unknown) => log.error({ err }, 'failed to reload certificates')));
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
-      log.info({ signal }, 'shutting down');
-      resolve();
+      log.info({ signal }, 'shutdown signal received');
+      server.shutdown().then(resolve, (err: unknown) => {
+        log.error({ err }, 'failed to shut down cleanly');
+        resolve();
+      });
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
   });
-  await server.close();
   return 0;
 }

@@ -53,14 +53,21 @@ export function refusal(e: unknown): { result: AuditResult; code: string | null 
 export class AuditLog {
   private readonly storage: Storage;
   private readonly onError: (e: unknown, event: AuditEvent) => void;
+  private readonly observers: ((event: AuditEvent) => void)[] = [];
 
   constructor(storage: Storage, onError: (e: unknown, event: AuditEvent) => void = () => {}) {
     this.storage = storage;
     this.onError = onError;
   }
 
+  /** Calls `observer` with every event recorded from now on (the metrics count pushes this way). */
+  observe(observer: (event: AuditEvent) => void): void {
+    this.observers.push(observer);
+  }
+
   async record(input: AuditInput, now = new Date()): Promise<AuditEvent> {
     const event: AuditEvent = { time: now.toISOString(), ...EMPTY, ...input };
+    for (const observer of this.observers) observer(event);
     const { day, stamp } = keyParts(event.time);
     const key = layout.auditEvent(day, stamp, randomBytes(6).toString('hex'));
     try {

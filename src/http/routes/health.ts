@@ -1,0 +1,55 @@
+/**
+ * `GET /-/health/live` (the process answers) and `GET /-/health/ready` (it
+ * should get traffic: configuration loaded, storage reachable, a valid
+ * certificate served, no shutdown under way). JSON, never cached, no token:
+ * load balancers and orchestrators call them.
+ */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { ServerState } from '../../ops/server-state.ts';
+import type { Registry } from '../../registry/registry.ts';
+import { layout } from '../../storage/layout.ts';
+
+const STORAGE_CHECK_TIMEOUT_MS = 2000;
+
+type Check = 'ok' | 'failing' | 'missing' | 'expired' | 'off' | 'shutting-down';
+
+const noCache = (reply: FastifyReply) => reply.header('cache-control', 'no-store');
+
+export async function healthRoutes(app: FastifyInstance, opts: { registry: Registry; state: ServerState }): Promise<void> {
+  const { registry, state } = opts;
+
+  app.get('/-/health/live', async (_request, reply) => noCache(reply).send({ status: 'live' }));
+
+  app.get('/-/health/ready', async (_request, reply) => {
+    const checks: Record<string, Check> = {
+      config: 'ok',
+      storage: (await storageReachable(registry)) ? 'ok' : 'failing',
+      certificate: certificateCheck(state),
+      lifecycle: state.shuttingDown ? 'shutting-down' : 'ok',
+    };
+    const ready = Object.values(checks).every((c) => c === 'ok' || c === 'off');
+    return noCache(reply)
+      .status(ready ? 200 : 503)
+      .send({ status: ready ? 'ready' : 'not-ready', checks });
+  });
+}
+
+async function storageReachable(registry: Registry): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), STORAGE_CHECK_TIMEOUT_MS)));
+  const probe = registry.storage.stat(layout.catalogStamp).then(
+    () => true,
+    () => false,
+  );
+  try {
+    return await Promise.race([probe, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function certificateCheck(state: ServerState): Check {
+  if (!state.certificate) return 'off';
+  if (state.certificate.valid()) return 'ok';
+  return state.certificate.get()?.source === 'placeholder' || !state.certificate.get() ? 'missing' : 'expired';
+}

@@ -1,0 +1,94 @@
+/**
+ * Every Prometheus metric acihost exports, on a registry of its own (not
+ * prom-client's global one), so two servers in one process (the tests) keep
+ * separate counts. Names follow the Prometheus conventions: base units
+ * (seconds, bytes), `_total` for counters.
+ */
+import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+const STORAGE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
+
+export class Metrics {
+  readonly registry = new PromRegistry();
+  readonly requests = new Counter({
+    name: 'acihost_http_requests_total',
+    help: 'HTTP requests answered, by method, route (the route pattern, not the path) and status',
+    labelNames: ['method', 'route', 'status'],
+    registers: [this.registry],
+  });
+  readonly latency = new Histogram({
+    name: 'acihost_http_request_duration_seconds',
+    help: 'Time from request start to the last byte of the response, by method and route',
+    labelNames: ['method', 'route'],
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly bytesSent = new Counter({
+    name: 'acihost_http_sent_bytes_total',
+    help: 'Bytes sent in responses (headers and bodies), by route',
+    labelNames: ['route'],
+    registers: [this.registry],
+  });
+  readonly bytesReceived = new Counter({
+    name: 'acihost_http_received_bytes_total',
+    help: 'Bytes received in requests (headers and bodies), by route',
+    labelNames: ['route'],
+    registers: [this.registry],
+  });
+  readonly pushes = new Counter({
+    name: 'acihost_pushes_total',
+    help: 'Pushes (curl, acpush and import) by result (created, unchanged, refused, failed) and error code ("" when none)',
+    labelNames: ['result', 'code'],
+    registers: [this.registry],
+  });
+  readonly signatureFailures = new Counter({
+    name: 'acihost_signature_failures_total',
+    help: 'Pushes refused because of their signature, by error code',
+    labelNames: ['code'],
+    registers: [this.registry],
+  });
+  readonly authFailures = new Counter({
+    name: 'acihost_auth_failures_total',
+    help: 'Requests answered 401, and requests refused with 429 after too many failures',
+    labelNames: ['status'],
+    registers: [this.registry],
+  });
+  readonly storageLatency = new Histogram({
+    name: 'acihost_storage_operation_duration_seconds',
+    help: 'Storage operation time, by operation (for read: until the stream is open)',
+    labelNames: ['operation'],
+    buckets: STORAGE_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly storageErrors = new Counter({
+    name: 'acihost_storage_errors_total',
+    help: 'Storage operations that failed (an absent key is not a failure), by operation',
+    labelNames: ['operation'],
+    registers: [this.registry],
+  });
+  readonly uploadSessions = new Gauge({
+    name: 'acihost_upload_sessions_open',
+    help: 'acpush upload sessions in storage (started, not yet completed or swept)',
+    registers: [this.registry],
+  });
+  readonly indexVersions = new Gauge({
+    name: 'acihost_index_versions',
+    help: 'Published versions (name, version, os, arch) in the in-memory index',
+    registers: [this.registry],
+  });
+  readonly certificateExpiry = new Gauge({
+    name: 'acihost_certificate_expiry_timestamp_seconds',
+    help: 'When the served TLS certificate expires (Unix time); absent with TLS off',
+    registers: [this.registry],
+  });
+  readonly certificateValid = new Gauge({
+    name: 'acihost_certificate_valid',
+    help: '1 while a real certificate within its validity is served, 0 otherwise (for example while ACME orders the first one)',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'acihost_' });
+  }
+}
