@@ -26,7 +26,7 @@ const time = (iso: string) => `<time datetime="${esc(iso)}">${esc(iso.slice(0, 1
 function versionRow(origin: string, r: VersionRecord, isLatest: boolean): string {
   const fileUrl = `${origin}/-/aci/${r.name}/${r.version}/${r.os}/${r.arch}`;
   return (
-    `<tr><th scope="row">${esc(r.version)}${isLatest ? '<span class="badge">latest</span>' : ''}</th>` +
+    `<tr><th scope="row">${esc(r.version)}${isLatest ? ' <span class="badge">latest</span>' : ''}</th>` +
     `<td>${esc(r.os)}/${esc(r.arch)}</td>` +
     `<td><span title="${r.size} bytes">${formatSize(r.size)}</span></td>` +
     `<td>${time(r.pushedAt)}</td>` +

@@ -1,0 +1,176 @@
+/**
+ * The page for people that shares one HTML document with the discovery tags: what it
+ * shows for a path and for a name, its commands, pagination, the friendly 404, and
+ * that the meta tags are the same whatever the query.
+ */
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { PageModel } from '../../src/discovery/page-model.ts';
+import { peoplePage } from '../../src/discovery/people-page.ts';
+import { serializeVersionRecord, type VersionRecord } from '../../src/registry/version-record.ts';
+import { layout } from '../../src/storage/layout.ts';
+import { createFixture, type Fixture } from '../helpers/fixture.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+
+const metas = (html: string) => html.match(/<meta name="ac-[^>]*>/g) ?? [];
+
+function seedRecord(name: string, i: number): VersionRecord {
+  return {
+    name,
+    version: '1.0.0',
+    os: 'linux',
+    arch: 'amd64',
+    imageId: 'sha512-' + String(i % 10).repeat(128),
+    digest: '0'.repeat(64),
+    size: 2048,
+    uncompressedSize: 4096,
+    compression: 'gzip',
+    signature: '',
+    signer: 'a'.repeat(40),
+    tokenId: 'seed',
+    pushedAt: new Date(0).toISOString(),
+    blob: `blobs/seed${i}.aci`,
+  };
+}
+
+describe('page for people', () => {
+  let f: Fixture;
+
+  before(async () => {
+    f = await createFixture({ prefix: 'localhost/team' });
+  });
+  after(() => f?.close());
+
+  it('answers / with 200 and a page that says how to push when nothing is stored', async () => {
+    const res = await f.server.request('/');
+    assert.equal(res.status, 200);
+    assert.match(String(res.headers['content-type']), /^text\/html/);
+    const html = res.body.toString();
+    assert.match(html, /No images have been pushed under <code>localhost<\/code> yet/);
+    assert.match(html, /-F asc=@app\.aci\.asc -F aci=@app\.aci https:\/\/localhost:\d+\/-\/push/);
+  });
+
+  it('shows a name with its versions, os/arch, sizes, push times, short image IDs, signers and commands', async () => {
+    const pushed: { imageId: string; size: number }[] = [];
+    for (const [version, arch] of [
+      ['1.0.0', 'amd64'],
+      ['1.2.0', 'amd64'],
+      ['1.2.0', 'aarch64'],
+    ]) {
+      const res = await f.push({ name: 'localhost/team/app', version, arch });
+      assert.equal(res.status, 201, res.raw);
+      pushed.push(res.json);
+    }
+    const html = (await f.server.request('/team/app')).body.toString();
+    assert.match(html, /<h1>localhost\/team\/app<\/h1>/);
+    assert.match(html, /<th scope="row">1\.2\.0 <span class="badge">latest<\/span><\/th><td>linux\/aarch64<\/td>/);
+    assert.match(html, /<th scope="row">1\.0\.0<\/th><td>linux\/amd64<\/td>/);
+    for (const p of pushed) {
+      assert.ok(html.includes(`<code title="${p.imageId}">${p.imageId.slice(0, 19)}…</code>`), 'short image id, full in title');
+      assert.ok(html.includes(`title="${p.size} bytes"`));
+    }
+    assert.match(html, /<time datetime="\d{4}-\d\d-\d\dT[^"]+Z">/);
+    assert.ok(html.includes(`href="${f.server.origin}/-/keys/${f.key.fingerprint}.asc"><code>${f.key.fingerprint}</code>`));
+    assert.ok(html.includes('sudo rkt trust --prefix localhost/team/app'));
+    assert.ok(html.includes('sudo rkt fetch localhost/team/app:1.2.0\nsudo rkt fetch localhost/team/app'));
+    assert.ok(html.includes('curl --fail-with-body -H &quot;Authorization: Bearer $TOKEN&quot;'));
+    assert.match(html, /rkt discovers images on port 443 only/);
+    assert.match(html, /ci &lt;ci@localhost&gt;/, 'the key user id, escaped');
+  });
+
+  it('lists the names under a path, each linking to its page, with its latest version', async () => {
+    assert.equal((await f.push({ name: 'localhost/team/tool', version: 'v2.0.0' })).status, 201);
+    const html = (await f.server.request('/team')).body.toString();
+    assert.match(html, /<li><a href="\/team\/app">localhost\/team\/app<\/a> <span class="muted">latest 1\.2\.0, 2 platforms<\/span><\/li>/);
+    assert.match(
+      html,
+      /<li><a href="\/team\/tool">localhost\/team\/tool<\/a> <span class="muted">latest v2\.0\.0, 1 platform<\/span><\/li>/,
+    );
+    assert.match(html, /<nav aria-label="Path"><a href="\/">localhost<\/a> \/ <span aria-current="page">team<\/span><\/nav>/);
+  });
+
+  it('carries the same meta tags with and without ?ac-discovery=1, on any page of names', async () => {
+    for (const path of ['/', '/team', '/team/app']) {
+      const plain = (await f.server.request(path)).body.toString();
+      for (const query of ['?ac-discovery=1', '?page=2', '?ac-discovery=1&page=x']) {
+        const other = (await f.server.request(path + query)).body.toString();
+        assert.deepEqual(metas(other), metas(plain), path + query);
+      }
+      assert.ok(metas(plain).length > 0);
+      assert.ok(plain.indexOf('<meta name="ac-') < plain.indexOf('<style>'), 'tags stay in the head, before the style');
+    }
+  });
+
+  it('answers an unknown path with a friendly 404 page without tags, so rkt walks up', async () => {
+    for (const path of ['/nothing/here', '/Not..A..Name']) {
+      const res = await f.server.request(path);
+      assert.equal(res.status, 404, path);
+      assert.match(String(res.headers['content-type']), /^text\/html/);
+      const html = res.body.toString();
+      assert.match(html, /<h1>Nothing here<\/h1>/);
+      assert.match(html, /<a href="\/">Every image on localhost<\/a>/);
+      assert.deepEqual(metas(html), []);
+    }
+    assert.match((await f.server.request('/nothing/here')).body.toString(), /<a href="\/nothing">localhost\/nothing<\/a>, one level up/);
+  });
+
+  it('escapes every value it shows', () => {
+    const evil = '<script>alert(1)</script>"\'&';
+    const record = { ...seedRecord('localhost/x', 1), version: evil, os: evil, arch: evil };
+    const model: PageModel = {
+      domain: 'localhost',
+      origin: 'https://localhost',
+      name: 'localhost/x',
+      isPrivate: true,
+      image: { visible: true, versions: [record], total: 1, latest: new Set([record]) },
+      below: { names: [{ name: evil, href: evil, isPrivate: false, latest: evil, platforms: 1 }], total: 1, page: 1, pages: 1 },
+      keys: [{ fingerprint: evil, prefix: evil, userId: evil, url: evil }],
+    };
+    const { body } = peoplePage(model);
+    assert.doesNotMatch(body, /<script>|"'&[^a#]/);
+    assert.ok(body.includes('&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;'));
+  });
+});
+
+describe('page for people: pagination', () => {
+  let server: TestServer;
+  const NAMES = 120;
+
+  before(async () => {
+    const storage = await mkdtemp(join(tmpdir(), 'acihost-pages-'));
+    for (let i = 0; i < NAMES; i++) {
+      const record = seedRecord(`localhost/many/svc${String(i).padStart(3, '0')}`, i);
+      const file = join(storage, layout.versionRecord(record));
+      await mkdir(dirname(file), { recursive: true });
+      await writeFile(file, serializeVersionRecord(record));
+    }
+    server = await startTestServer({ env: { ACIHOST_STORAGE_DIR: storage } });
+  });
+  after(() => server?.close());
+
+  const names = (html: string) => [...html.matchAll(/<li><a href="\/many\/(svc\d+)">/g)].map((m) => m[1]);
+
+  it('shows 50 names a page with previous/next links, while the tags collapse to one for the path', async () => {
+    const first = (await server.request('/many')).body.toString();
+    assert.deepEqual(names(first).slice(0, 2), ['svc000', 'svc001']);
+    assert.equal(names(first).length, 50);
+    assert.match(first, /Page 1 of 3<\/span><a href="\/many\?page=2" rel="next">/);
+    assert.match(first, /\(120\)/);
+    const third = (await server.request('/many?page=3')).body.toString();
+    assert.deepEqual(
+      names(third),
+      Array.from({ length: 20 }, (_, i) => `svc${100 + i}`),
+    );
+    assert.match(third, /<a href="\/many\?page=2" rel="prev">← Previous<\/a><span>Page 3 of 3<\/span><\/nav>/);
+    const beyond = (await server.request('/many?page=99')).body.toString();
+    assert.deepEqual(names(beyond), names(third), 'past the end shows the last page');
+    assert.deepEqual(
+      metas(first).filter((m) => m.includes('name="ac-discovery"')),
+      [`<meta name="ac-discovery" content="localhost/many ${server.origin}/-/aci/{name}/{version}/{os}/{arch}.{ext}">`],
+    );
+    assert.ok(first.length < 32 * 1024, `${first.length} bytes`);
+  });
+});
