@@ -23,15 +23,16 @@ export const shortImageId = (id: string): string => id.slice(0, 'sha512-'.length
 
 const time = (iso: string) => `<time datetime="${esc(iso)}">${esc(iso.slice(0, 16).replace('T', ' '))} UTC</time>`;
 
-function versionRow(origin: string, r: VersionRecord, isLatest: boolean): string {
-  const fileUrl = `${origin}/-/aci/${r.name}/${r.version}/${r.os}/${r.arch}`;
+// Links in a row are relative: the rows are most of a page's bytes, and the page must stay small.
+function versionRow(r: VersionRecord, isLatest: boolean): string {
+  const fileUrl = `/-/aci/${r.name}/${r.version}/${r.os}/${r.arch}`;
   return (
     `<tr><th scope="row">${esc(r.version)}${isLatest ? ' <span class="badge">latest</span>' : ''}</th>` +
     `<td>${esc(r.os)}/${esc(r.arch)}</td>` +
     `<td><span title="${r.size} bytes">${formatSize(r.size)}</span></td>` +
     `<td>${time(r.pushedAt)}</td>` +
     `<td><code title="${esc(r.imageId)}">${esc(shortImageId(r.imageId))}…</code></td>` +
-    `<td><a href="${esc(`${origin}/-/keys/${r.signer}.asc`)}"><code>${esc(r.signer)}</code></a></td>` +
+    `<td><a href="${esc(`/-/keys/${r.signer}.asc`)}"><code>${esc(r.signer)}</code></a></td>` +
     `<td><a href="${esc(fileUrl)}.aci">.aci</a> <a href="${esc(fileUrl)}.aci.asc">.asc</a></td></tr>`
   );
 }
@@ -46,7 +47,7 @@ export function versionsSection(m: PageModel): string {
       `(<code>curl -H "Authorization: Bearer $TOKEN" ${esc(apiUrl)}</code>).</p></section>`
     );
   }
-  const rows = image.versions.map((r) => versionRow(m.origin, r, image.latest.has(r))).join('\n');
+  const rows = image.versions.map((r) => versionRow(r, image.latest.has(r))).join('\n');
   const more =
     image.total > image.versions.length
       ? `<p class="muted">Showing the ${image.versions.length} highest of ${image.total} versions; <a href="${esc(apiUrl)}">the JSON API</a> lists all.</p>`

@@ -73,7 +73,8 @@ describe('page for people', () => {
       assert.ok(html.includes(`title="${p.size} bytes"`));
     }
     assert.match(html, /<time datetime="\d{4}-\d\d-\d\dT[^"]+Z">/);
-    assert.ok(html.includes(`href="${f.server.origin}/-/keys/${f.key.fingerprint}.asc"><code>${f.key.fingerprint}</code>`));
+    assert.ok(html.includes(`<a href="/-/keys/${f.key.fingerprint}.asc"><code>${f.key.fingerprint}</code>`));
+    assert.ok(html.includes(`<a href="/-/aci/localhost/team/app/1.0.0/linux/amd64.aci">.aci</a>`));
     assert.ok(html.includes('sudo rkt trust --prefix localhost/team/app'));
     assert.ok(html.includes('sudo rkt fetch localhost/team/app:1.2.0\nsudo rkt fetch localhost/team/app'));
     assert.ok(html.includes('curl --fail-with-body -H &quot;Authorization: Bearer $TOKEN&quot;'));
@@ -147,6 +148,12 @@ describe('page for people: pagination', () => {
       await mkdir(dirname(file), { recursive: true });
       await writeFile(file, serializeVersionRecord(record));
     }
+    for (let i = 0; i < 80; i++) {
+      const record = { ...seedRecord('localhost/big', i), version: `1.0.${i}`, blob: `blobs/big${i}.aci` };
+      const file = join(storage, layout.versionRecord(record));
+      await mkdir(dirname(file), { recursive: true });
+      await writeFile(file, serializeVersionRecord(record));
+    }
     server = await startTestServer({ env: { ACIHOST_STORAGE_DIR: storage } });
   });
   after(() => server?.close());
@@ -172,5 +179,17 @@ describe('page for people: pagination', () => {
       [`<meta name="ac-discovery" content="localhost/many ${server.origin}/-/aci/{name}/{version}/{os}/{arch}.{ext}">`],
     );
     assert.ok(first.length < 32 * 1024, `${first.length} bytes`);
+  });
+
+  it('shows the 50 highest versions of a name with many, and points to the API for the rest', async () => {
+    const html = (await server.request('/big')).body.toString();
+    const rows = [...html.matchAll(/<th scope="row">(1\.0\.\d+)/g)].map((m) => m[1]);
+    assert.equal(rows.length, 50);
+    assert.deepEqual([rows[0], rows[49]], ['1.0.79', '1.0.30']);
+    assert.match(
+      html,
+      /Showing the 50 highest of 80 versions; <a href="[^"]*\/-\/api\/images\/localhost\/big">the JSON API<\/a> lists all/,
+    );
+    assert.ok(html.length < 48 * 1024, `${html.length} bytes`);
   });
 });
