@@ -47,6 +47,7 @@ export class Shutdown {
     log.info({ inFlight: inFlight.size }, 'shutting down: listener closed, waiting for requests in flight');
     const closed = app.close();
     const finished = await Promise.race([closed.then(() => true), this.wait(opts.graceSeconds * 1000).then(() => false)]);
+    this.hurry?.(); // ends the grace timer when the requests finished first, so nothing holds the process open
     if (!finished) {
       log.warn({ inFlight: inFlight.size }, 'shutting down: grace period over, closing the remaining connections');
       app.server.closeAllConnections();

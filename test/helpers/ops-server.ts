@@ -3,7 +3,7 @@
  * operations tests; test/helpers/server.ts covers the usual development-CA case.
  */
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
@@ -19,6 +19,8 @@ export interface OpsServer {
   config: Config;
   dir: string;
   env: Record<string, string>;
+  /** The development CA's certificate, when the server uses it ('' otherwise). */
+  caPem: string;
   /** Every log line the server wrote, parsed. */
   logs: Record<string, any>[];
   cli(args: string[]): Promise<{ stdout: string; stderr: string; code: number }>;
@@ -59,6 +61,7 @@ export async function startOpsServer(opts: {
     config,
     dir,
     env,
+    caPem: running.devCa ? await readFile(running.devCa, 'utf8') : '',
     logs,
     cli: (args) => runCli([...args, '--config', configFile], env),
     close: async () => {

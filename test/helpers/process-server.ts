@@ -24,9 +24,11 @@ export async function spawnServer(opts: {
 }): Promise<ServerProcess> {
   const child = spawn(process.execPath, [CLI, 'serve', '--config', opts.configFile], {
     env: { ...process.env, ...opts.env },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Logs (stdout) and messages (stderr) together, for assertion messages.
   let err = '';
+  child.stdout!.on('data', (d: Buffer) => (err += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
   const deadline = Date.now() + 15_000;

@@ -1,0 +1,143 @@
+/**
+ * Health, metrics and the access log over real HTTPS: readiness with its
+ * checks, Prometheus text with requests, pushes, signature failures, storage
+ * operations and the certificate, the metrics token option, and one access line
+ * per request that names the token by id and never shows it.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { buildAci } from '../helpers/aci-builder.ts';
+import { createGpg, type Gpg } from '../helpers/gpg.ts';
+import { startOpsServer, type OpsServer } from '../helpers/ops-server.ts';
+import { curlPush } from '../helpers/push.ts';
+import { freePort } from '../helpers/server.ts';
+import { httpsRequest } from '../helpers/tls.ts';
+
+/** The value of one sample line, e.g. sample(text, 'acihost_pushes_total{result="created",code=""}'). */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(series + ' '));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+describe('health, metrics and access log', () => {
+  let server: OpsServer;
+  let gpg: Gpg;
+  let origin: string;
+  let caFile: string;
+  let token: string;
+  let metricsToken: string;
+  const get = (path: string, headers: Record<string, string> = {}) => httpsRequest(origin + path, { ca: server.caPem, headers });
+
+  before(async () => {
+    const port = await freePort();
+    origin = `https://localhost:${port}`;
+    [server, gpg] = await Promise.all([startOpsServer({ env: { ACIHOST_PORT: String(port), ACIHOST_PUBLIC_URL: origin } }), createGpg()]);
+    caFile = join(server.dir, 'certs', 'ca.pem');
+    const key = await gpg.genKey({ algo: 'rsa2048', uid: 'ci <ci@localhost>' });
+    await writeFile(join(server.dir, 'key.asc'), await gpg.exportPublic(key.fingerprint));
+    assert.equal((await server.cli(['key', 'add', '--prefix', 'localhost', join(server.dir, 'key.asc')])).code, 0);
+    token = (await server.cli(['token', 'create', '--prefix', 'localhost'])).stdout.split('\n')[0]!;
+    metricsToken = (await server.cli(['token', 'create', '--prefix', 'localhost', '--scope', 'metrics'])).stdout.split('\n')[0]!;
+    // One good push and one whose signature is made by an untrusted key.
+    const aci = join(server.dir, 'a.aci');
+    await writeFile(aci, await buildAci({ name: 'localhost/app', version: '1.0.0' }));
+    const good = await curlPush({ origin, caFile, token, aci, asc: await gpg.signFile(aci, key.fingerprint) });
+    assert.equal(good.status, 201, good.raw);
+    const stranger = await gpg.genKey({ algo: 'rsa2048', uid: 'x <x@localhost>' });
+    const bad = join(server.dir, 'b.aci');
+    await writeFile(bad, await buildAci({ name: 'localhost/app', version: '2.0.0' }));
+    const refused = await curlPush({ origin, caFile, token, aci: bad, asc: await gpg.signFile(bad, stranger.fingerprint) });
+    assert.equal(refused.status, 422, refused.raw);
+  });
+  after(async () => {
+    await server?.close();
+    await gpg?.cleanup();
+  });
+
+  it('answers liveness and readiness as uncached JSON without a token', async () => {
+    const live = await get('/-/health/live');
+    assert.equal(live.status, 200);
+    assert.equal(live.headers['cache-control'], 'no-store');
+    assert.deepEqual(JSON.parse(live.body.toString()), { status: 'live' });
+    const ready = await get('/-/health/ready');
+    assert.equal(ready.status, 200);
+    assert.equal(ready.headers['cache-control'], 'no-store');
+    assert.deepEqual(JSON.parse(ready.body.toString()), {
+      status: 'ready',
+      checks: { config: 'ok', storage: 'ok', certificate: 'ok', lifecycle: 'ok' },
+    });
+  });
+
+  it('exports requests, pushes, signature failures, storage, index and certificate metrics', async () => {
+    await get('/-/aci/localhost/app/1.0.0/linux/amd64.aci');
+    const res = await get('/-/metrics');
+    assert.equal(res.status, 200);
+    assert.match(String(res.headers['content-type']), /^text\/plain; version=0\.0\.4/);
+    const text = res.body.toString();
+    assert.equal(sample(text, 'acihost_pushes_total{result="created",code=""}'), 1);
+    assert.equal(sample(text, 'acihost_pushes_total{result="refused",code="SIGNATURE_UNTRUSTED_KEY"}'), 1);
+    assert.equal(sample(text, 'acihost_signature_failures_total{code="SIGNATURE_UNTRUSTED_KEY"}'), 1);
+    assert.equal(sample(text, 'acihost_http_requests_total{method="POST",route="/-/push",status="201"}'), 1);
+    assert.equal(sample(text, 'acihost_http_requests_total{method="GET",route="/-/aci/*",status="200"}'), 1);
+    assert.ok(sample(text, 'acihost_http_request_duration_seconds_count{method="POST",route="/-/push"}')! >= 2);
+    assert.ok(sample(text, 'acihost_http_sent_bytes_total{route="/-/aci/*"}')! > 100);
+    assert.ok(sample(text, 'acihost_http_received_bytes_total{route="/-/push"}')! > 1000, 'the uploads count as received');
+    assert.ok(sample(text, 'acihost_storage_operation_duration_seconds_count{operation="put"}')! >= 1);
+    assert.equal(sample(text, 'acihost_index_versions'), 1);
+    assert.equal(sample(text, 'acihost_upload_sessions_open'), 0);
+    const expiry = sample(text, 'acihost_certificate_expiry_timestamp_seconds')!;
+    assert.ok(expiry > Date.now() / 1000 + 86400 * 300, 'the development certificate lasts months');
+    assert.equal(sample(text, 'acihost_certificate_valid'), 1);
+    assert.match(text, /acihost_process_resident_memory_bytes/);
+  });
+
+  it('writes one access line per request with id, route, status, bytes, duration and token id, never the token', async () => {
+    const before = server.logs.length;
+    const res = await get('/-/api/images', { authorization: `Bearer ${token}` });
+    await get('/-/no/such/thing');
+    const lines = server.logs.slice(before).filter((l) => l.msg === 'request completed');
+    assert.equal(lines.length, 2);
+    const [api, missing] = lines;
+    assert.equal(api.method, 'GET');
+    assert.equal(api.route, '/-/api/images');
+    assert.equal(api.status, res.status);
+    assert.equal(api.tokenId, token.split('_')[1]);
+    assert.ok(api.bytesSent >= res.body.length);
+    assert.equal(typeof api.ms, 'number');
+    assert.match(String(api.reqId), /.+/);
+    assert.notEqual(api.reqId, missing.reqId);
+    assert.equal(missing.status, 404);
+    assert.equal(missing.tokenId, null);
+    const secret = token.split('_')[2]!;
+    for (const line of server.logs) {
+      const text = JSON.stringify(line);
+      assert.ok(!text.includes(secret), 'a token secret reached the log');
+      assert.ok(!/authorization/i.test(text) || text.includes('[redacted]'), 'an Authorization header reached the log');
+    }
+  });
+
+  it('can require a token with the metrics scope', async () => {
+    const port = await freePort();
+    const locked = await startOpsServer({
+      dir: undefined,
+      env: {
+        ACIHOST_PORT: String(port),
+        ACIHOST_PUBLIC_URL: `https://localhost:${port}`,
+        ACIHOST_STORAGE_DIR: join(server.dir, 'storage'),
+      },
+      config: { metrics: { requireToken: true } },
+    });
+    try {
+      const ask = (headers: Record<string, string>) => httpsRequest(`https://localhost:${port}/-/metrics`, { ca: locked.caPem, headers });
+      assert.equal((await ask({})).status, 401);
+      const noScope = await ask({ authorization: `Bearer ${token}` });
+      assert.equal(noScope.status, 403);
+      assert.equal(JSON.parse(noScope.body.toString()).error.code, 'TOKEN_SCOPE_MISSING');
+      assert.equal((await ask({ authorization: `Bearer ${metricsToken}` })).status, 200);
+    } finally {
+      await locked.close();
+    }
+  });
+});
