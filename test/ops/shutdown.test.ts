@@ -57,6 +57,7 @@ describe('graceful shutdown', () => {
     assert.notEqual(result.status, 201);
     assert.deepEqual(await storageSnapshot(server.storageDir), before, 'nothing was published or left in storage');
     assert.deepEqual(await scratchFiles(server.storageDir), [], 'no staged upload is left');
+    assert.match(server.proc.stderr(), /grace period over, closing the remaining connections/);
   });
 });
 
