@@ -1,7 +1,13 @@
 # syntax=docker/dockerfile:1
 # Build: docker build -t acihost .
-# Run:   docker run -p 443:8443 -v acihost-data:/data -e ACIHOST_PUBLIC_URL=https://aci.example.com \
-#          -e ACIHOST_TLS_CERT=/certs/fullchain.pem -e ACIHOST_TLS_KEY=/certs/privkey.pem -v /etc/acihost/certs:/certs:ro acihost
+# Run with certificate files (reloaded when they change; SIGHUP also reloads):
+#   docker run -p 443:8443 -v acihost-data:/data -e ACIHOST_PUBLIC_URL=https://aci.example.com \
+#     -e ACIHOST_TLS_CERT=/certs/fullchain.pem -e ACIHOST_TLS_KEY=/certs/privkey.pem -v /etc/acihost/certs:/certs:ro acihost
+# Or with ACME (Let's Encrypt): port 80 answers HTTP-01 challenges and redirects to HTTPS:
+#   docker run -p 443:8443 -p 80:8080 -v acihost-data:/data -e ACIHOST_PUBLIC_URL=https://aci.example.com \
+#     -e ACIHOST_ACME_DIRECTORY=letsencrypt -e ACIHOST_ACME_AGREE_TOS=true -e ACIHOST_ACME_EMAIL=ops@example.com \
+#     -e ACIHOST_HTTP_PORT=8080 acihost
+# `docker stop` sends SIGTERM: readiness fails, requests in flight finish (30 s grace), exit 0.
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -16,13 +22,19 @@ FROM node:24-bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends xz-utils bzip2 && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 ENV NODE_ENV=production \
-    ACIHOST_STORAGE_DIR=/data/storage
+    ACIHOST_STORAGE_DIR=/data/storage \
+    ACIHOST_PORT=8443
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY config ./config
 COPY --from=build /app/dist ./dist
-RUN mkdir -p /data/storage /app/certs && chown -R node:node /data /app/certs
+RUN mkdir -p /data/storage /app/certs /certs && chown -R node:node /data /app/certs
 USER node
-VOLUME ["/data"]
+# /data: the storage (images, keys, tokens, ACME account and certificate); /app/certs: the development CA;
+# /certs: certificate files mounted from the host (read-only is fine).
+VOLUME ["/data", "/app/certs", "/certs"]
 EXPOSE 8443
+# No curl in the image: dist/healthcheck.js asks /-/health/ready on the configured port (TLS not verified: loopback).
+HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 CMD ["node", "dist/healthcheck.js"]
+STOPSIGNAL SIGTERM
 CMD ["node", "dist/cli.js", "serve"]
