@@ -39,7 +39,9 @@ export async function startOpsServer(opts: {
 }): Promise<OpsServer> {
   const dir = opts.dir ?? (await makeDir());
   const configFile = join(dir, 'config.json');
-  await writeFile(configFile, JSON.stringify(opts.config ?? {}));
+  // The development CA in this directory, for the server and for CLI runs alike.
+  const fileConfig = { ...opts.config, tls: { devCertsDir: join(dir, 'certs'), ...(opts.config?.tls as object | undefined) } };
+  await writeFile(configFile, JSON.stringify(fileConfig));
   const env: Record<string, string> = {
     ACIHOST_HOST: '127.0.0.1',
     ACIHOST_STORAGE_DIR: join(dir, 'storage'),
@@ -47,7 +49,6 @@ export async function startOpsServer(opts: {
     ...opts.env,
   };
   const config = loadConfig({ env, file: configFile });
-  config.tls.devCertsDir = join(dir, 'certs');
   const logs: Record<string, any>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
