@@ -99,7 +99,7 @@ describe('health, metrics and access log', () => {
     await get('/-/no/such/thing');
     const lines = server.logs.slice(before).filter((l) => l.msg === 'request completed');
     assert.equal(lines.length, 2);
-    const [api, missing] = lines;
+    const [api, missing] = lines as [Record<string, any>, Record<string, any>];
     assert.equal(api.method, 'GET');
     assert.equal(api.route, '/-/api/images');
     assert.equal(api.status, res.status);
