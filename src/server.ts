@@ -14,6 +14,7 @@ import { Registry } from './registry/registry.ts';
 import type { StepHook } from './registry/steps.ts';
 import { createStorage } from './storage/create-storage.ts';
 import { MeteredStorage } from './storage/metered-storage.ts';
+import { AcmeChallenges } from './tls/acme-challenges.ts';
 import { createRedirectServer } from './tls/http-redirect.ts';
 import { httpsOptions } from './tls/options.ts';
 import { setupTls, type TlsSetup } from './tls/tls-setup.ts';
@@ -80,8 +81,9 @@ function createListener(config: Config, handler: FastifyServerFactoryHandler, tl
 
 /** Opens the plain-HTTP listener; a port that cannot be bound (80 without the capability) is logged, not fatal. */
 async function listenRedirect(config: Config, tls: TlsSetup, origin: string, log: Logger): Promise<HttpServer | undefined> {
-  if (tls.httpPort === undefined || !tls.challenges) return undefined;
-  const server = createRedirectServer(origin, tls.challenges);
+  if (tls.httpPort === undefined) return undefined;
+  // Without ACME it only redirects (no challenge is ever open).
+  const server = createRedirectServer(origin, tls.challenges ?? new AcmeChallenges());
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -89,7 +91,7 @@ async function listenRedirect(config: Config, tls: TlsSetup, origin: string, log
     });
     return server;
   } catch (err) {
-    log.warn({ err, port: tls.httpPort }, 'failed to open the plain-HTTP port; ACME uses TLS-ALPN-01 on the HTTPS port instead');
+    log.warn({ err, port: tls.httpPort }, 'failed to open the plain-HTTP port; ACME, if on, uses TLS-ALPN-01 on the HTTPS port instead');
     return undefined;
   }
 }

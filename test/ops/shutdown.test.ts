@@ -17,7 +17,7 @@ const RECORD = 'images/localhost/app/_v/linux-amd64/1.0.0.json';
 
 describe('graceful shutdown', () => {
   it('SIGTERM: readiness 503 at once, the push in flight completes, exit 0', async (t) => {
-    const server = await startOpsProcess({ config: { server: { shutdownDelaySeconds: 1, shutdownGraceSeconds: 20 } } });
+    const server = await startOpsProcess({ config: { server: { shutdownDelaySeconds: 2, shutdownGraceSeconds: 30 } } });
     t.after(() => server.close());
     const image = await server.makeImage('1.0.0', 400_000);
     // About 2 s of upload at this rate.
@@ -29,12 +29,12 @@ describe('graceful shutdown', () => {
       const res = await httpsRequest(`${server.origin}/-/health/ready`, { ca: await readCa(server.caFile) });
       return res.status === 503 ? res : undefined;
     });
-    assert.ok(Date.now() - sentAt < 1000, 'readiness failed within the delay');
+    assert.ok(Date.now() - sentAt < 2000, 'readiness failed within the delay');
     assert.equal(JSON.parse(ready.body.toString()).checks.lifecycle, 'shutting-down');
     const result = await push;
     assert.equal(result.status, 201, result.raw);
     const exit = await server.proc.exited;
-    assert.ok(Date.now() - sentAt < 6000, 'exited once the push was done, not at the end of the grace period');
+    assert.ok(Date.now() - sentAt < 15_000, 'exited once the push was done, not at the end of the grace period');
     assert.deepEqual(exit, { code: 0, signal: null }, server.proc.stderr());
     assert.ok(await stat(join(server.storageDir, RECORD)), 'the version was published');
     assert.deepEqual(await scratchFiles(server.storageDir), []);
@@ -52,7 +52,7 @@ describe('graceful shutdown', () => {
     server.proc.child.kill('SIGINT');
     const exit = await server.proc.exited;
     assert.deepEqual(exit, { code: 0, signal: null }, server.proc.stderr());
-    assert.ok(Date.now() - sentAt < 5000, `exited ${Date.now() - sentAt} ms after the signal`);
+    assert.ok(Date.now() - sentAt < 8000, `exited ${Date.now() - sentAt} ms after the signal`);
     const result = await push;
     assert.notEqual(result.status, 201);
     assert.deepEqual(await storageSnapshot(server.storageDir), before, 'nothing was published or left in storage');

@@ -33,6 +33,23 @@ describe('certificate sources', () => {
     assert.match(info.stdout, /^sha256: +[0-9A-F:]{95}$/m);
   });
 
+  it('opens the plain-HTTP port when told to, and it only redirects to the public URL', async (t) => {
+    const [port, httpPort] = [await freePort(), await freePort()];
+    const origin = `https://localhost:${port}`;
+    const server = await startOpsServer({
+      env: { ACIHOST_PORT: String(port), ACIHOST_PUBLIC_URL: origin, ACIHOST_HTTP_PORT: String(httpPort) },
+    });
+    t.after(() => server.close());
+    assert.equal(server.running.httpUrl, `http://127.0.0.1:${httpPort}`);
+    const get = await fetch(`http://127.0.0.1:${httpPort}/team/app?ac-discovery=1`, { redirect: 'manual' });
+    assert.equal(get.status, 301);
+    assert.equal(get.headers.get('location'), `${origin}/team/app?ac-discovery=1`);
+    const post = await fetch(`http://127.0.0.1:${httpPort}/-/push`, { method: 'POST', body: 'x', redirect: 'manual' });
+    assert.equal(post.status, 308);
+    const challenge = await fetch(`http://127.0.0.1:${httpPort}/.well-known/acme-challenge/nothing`);
+    assert.equal(challenge.status, 404);
+  });
+
   it('warns 14 days before the certificate expires', async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'acihost-expiring-'));
     t.after(() => rm(dir, { recursive: true, force: true }));
