@@ -117,6 +117,8 @@ describe('private prefixes', () => {
     const other = (await f.server.request('/secret/app', { headers: bearer(pullerElsewhere) })).body.toString();
     assert.doesNotMatch(other, /1\.1\.0/);
     assert.match(anonymous, /auth\.d/);
+    const again = (await f.server.request('/secret/app')).body.toString();
+    assert.doesNotMatch(again, /1\.1\.0/, 'a page rendered for a pull token is never served from cache to others');
   });
 
   it('hides them in the API too: latest is null in the list, the name itself needs pull', async () => {
