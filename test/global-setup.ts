@@ -3,19 +3,55 @@
  * fixed, so there can be only one), and the test bucket. Each S3 test then works
  * under a key prefix of its own. The cluster is stopped at the end.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { closeSync, openSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { S3_TEST } from './helpers/s3.ts';
 
-const run = promisify(execFile);
 const SCRIPT = new URL('../scripts/ceph-s3.sh', import.meta.url).pathname;
 
+let startedHere = false;
+
+async function rgwAnswers(): Promise<boolean> {
+  try {
+    return (await fetch(S3_TEST.endpoint, { signal: AbortSignal.timeout(1000) })).ok;
+  } catch {
+    return false;
+  }
+}
+
 export async function globalSetup(): Promise<void> {
-  await run(SCRIPT, ['start'], {
-    env: { ...process.env, D: S3_TEST.stateDir, AK: S3_TEST.accessKeyId, SK: S3_TEST.secretAccessKey },
-    timeout: 180_000,
-  });
+  // A cluster left running (a developer's, between runs) is reused, not restarted.
+  if (!(await rgwAnswers())) {
+    startedHere = true;
+    await cluster('start');
+  }
+  await createBucket();
+}
+
+/**
+ * Runs the cluster script with its output in a log file: the Ceph daemons it
+ * starts inherit its stdio, and a pipe they held open would keep the test run
+ * (and CI) waiting for ever.
+ */
+async function cluster(command: 'start' | 'stop'): Promise<void> {
+  await mkdir(S3_TEST.stateDir.replace(/[^/]+$/, ''), { recursive: true });
+  const log = openSync(`${S3_TEST.stateDir}.${command}.log`, 'a');
+  try {
+    const child = spawn(SCRIPT, [command], {
+      env: { ...process.env, D: S3_TEST.stateDir, AK: S3_TEST.accessKeyId, SK: S3_TEST.secretAccessKey },
+      stdio: ['ignore', log, log],
+    });
+    const [code] = (await once(child, 'exit')) as [number | null];
+    if (code !== 0) throw new Error(`ceph-s3.sh ${command} failed (exit ${code}); see ${S3_TEST.stateDir}.${command}.log`);
+  } finally {
+    closeSync(log);
+  }
+}
+
+async function createBucket(): Promise<void> {
   const client = new S3Client({
     endpoint: S3_TEST.endpoint,
     region: 'us-east-1',
@@ -23,12 +59,15 @@ export async function globalSetup(): Promise<void> {
     credentials: { accessKeyId: S3_TEST.accessKeyId, secretAccessKey: S3_TEST.secretAccessKey },
   });
   try {
-    await client.send(new CreateBucketCommand({ Bucket: S3_TEST.bucket }));
+    await client.send(new CreateBucketCommand({ Bucket: S3_TEST.bucket })).catch((e: Error) => {
+      if (e.name !== 'BucketAlreadyOwnedByYou' && e.name !== 'BucketAlreadyExists') throw e;
+    });
   } finally {
     client.destroy();
   }
 }
 
 export async function globalTeardown(): Promise<void> {
-  await run(SCRIPT, ['stop'], { env: { ...process.env, D: S3_TEST.stateDir } }).catch(() => undefined);
+  if (!startedHere) return;
+  await cluster('stop').catch(() => undefined);
 }

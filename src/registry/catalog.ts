@@ -156,6 +156,28 @@ export class Catalog {
     return out;
   }
 
+  /**
+   * Brings this index in line with storage by listing record keys only: records
+   * it missed are read, records gone from storage are dropped. The sweep runs it
+   * first, so a blob is never judged orphaned by an index that missed a change.
+   */
+  async reconcile(): Promise<void> {
+    // A record committed while the listing runs may be missing from it: keep the young ones.
+    const listedFrom = new Date(Date.now() - 60_000).toISOString();
+    const stored = new Set<string>();
+    for await (const obj of this.storage.list(layout.images)) {
+      const c = layout.parseVersionRecord(obj.key);
+      if (!c) continue;
+      stored.add(obj.key);
+      if (!this.byName.get(c.name)?.get(platform(c.os, c.arch))?.has(c.version)) await this.find(c);
+    }
+    for (const platforms of [...this.byName.values()]) {
+      for (const versions of [...platforms.values()]) {
+        for (const r of [...versions.values()]) if (r.pushedAt < listedFrom && !stored.has(layout.versionRecord(r))) this.remove(r);
+      }
+    }
+  }
+
   /** Blob keys that some known version record references. */
   referencedBlobs(): Set<string> {
     const out = new Set<string>();

@@ -93,7 +93,7 @@ export class Registry {
   async sweep(): Promise<void> {
     try {
       const report = await sweep(this.storage, this.catalog, this.config.storage.sweepGraceSeconds);
-      if (report.staging || report.orphanBlobs) this.log.info(report, 'swept leftovers');
+      if (report.staging || report.orphanBlobs || report.abortedUploads) this.log.info(report, 'swept leftovers');
       const uploads = await sweepUploads(this.storage, this.config.acpush.uploadExpirySeconds);
       if (uploads) this.log.info({ uploads }, 'swept expired acpush uploads');
       const journal = await pruneJournal(this.storage);

@@ -6,6 +6,7 @@ import { isIdle } from './uploads/upload-store.ts';
 export interface SweepReport {
   staging: number;
   orphanBlobs: number;
+  abortedUploads: number;
 }
 
 /**
@@ -16,12 +17,13 @@ export interface SweepReport {
  */
 export async function sweep(storage: Storage, catalog: Catalog, graceSeconds: number, now = Date.now()): Promise<SweepReport> {
   const cutoff = now - graceSeconds * 1000;
-  const report: SweepReport = { staging: 0, orphanBlobs: 0 };
+  const report: SweepReport = { staging: 0, orphanBlobs: 0, abortedUploads: (await storage.abortStaleUploads?.(new Date(cutoff))) ?? 0 };
   for await (const obj of storage.list(layout.tmp)) {
     if (obj.modified.getTime() > cutoff) continue;
     await storage.delete(obj.key);
     report.staging++;
   }
+  await catalog.reconcile();
   const referenced = catalog.referencedBlobs();
   for await (const obj of storage.list(layout.blobs)) {
     if (obj.modified.getTime() > cutoff || referenced.has(obj.key)) continue;

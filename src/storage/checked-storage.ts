@@ -58,6 +58,9 @@ export class CheckedStorage implements Storage {
   list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo> {
     return this.inner.list(prefix, options);
   }
+  async abortStaleUploads(before: Date): Promise<number> {
+    return (await this.inner.abortStaleUploads?.(before)) ?? 0;
+  }
   close(): Promise<void> {
     return this.inner.close();
   }

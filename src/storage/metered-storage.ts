@@ -45,6 +45,9 @@ export class MeteredStorage implements Storage {
       end();
     }
   }
+  async abortStaleUploads(before: Date): Promise<number> {
+    return this.timed('abortStaleUploads', async () => (await this.inner.abortStaleUploads?.(before)) ?? 0);
+  }
   close(): Promise<void> {
     return this.inner.close();
   }

@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
 import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import {
+  AbortMultipartUploadCommand,
   CopyObjectCommand,
+  ListMultipartUploadsCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -14,7 +16,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { unavailable } from '../errors.ts';
+import { isAcihostError, unavailable } from '../errors.ts';
 import {
   KeyExistsError,
   KeyNotFoundError,
@@ -206,8 +208,14 @@ export class S3Storage implements Storage {
     const meter = new EtagMeter(this.opts.partSizeBytes);
     const counted = new PassThrough();
     let size = 0;
-    body.on('error', (e) => meter.destroy(e));
+    // The client's own stream failing is the cause to report; anything else is the store's.
+    let clientFailure: unknown;
+    body.on('error', (e) => {
+      clientFailure = e;
+      meter.destroy(e);
+    });
     meter.on('error', (e) => counted.destroy(e));
+    counted.on('error', () => undefined); // lib-storage sees it and rejects done()
     meter.on('data', (c: Buffer) => (size += c.length));
     body.pipe(meter).pipe(counted);
     const upload = new Upload({
@@ -217,14 +225,10 @@ export class S3Storage implements Storage {
       queueSize: 2,
       leavePartsOnError: false,
     });
-    let failure: unknown;
-    counted.on('error', (e) => {
-      failure = e;
-      void upload.abort().catch(() => undefined);
-    });
+    body.on('error', () => void upload.abort().catch(() => undefined));
     try {
       const res = await upload.done();
-      if (failure) throw failure;
+      if (clientFailure) throw clientFailure;
       // Ceph RGW answers a completed multipart upload with an empty ETag: ask for it.
       const etag =
         res.ETag ||
@@ -232,12 +236,9 @@ export class S3Storage implements Storage {
           .ETag;
       await this.checkEtag(key, etag, meter.expected());
     } catch (e) {
-      throw (
-        failure ??
-        (isMissing(e) || status(e)
-          ? unavailable('STORAGE_UNAVAILABLE', 'the object store failed to store an upload; try again shortly', e)
-          : e)
-      );
+      if (clientFailure) throw clientFailure;
+      if (isAcihostError(e)) throw e;
+      throw unavailable('STORAGE_UNAVAILABLE', 'the object store failed to store an upload; try again shortly', e);
     }
     return { key, size, modified: new Date() };
   }
@@ -295,6 +296,34 @@ export class S3Storage implements Storage {
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
+  }
+
+  async abortStaleUploads(before: Date): Promise<number> {
+    let aborted = 0;
+    let keyMarker: string | undefined;
+    let uploadMarker: string | undefined;
+    do {
+      const page = await this.call('list multipart uploads', () =>
+        this.client.send(
+          new ListMultipartUploadsCommand({
+            Bucket: this.opts.bucket,
+            Prefix: this.opts.prefix,
+            KeyMarker: keyMarker,
+            UploadIdMarker: uploadMarker,
+          }),
+        ),
+      );
+      for (const u of page.Uploads ?? []) {
+        if (!u.Initiated || u.Initiated >= before) continue;
+        await this.call('abort a multipart upload', () =>
+          this.client.send(new AbortMultipartUploadCommand({ Bucket: this.opts.bucket, Key: u.Key, UploadId: u.UploadId })),
+        );
+        aborted++;
+      }
+      keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+      uploadMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
+    } while (keyMarker);
+    return aborted;
   }
 
   async close(): Promise<void> {

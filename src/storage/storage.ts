@@ -54,6 +54,11 @@ export interface Storage {
   delete(key: string): Promise<void>;
   /** Every object whose key starts with `prefix`, in key order. */
   list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo>;
+  /**
+   * Backends that keep invisible partial uploads (S3 multipart uploads) remove
+   * those started before `before`: what a crash mid-upload leaves behind.
+   */
+  abortStaleUploads?(before: Date): Promise<number>;
   /** Releases clients and handles. */
   close(): Promise<void>;
 }
