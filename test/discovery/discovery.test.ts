@@ -8,33 +8,14 @@ import { discoveryTags, MAX_NAMES_PER_PAGE } from '../../src/discovery/discovery
 import { escapeHtml, renderDiscoveryPage } from '../../src/discovery/render-page.ts';
 import { Catalog } from '../../src/registry/catalog.ts';
 import { KeyStore } from '../../src/registry/keyring.ts';
-import type { VersionRecord } from '../../src/registry/version-record.ts';
 import { CheckedStorage } from '../../src/storage/checked-storage.ts';
 import { FsStorage } from '../../src/storage/fs-storage.ts';
+import { versionRecord } from '../helpers/records.ts';
 import { createGpg, type Gpg, type GpgKey } from '../helpers/gpg.ts';
 
 const ORIGIN = 'https://localhost:8443';
 const TEMPLATE = `${ORIGIN}/-/aci/{name}/{version}/{os}/{arch}.{ext}`;
 const PUSH_TEMPLATE = `${ORIGIN}/-/acpush/start/{name}/{version}/{os}/{arch}.{ext}`;
-
-function record(name: string, version = '1.0.0'): VersionRecord {
-  return {
-    name,
-    version,
-    os: 'linux',
-    arch: 'amd64',
-    imageId: 'sha512-' + 'a'.repeat(128),
-    digest: 'b'.repeat(64),
-    size: 1,
-    uncompressedSize: 1,
-    compression: 'gzip',
-    signature: '',
-    signer: 'c'.repeat(40),
-    tokenId: 't',
-    pushedAt: new Date().toISOString(),
-    blob: 'blobs/x.aci',
-  };
-}
 
 /** Parses meta tags back out of a page the way a tokenizer would: attribute entities decoded. */
 function metas(html: string): { name: string; content: string }[] {
@@ -64,7 +45,8 @@ describe('discovery', () => {
     keys = new KeyStore(storage, 'localhost');
     await keys.add('localhost/team', await gpg.exportPublic(teamKey.fingerprint));
     await keys.add('localhost', await gpg.exportPublic(rootKey.fingerprint));
-    for (const n of ['localhost/team/app', 'localhost/team/app/sub', 'localhost/teamx/app', 'localhost/team/tool']) catalog.add(record(n));
+    for (const n of ['localhost/team/app', 'localhost/team/app/sub', 'localhost/teamx/app', 'localhost/team/tool'])
+      catalog.add(versionRecord(n));
   });
   after(() => gpg?.cleanup());
 
@@ -116,7 +98,7 @@ describe('discovery', () => {
   });
 
   it(`collapses more than ${MAX_NAMES_PER_PAGE} names below a path into one tag for the path`, () => {
-    for (let i = 0; i < MAX_NAMES_PER_PAGE + 1; i++) catalog.add(record(`localhost/many/app${i}`));
+    for (let i = 0; i < MAX_NAMES_PER_PAGE + 1; i++) catalog.add(versionRecord(`localhost/many/app${i}`));
     const t = tags('localhost/many')!;
     assert.deepEqual(
       t.filter((x) => x.name === 'ac-discovery').map((x) => x.prefix),

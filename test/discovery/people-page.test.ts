@@ -3,38 +3,18 @@
  * shows for a path and for a name, its commands, pagination, the friendly 404, and
  * that the meta tags are the same whatever the query.
  */
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PageModel } from '../../src/discovery/page-model.ts';
 import { peoplePage } from '../../src/discovery/people-page.ts';
-import { serializeVersionRecord, type VersionRecord } from '../../src/registry/version-record.ts';
-import { layout } from '../../src/storage/layout.ts';
 import { createFixture, type Fixture } from '../helpers/fixture.ts';
+import { seedRecords, versionRecord } from '../helpers/records.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 const metas = (html: string) => html.match(/<meta name="ac-[^>]*>/g) ?? [];
-
-function seedRecord(name: string, i: number): VersionRecord {
-  return {
-    name,
-    version: '1.0.0',
-    os: 'linux',
-    arch: 'amd64',
-    imageId: 'sha512-' + String(i % 10).repeat(128),
-    digest: '0'.repeat(64),
-    size: 2048,
-    uncompressedSize: 4096,
-    compression: 'gzip',
-    signature: '',
-    signer: 'a'.repeat(40),
-    tokenId: 'seed',
-    pushedAt: new Date(0).toISOString(),
-    blob: `blobs/seed${i}.aci`,
-  };
-}
 
 describe('page for people', () => {
   let f: Fixture;
@@ -120,7 +100,7 @@ describe('page for people', () => {
 
   it('escapes every value it shows', () => {
     const evil = '<script>alert(1)</script>"\'&';
-    const record = { ...seedRecord('localhost/x', 1), version: evil, os: evil, arch: evil };
+    const record = versionRecord('localhost/x', { version: evil, os: evil, arch: evil }, 1);
     const model: PageModel = {
       domain: 'localhost',
       origin: 'https://localhost',
@@ -142,18 +122,10 @@ describe('page for people: pagination', () => {
 
   before(async () => {
     const storage = await mkdtemp(join(tmpdir(), 'acihost-pages-'));
-    for (let i = 0; i < NAMES; i++) {
-      const record = seedRecord(`localhost/many/svc${String(i).padStart(3, '0')}`, i);
-      const file = join(storage, layout.versionRecord(record));
-      await mkdir(dirname(file), { recursive: true });
-      await writeFile(file, serializeVersionRecord(record));
-    }
-    for (let i = 0; i < 80; i++) {
-      const record = { ...seedRecord('localhost/big', i), version: `1.0.${i}`, blob: `blobs/big${i}.aci` };
-      const file = join(storage, layout.versionRecord(record));
-      await mkdir(dirname(file), { recursive: true });
-      await writeFile(file, serializeVersionRecord(record));
-    }
+    await seedRecords(storage, [
+      ...Array.from({ length: NAMES }, (_, i) => versionRecord(`localhost/many/svc${String(i).padStart(3, '0')}`, {}, i)),
+      ...Array.from({ length: 80 }, (_, i) => versionRecord('localhost/big', { version: `1.0.${i}` }, i)),
+    ]);
     server = await startTestServer({ env: { ACIHOST_STORAGE_DIR: storage } });
   });
   after(() => server?.close());

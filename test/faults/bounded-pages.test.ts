@@ -1,11 +1,10 @@
 /** Discovery answers stay small whatever the catalogue (contracts.md: at most 100 names per page). */
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { serializeVersionRecord, type VersionRecord } from '../../src/registry/version-record.ts';
-import { layout } from '../../src/storage/layout.ts';
+import { seedRecords, versionRecord } from '../helpers/records.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 const NAMES = 10_000;
@@ -15,28 +14,10 @@ describe('bounded discovery pages', () => {
 
   before(async () => {
     const storage = await mkdtemp(join(tmpdir(), 'acihost-many-'));
-    const writes: Promise<void>[] = [];
-    for (let i = 0; i < NAMES; i++) {
-      const record: VersionRecord = {
-        name: `localhost/fleet/svc${i}`,
-        version: '1.0.0',
-        os: 'linux',
-        arch: 'amd64',
-        imageId: 'sha512-' + '0'.repeat(128),
-        digest: '0'.repeat(64),
-        size: 1,
-        uncompressedSize: 1,
-        compression: 'gzip',
-        signature: '',
-        signer: '0'.repeat(40),
-        tokenId: 'seed',
-        pushedAt: new Date(0).toISOString(),
-        blob: `blobs/seed${i}.aci`,
-      };
-      const file = join(storage, layout.versionRecord(record));
-      writes.push(mkdir(dirname(file), { recursive: true }).then(() => writeFile(file, serializeVersionRecord(record))));
-    }
-    await Promise.all(writes);
+    await seedRecords(
+      storage,
+      Array.from({ length: NAMES }, (_, i) => versionRecord(`localhost/fleet/svc${i}`, {}, i)),
+    );
     server = await startTestServer({ env: { ACIHOST_STORAGE_DIR: storage } });
   });
   after(() => server?.close());

@@ -39,6 +39,17 @@ async function filesUnder(dir: string): Promise<string[]> {
   return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1));
 }
 
+/** Every blob belongs to a version record and every record's blob exists. */
+async function assertBlobsMatchRecords(storage: string, files: string[]): Promise<void> {
+  const blobs = files.filter((f) => f.startsWith('blobs/'));
+  const records = await Promise.all(
+    files
+      .filter((f) => f.startsWith('images/') && f.includes('/_v/'))
+      .map(async (f) => JSON.parse(await readFile(join(storage, f), 'utf8')).blob),
+  );
+  assert.deepEqual(blobs.sort(), records.sort(), 'no blob without a record, no record without a blob');
+}
+
 describe('crash at every step of a publish and of a delete', () => {
   let dir: string;
   let gpg: Gpg;
@@ -99,13 +110,7 @@ describe('crash at every step of a publish and of a delete', () => {
         );
         const record = `images/localhost/crash/app/_v/linux-amd64/${version}.json`;
         assert.equal(files.includes(record), survives, `version record after a kill at ${step}`);
-        const blobs = files.filter((f) => f.startsWith('blobs/'));
-        const records = await Promise.all(
-          files
-            .filter((f) => f.startsWith('images/') && f.includes('/_v/'))
-            .map(async (f) => JSON.parse(await readFile(join(storage, f), 'utf8')).blob),
-        );
-        assert.deepEqual(blobs.sort(), records.sort(), 'no blob without a record, no record without a blob');
+        await assertBlobsMatchRecords(storage, files);
 
         const served = await httpsRequest(`${origin}/-/aci/localhost/crash/app/${version}/linux/amd64.aci`, { ca: await caPem() });
         assert.equal(served.status, survives ? 200 : 404);
@@ -146,13 +151,7 @@ describe('crash at every step of a publish and of a delete', () => {
       try {
         const storage = join(dir, 'storage');
         const files = await filesUnder(storage);
-        const blobs = files.filter((f) => f.startsWith('blobs/'));
-        const records = await Promise.all(
-          files
-            .filter((f) => f.startsWith('images/') && f.includes('/_v/'))
-            .map(async (f) => JSON.parse(await readFile(join(storage, f), 'utf8')).blob),
-        );
-        assert.deepEqual(blobs.sort(), records.sort(), 'no blob without a record, no record without a blob');
+        await assertBlobsMatchRecords(storage, files);
         const served = await httpsRequest(`${origin}/-/aci/${path}.aci`, { ca: await caPem() });
         assert.equal(served.status, gone ? 404 : 200);
         if (!gone) assert.ok(served.body.equals(await readFile(aciPath)));

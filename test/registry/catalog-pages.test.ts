@@ -6,32 +6,13 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AuditLog } from '../../src/registry/audit-log.ts';
 import { Catalog } from '../../src/registry/catalog.ts';
-import type { VersionRecord } from '../../src/registry/version-record.ts';
 import { FsStorage } from '../../src/storage/fs-storage.ts';
 import type { Storage } from '../../src/storage/storage.ts';
-
-function record(name: string, version = '1.0.0', arch = 'amd64'): VersionRecord {
-  return {
-    name,
-    version,
-    os: 'linux',
-    arch,
-    imageId: 'sha512-' + 'a'.repeat(128),
-    digest: 'b'.repeat(64),
-    size: 1,
-    uncompressedSize: 1,
-    compression: 'gzip',
-    signature: '',
-    signer: 'c'.repeat(40),
-    tokenId: 't',
-    pushedAt: new Date().toISOString(),
-    blob: `blobs/${name.replace(/\//g, '-')}-${version}-${arch}.aci`,
-  };
-}
+import { versionRecord } from '../helpers/records.ts';
 
 async function catalogOf(names: string[]): Promise<Catalog> {
   const catalog = new Catalog(new FsStorage(await mkdtemp(join(tmpdir(), 'acihost-cat-'))));
-  for (const n of names) catalog.add(record(n));
+  for (const n of names) catalog.add(versionRecord(n));
   return catalog;
 }
 
@@ -59,8 +40,8 @@ describe('catalogue queries for pages and the API', () => {
 
   it('removes versions, the name with its last one, and moves latest', async () => {
     const c = await catalogOf([]);
-    for (const v of ['1.0.0', '2.0.0']) c.add(record('l/app', v));
-    c.add(record('l/app', '2.0.0', 'aarch64'));
+    for (const v of ['1.0.0', '2.0.0']) c.add(versionRecord('l/app', { version: v }));
+    c.add(versionRecord('l/app', { version: '2.0.0', arch: 'aarch64' }));
     const generation = c.generation;
     assert.ok(c.remove({ name: 'l/app', version: '2.0.0', os: 'linux', arch: 'amd64' }));
     assert.ok(c.generation > generation);
