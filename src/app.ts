@@ -13,6 +13,7 @@ import { pubkeysRoutes } from './http/routes/pubkeys.ts';
 import { pushRoutes } from './http/routes/push.ts';
 import { observeRequests } from './http/access-log.ts';
 import { limitFailedAuth } from './http/failed-auth-limit.ts';
+import { presentedToken } from './http/credentials.ts';
 import { healthRoutes } from './http/routes/health.ts';
 import { metricsRoutes } from './http/routes/metrics.ts';
 import { ServerState } from './ops/server-state.ts';
@@ -44,7 +45,16 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   registerErrorHandler(app);
   // One access log line and the request metrics per request; then failed authentication limited per address.
   observeRequests(app, state.metrics);
-  limitFailedAuth(app, { attempts: registry.config.rateLimit.failedAuthAttempts, windowSeconds: registry.config.rateLimit.windowSeconds, metrics: state.metrics });
+  limitFailedAuth(app, {
+    attempts: registry.config.rateLimit.failedAuthAttempts,
+    windowSeconds: registry.config.rateLimit.windowSeconds,
+    metrics: state.metrics,
+    validTokenId: (request) =>
+      registry.tokens.authenticate(presentedToken(request)).then(
+        (t) => t.id,
+        () => undefined,
+      ),
+  });
   // Bodies of any other type reach the handlers unread: they stream what they accept and
   // answer with their own error (acpush sends parts with no Content-Type at all).
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));

@@ -12,8 +12,7 @@
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Metrics } from '../ops/metrics.ts';
-
-const TOKEN_ID = /^acih_([0-9a-f]{20})_/;
+import { presentedTokenId } from './credentials.ts';
 
 interface Counted {
   sent: number;
@@ -37,14 +36,6 @@ function bytesSinceLastResponse(socket: Socket | null | undefined): Counted {
 }
 
 /** The id part of a presented acihost token (public: it names the token, it cannot be used as one). */
-export function presentedTokenId(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization;
-  if (!header) return undefined;
-  const [scheme = '', value = ''] = header.split(' ', 2);
-  const token =
-    scheme.toLowerCase() === 'basic' ? Buffer.from(value, 'base64').toString('utf8').split(':').slice(1).join(':') : value.trim();
-  return TOKEN_ID.exec(token)?.[1];
-}
 
 export function observeRequests(app: FastifyInstance, metrics: Metrics): void {
   app.addHook('onResponse', async (request, reply) => {

@@ -19,3 +19,10 @@ export function presentedToken(request: FastifyRequest): string | undefined {
   }
   return undefined;
 }
+
+const TOKEN_ID = /^acih_([0-9a-f]{20})_/;
+
+/** The public id part of the presented token (for logs and limits), never the secret. */
+export function presentedTokenId(request: FastifyRequest): string | undefined {
+  return TOKEN_ID.exec(presentedToken(request) ?? '')?.[1];
+}

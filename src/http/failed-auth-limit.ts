@@ -2,9 +2,11 @@
  * Failed authentication, limited per client address: after
  * rateLimit.failedAuthAttempts answers of 401 within rateLimit.windowSeconds,
  * further requests from that address that carry credentials are answered 429
- * with Retry-After until the window ends, before their token is even looked at,
- * so tokens cannot be guessed at speed. Requests without credentials (public
- * downloads, discovery) and addresses without failures are never limited.
+ * with Retry-After until the window ends, so tokens cannot be guessed at speed:
+ * a right guess is refused too. Successful traffic is never limited: a token that
+ * already authenticated from that address keeps working there (one CI job with a
+ * bad token must not stop the others behind the same address). Requests without
+ * credentials (public downloads, discovery) are never limited either.
  * request.ip honours server.trustProxy, so behind a proxy the client is limited,
  * not the proxy.
  */
@@ -17,11 +19,15 @@ interface Window {
   resetAt: number;
 }
 
+// Tokens remembered per address as having worked there; bounded, oldest forgotten first.
+const GOOD_TOKENS_PER_ADDRESS = 64;
+
 // Bounds memory under a flood from many addresses: expired windows are dropped past this size.
 const PRUNE_AT = 10_000;
 
 export class FailedAuthLimiter {
   private readonly windows = new Map<string, Window>();
+  private readonly good = new Map<string, Set<string>>();
   private readonly limit: number;
   private readonly windowMs: number;
 
@@ -35,6 +41,21 @@ export class FailedAuthLimiter {
     const w = this.windows.get(address);
     if (!w || w.resetAt <= now || w.failures < this.limit) return 0;
     return Math.ceil((w.resetAt - now) / 1000);
+  }
+
+  recordSuccess(address: string, tokenId: string): void {
+    let ids = this.good.get(address);
+    if (!ids) {
+      if (this.good.size >= PRUNE_AT) this.good.clear();
+      this.good.set(address, (ids = new Set()));
+    }
+    ids.delete(tokenId);
+    ids.add(tokenId);
+    if (ids.size > GOOD_TOKENS_PER_ADDRESS) ids.delete(ids.values().next().value!);
+  }
+
+  workedFrom(address: string, tokenId: string): boolean {
+    return this.good.get(address)?.has(tokenId) ?? false;
   }
 
   recordFailure(address: string, now = Date.now()): void {
@@ -54,13 +75,26 @@ export class FailedAuthLimiter {
 
 const carriesCredentials = (request: FastifyRequest) => request.headers.authorization !== undefined;
 
-/** Adds the limiter's hooks to the root instance (every route). */
-export function limitFailedAuth(app: FastifyInstance, opts: { attempts: number; windowSeconds: number; metrics: Metrics }): void {
+/**
+ * Adds the limiter's hooks to the root instance (every route). `validTokenId`
+ * answers the id of the presented token when it authenticates, else undefined.
+ */
+export function limitFailedAuth(
+  app: FastifyInstance,
+  opts: {
+    attempts: number;
+    windowSeconds: number;
+    metrics: Metrics;
+    validTokenId: (request: FastifyRequest) => Promise<string | undefined>;
+  },
+): void {
   const limiter = new FailedAuthLimiter(opts.attempts, opts.windowSeconds);
   app.addHook('onRequest', async (request, reply) => {
     if (!carriesCredentials(request)) return;
     const wait = limiter.retryAfter(request.ip);
     if (wait === 0) return;
+    const id = await opts.validTokenId(request);
+    if (id && limiter.workedFrom(request.ip, id)) return;
     opts.metrics.authFailures.inc({ status: '429' });
     request.log.warn({ ip: request.ip, retryAfter: wait }, 'refused request after too many failed authentications');
     return reply
@@ -70,6 +104,10 @@ export function limitFailedAuth(app: FastifyInstance, opts: { attempts: number; 
       .send(errorBody('AUTH_RATE_LIMITED', `too many failed authentications from this address; try again in ${wait} s with a valid token`));
   });
   app.addHook('onResponse', async (request, reply) => {
+    if (reply.statusCode < 400 && carriesCredentials(request)) {
+      const id = await opts.validTokenId(request);
+      if (id) limiter.recordSuccess(request.ip, id);
+    }
     if (reply.statusCode !== 401) return;
     opts.metrics.authFailures.inc({ status: '401' });
     limiter.recordFailure(request.ip);

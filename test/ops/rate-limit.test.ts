@@ -40,9 +40,14 @@ describe('failed authentication rate limit', () => {
     assert.equal((await api(`Bearer ${token}`, '203.0.113.7')).status, 429);
     // The same address without credentials still reads public things.
     assert.equal((await server.request('/', { headers: { 'x-forwarded-for': '203.0.113.7' } })).status, 200);
+    // A token that already worked from an address keeps working there after others failed.
+    assert.equal((await api(`Bearer ${token}`, '203.0.113.9')).status, 200);
+    for (let i = 0; i < 4; i++) await api(BAD, '203.0.113.9');
+    assert.equal((await api(BAD, '203.0.113.9')).status, 429);
+    assert.equal((await api(`Bearer ${token}`, '203.0.113.9')).status, 200);
     // Another client behind the same trusted proxy is not affected.
     assert.equal((await api(`Bearer ${token}`, '203.0.113.8')).status, 200);
     const metrics = (await server.request('/-/metrics')).body.toString();
-    assert.match(metrics, /acihost_auth_failures_total\{status="429"\} 2/);
+    assert.match(metrics, /acihost_auth_failures_total\{status="429"\} 4/);
   });
 });
