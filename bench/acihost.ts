@@ -1,0 +1,139 @@
+/**
+ * acihost as the benchmark runs it: the production build (`node dist/cli.js
+ * serve`, default configuration, access log at info to a file) pinned to the server
+ * core, on a storage directory of its own and the development certificate it
+ * generates on first start.
+ */
+import { execFile, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { serializeVersionRecord, type VersionRecord } from '../src/registry/version-record.ts';
+import { layout } from '../src/storage/layout.ts';
+import { SERVER_CORE, spawnPinned, stopChild, waitFor } from './processes.ts';
+
+const run = promisify(execFile);
+export const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
+
+export interface Site {
+  dir: string;
+  port: number;
+  /** https://127.0.0.1:PORT: what clients dial (the certificate names 127.0.0.1). */
+  url: string;
+  configFile: string;
+  storageDir: string;
+  certsDir: string;
+  env: Record<string, string>;
+}
+
+/** A storage directory, a configuration and a port; `extraEnv` switches the backend (S3 mode). */
+export async function prepareSite(dir: string, port: number, certsDir: string, extraEnv: Record<string, string> = {}): Promise<Site> {
+  await mkdir(dir, { recursive: true });
+  const configFile = join(dir, 'config.json');
+  await writeFile(configFile, JSON.stringify({ tls: { devCertsDir: certsDir } }));
+  const storageDir = join(dir, 'storage');
+  const env = {
+    ACIHOST_HOST: '127.0.0.1',
+    ACIHOST_PORT: String(port),
+    // The image domain is the public URL's host: names are localhost/...
+    ACIHOST_PUBLIC_URL: `https://localhost:${port}`,
+    ACIHOST_STORAGE_DIR: storageDir,
+    ...extraEnv,
+  };
+  return { dir, port, url: `https://127.0.0.1:${port}`, configFile, storageDir, certsDir, env };
+}
+
+/** Runs an acihost command against the site's configuration and storage; resolves with stdout. */
+export async function acihostCli(site: Site, args: string[]): Promise<string> {
+  const { stdout } = await run(process.execPath, [CLI, ...args, '--config', site.configFile], { env: { ...process.env, ...site.env } });
+  return stdout;
+}
+
+/** One GET over TLS with the site's CA; resolves with the status and body. */
+export function get(url: string, ca: string, timeoutMs = 5000): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { ca, agent: false, timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url} timed out`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+export class AcihostProcess {
+  readonly child: ChildProcess;
+  /** performance.now() just before the spawn. */
+  readonly spawnedAt: number;
+  private constructor(child: ChildProcess, spawnedAt: number) {
+    this.child = child;
+    this.spawnedAt = spawnedAt;
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** Spawns `serve` on the server core with its log appended to `logFile`; does not wait. */
+  static spawn(site: Site, logFile: string, nodeArgs: string[] = []): AcihostProcess {
+    const log = openSync(logFile, 'a');
+    try {
+      const spawnedAt = performance.now();
+      const child = spawnPinned(SERVER_CORE, process.execPath, [...nodeArgs, CLI, 'serve', '--config', site.configFile], {
+        env: { ...process.env, ...site.env },
+        stdio: ['ignore', log, log],
+      });
+      return new AcihostProcess(child, spawnedAt);
+    } finally {
+      closeSync(log);
+    }
+  }
+
+  /** Spawns and waits until `GET /` answers 200 (the CA exists by then). */
+  static async start(site: Site, logFile: string, ca: () => string, nodeArgs: string[] = []): Promise<AcihostProcess> {
+    const p = AcihostProcess.spawn(site, logFile, nodeArgs);
+    try {
+      await waitFor('acihost answering', async () => (await get(`${site.url}/`, ca(), 1000)).status === 200, 60_000, 100);
+    } catch (e) {
+      await p.stop();
+      throw new Error(`${(e as Error).message}; see ${logFile}`);
+    }
+    return p;
+  }
+
+  stop(): Promise<void> {
+    return stopChild(this.child, 40_000);
+  }
+}
+
+/** Writes `count` version records of names under localhost/fleet, as if pushed: what a big catalogue looks like on disk. */
+export async function seedNames(storageDir: string, from: number, to: number): Promise<void> {
+  const writes: Promise<void>[] = [];
+  for (let i = from; i < to; i++) {
+    const record: VersionRecord = {
+      name: `localhost/fleet/svc${i}`,
+      version: '1.0.0',
+      os: 'linux',
+      arch: 'amd64',
+      imageId: 'sha512-' + '0'.repeat(128),
+      digest: '0'.repeat(64),
+      size: 1,
+      uncompressedSize: 1,
+      compression: 'gzip',
+      signature: '',
+      signer: '0'.repeat(40),
+      tokenId: 'seed',
+      pushedAt: new Date(0).toISOString(),
+      blob: `blobs/seed${i}.aci`,
+    };
+    const file = join(storageDir, layout.versionRecord(record));
+    writes.push(mkdir(dirname(file), { recursive: true }).then(() => writeFile(file, serializeVersionRecord(record))));
+    if (writes.length >= 256) await Promise.all(writes.splice(0));
+  }
+  await Promise.all(writes);
+}

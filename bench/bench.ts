@@ -1,0 +1,83 @@
+/**
+ * `npm run bench`: acihost's production build against nginx on the same machine,
+ * in the same run (issue 7), or with `--s3` against the AWS SDK going straight to
+ * Ceph RGW (issue 8). Servers on core 0, load on core 1, TLS on 127.0.0.1, every
+ * load bounded in time, each measurement repeated in turns (median and spread).
+ * Prints a Markdown table and writes the figures as JSON.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { CLI } from './acihost.ts';
+import { Bed } from './bed.ts';
+import { coldStarts } from './cold-start.ts';
+import { discovery, downloads, smallFiles } from './groups.ts';
+import { parseBenchArgs, UsageError, type BenchOptions } from './options.ts';
+import { LOAD_CORE } from './processes.ts';
+import { pushes } from './push-group.ts';
+import { loadAverage, machine, table, writeResults, type Figure } from './report.ts';
+import { runS3Suite } from './s3-suite.ts';
+import { ensureTools } from './tools.ts';
+
+const say = (line: string) => process.stderr.write(`${line}\n`);
+const CACHE_DIR = new URL('../.cache/bench/', import.meta.url).pathname;
+
+async function nginxSuite(opts: BenchOptions, work: string): Promise<Figure[]> {
+  say(`bench: setting up acihost and nginx in ${work}`);
+  const bed = await Bed.create(work, CACHE_DIR, opts.imageMiB, say, { nginx: true });
+  const figures: Figure[] = [];
+  try {
+    // Pushes add names and cold starts restart the server: discovery first, then the rest.
+    if (opts.only.has('discovery')) figures.push(...(await discovery(bed, opts)));
+    if (opts.only.has('small')) figures.push(...(await smallFiles(bed, opts)));
+    if (opts.only.has('download')) figures.push(...(await downloads(bed, opts)));
+    if (opts.only.has('cold')) figures.push(...(await coldStarts(bed, opts)));
+    if (opts.only.has('push')) figures.push(...(await pushes(bed, opts)));
+  } finally {
+    await bed.close(opts.keep);
+    if (opts.keep) say(`bench: kept ${work}`);
+  }
+  return figures;
+}
+
+async function main(): Promise<number> {
+  let opts: BenchOptions;
+  try {
+    opts = parseBenchArgs(process.argv.slice(2));
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    say(e.message);
+    return 2;
+  }
+  ensureTools(opts.s3 ? ['taskset', 'curl', 'gpg'] : ['nginx', 'wrk', 'taskset', 'curl', 'gpg'], say);
+  if (!existsSync(CLI)) {
+    say(`bench: ${CLI} is missing; run npm run build first (npm run bench does)`);
+    return 1;
+  }
+  // This process only orchestrates and polls: keep it on the load core, off the server's.
+  execFileSync('taskset', ['-a', '-p', '-c', LOAD_CORE, String(process.pid)], { stdio: 'ignore' });
+  const loadBefore = loadAverage();
+  if (loadBefore[0]! > 1) say(`bench: the machine is busy (load average ${loadBefore.join(' ')}); figures will be noisy`);
+  const started = new Date();
+  const work = await mkdtemp(join(tmpdir(), 'acihost-bench-'));
+  const figures = opts.s3 ? await runS3Suite(opts, work, CACHE_DIR, say) : await nginxSuite(opts, work);
+  const loadAfter = loadAverage();
+  const reference = opts.s3 ? 'SDK→RGW' : 'nginx';
+  console.log(table(figures, reference));
+  const results = {
+    mode: opts.s3 ? 's3' : 'nginx',
+    startedAt: started.toISOString(),
+    finishedAt: new Date().toISOString(),
+    loadAverage: { before: loadBefore, after: loadAfter },
+    machine: machine(),
+    options: { runs: opts.runs, seconds: opts.seconds, imageMiB: opts.imageMiB, largeMiB: opts.largeMiB, only: [...opts.only] },
+    figures,
+  };
+  await writeResults(resolve(opts.out), results);
+  say(`bench: load average ${loadBefore.join(' ')} before, ${loadAfter.join(' ')} after; results in ${opts.out}`);
+  return 0;
+}
+
+process.exitCode = await main();

@@ -1,0 +1,97 @@
+/**
+ * A smoke test of the benchmark's own parts (bench/), fast and without load: the
+ * images it pushes pass acihost's inspector, wrk's report is read right, figures
+ * are judged against their targets, and the nginx configuration is what nginx needs.
+ * The benchmark itself (npm run bench) is not part of the suite.
+ */
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeBody, writeImage } from '../../bench/images.ts';
+import { nginxConfig } from '../../bench/nginx.ts';
+import { figure, table } from '../../bench/report.ts';
+import { summarize } from '../../bench/stats.ts';
+import { parseWrk } from '../../bench/wrk.ts';
+import { createInspector } from '../../src/aci/inspect.ts';
+
+const WRK_REPORT = `Running 3s test @ https://127.0.0.1:40000/bench/app?ac-discovery=1
+  1 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     6.73ms   15.10ms 218.00ms   97.12%
+    Req/Sec     7.74k   512.33     8.20k    90.00%
+  Latency Distribution
+     50%  820.00us
+     75%    1.02ms
+     90%    1.50ms
+     99%    1.10s
+  23094 requests in 3.00s, 68.52MB read
+  Non-2xx or 3xx responses: 2
+Requests/sec:   7698.12
+Transfer/sec:     22.84MB
+`;
+
+describe('benchmark harness', () => {
+  const dirs: string[] = [];
+  after(async () => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+
+  it('makes two-member gzip images that acihost inspects as one valid ACI, a different file per version', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'acihost-bench-test-'));
+    dirs.push(dir);
+    const body = join(dir, 'body.gz');
+    await writeBody(body, 3 * 1024 * 1024 + 100);
+    const results = [];
+    for (const version of ['1.0.0', '1.0.1']) {
+      const aci = join(dir, `${version}.aci`);
+      await writeImage(aci, body, 'localhost/bench/app', version);
+      const inspector = createInspector({ maxUncompressedBytes: 2 ** 30, maxEntries: 100, maxManifestBytes: 65536, maxPathBytes: 4096 });
+      await pipeline(createReadStream(aci), inspector.sink);
+      results.push(await inspector.result);
+    }
+    for (const [i, r] of results.entries()) {
+      assert.equal(r.manifest.name, 'localhost/bench/app');
+      assert.equal(r.manifest.labels?.find((l) => l.name === 'version')?.value, `1.0.${i}`);
+      assert.equal(r.compression, 'gzip');
+      assert.equal(r.entries, 2 + 1); // manifest, rootfs, one 3 MiB file
+    }
+    assert.notEqual(results[0]!.imageId, results[1]!.imageId);
+  });
+
+  it("reads wrk's report, counting non-2xx answers as errors", () => {
+    const r = parseWrk(WRK_REPORT);
+    assert.equal(r.requestsPerSecond, 7698.12);
+    assert.ok(Math.abs(r.p50 - 0.82) < 1e-9);
+    assert.equal(r.p99, 1100);
+    assert.equal(r.requests, 23094);
+    assert.equal(r.errors, 2);
+    assert.throws(() => parseWrk('unable to connect'), /unreadable report/);
+  });
+
+  it('summarizes runs by median and spread, and judges ratios and values against targets', () => {
+    assert.deepEqual(summarize([3, 1, 2]), { runs: [3, 1, 2], median: 2, spread: 1 });
+    const rate = figure('x', 'x', 'req/s', [50, 60, 55], [100, 100, 100], { on: 'ratio', op: '>=', limit: 0.55 });
+    assert.equal(rate.ratio, 0.55);
+    assert.equal(rate.met, true);
+    const rss = figure('y', 'y', 'MiB', [151, 140, 160], undefined, { on: 'value', op: '<=', limit: 150 });
+    assert.equal(rss.met, false);
+    const text = table([rate, rss], 'nginx');
+    assert.match(text, /\| x \(req\/s\) +\| 55 +\| 100 +\| 0\.55× +\| ratio ≥ 0\.55 \| yes/);
+    assert.match(text, /\| y \(MiB\) +\| 151 .*\| ≤ 150 +\| NO/);
+  });
+
+  it('configures nginx with TLS, the static tree, a PUT location and one worker', () => {
+    const conf = nginxConfig(
+      { dir: '/w/nginx', port: 4443, url: 'https://127.0.0.1:4443', www: '/w/nginx/www' },
+      '/c/server.pem',
+      '/c/key.pem',
+    );
+    assert.match(conf, /listen 127\.0\.0\.1:4443 ssl;/);
+    assert.match(conf, /ssl_certificate \/c\/server\.pem;/);
+    assert.match(conf, /worker_processes 1;/);
+    assert.match(conf, /location \/-\/put\/ \{[^}]*dav_methods PUT;[^}]*client_max_body_size 0;/);
+    assert.match(conf, /root \/w\/nginx\/www;/);
+  });
+});
