@@ -4,7 +4,6 @@ import { prefixCovers } from '../aci/name.ts';
 import type { Config } from '../config/schema.ts';
 import { invalid, isAcihostError } from '../errors.ts';
 import { createLogger } from '../logger.ts';
-import { touchCatalogStamp } from '../registry/catalog-stamp.ts';
 import { importImage, scanTree, type ImportOutcome, type TreeScan } from '../registry/importer.ts';
 import { pubkeysTags } from '../registry/legacy-index.ts';
 import { Registry } from '../registry/registry.ts';
@@ -44,8 +43,6 @@ export async function importCommand(config: Config, args: string[], values: CliV
       counts[outcome.status]++;
       out(describe(outcome, dryRun));
     }
-    // Running servers hold the catalogue in memory: tell them to re-read it.
-    if (counts.published > 0) await touchCatalogStamp(registry.storage);
     const published = dryRun ? 'would be published' : 'published';
     out(
       `${scan.images.length} image files: ${counts.published} ${published}, ${counts.present} already present, ${counts.refused} refused`,

@@ -5,7 +5,6 @@ import { createStorage } from '../storage/create-storage.ts';
 import type { Storage } from '../storage/storage.ts';
 import { AuditLog } from './audit-log.ts';
 import { Catalog } from './catalog.ts';
-import { CatalogStampWatch } from './catalog-stamp.ts';
 import { Deleter } from './deleter.ts';
 import { KeyStore } from './keyring.ts';
 import { KeyExpiryWatch } from './key-expiry-watch.ts';
@@ -38,7 +37,6 @@ export class Registry {
   private readonly log: Logger;
   private sweepTimer: NodeJS.Timeout | undefined;
   private expiryWatch: KeyExpiryWatch | undefined;
-  private catalogWatch: CatalogStampWatch | undefined;
 
   constructor(config: Config, log: Logger, opts: { storage?: Storage; onStep?: StepHook } = {}) {
     const storage = opts.storage ?? createStorage(config);
@@ -75,10 +73,7 @@ export class Registry {
 
   /** Loads the indexes and starts the background refresh and sweep (server only; the CLI skips this). */
   async start(): Promise<void> {
-    this.catalogWatch = new CatalogStampWatch(this.storage, this.catalog, this.log);
-    await this.catalogWatch.prime();
     await Promise.all([this.catalog.load(), this.keys.mirror.refresh(), this.tokens.mirror.refresh()]);
-    this.catalogWatch.start(this.config.storage.pollIntervalMs);
     const onError = (err: unknown) => this.log.error({ err }, 'failed to refresh from storage');
     this.keys.mirror.start(this.config.storage.pollIntervalMs, onError);
     this.tokens.mirror.start(this.config.storage.pollIntervalMs, onError);
@@ -106,7 +101,6 @@ export class Registry {
   async close(): Promise<void> {
     clearInterval(this.sweepTimer);
     this.expiryWatch?.stop();
-    this.catalogWatch?.stop();
     this.keys.mirror.stop();
     this.tokens.mirror.stop();
     this.changes.stop();

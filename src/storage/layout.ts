@@ -18,8 +18,6 @@
  *   uploads/<session>/failure.json                a refused part's error, reported at completion
  *   uploads/<session>/completing                  create-only marker: one completion at a time
  *                                                 (the sweep removes a session idle past acpush.uploadExpirySeconds)
- *   stamps/catalog                                rewritten by a process that publishes outside the server
- *                                                 (acihost import): running servers poll it and re-read images/
  *   journal/<ms since epoch, 13 digits>-<random>.json  one published or deleted version, so replicas sharing
  *                                                 the storage update their index within a poll (kept an hour)
  *   acme/account.json                             the ACME account key (and its directory), shared by replicas
@@ -27,6 +25,7 @@
  *                                                 always match; every replica serves it and swaps it when it changes
  *   acme/lock                                     create-only, with an expiry inside: the one replica ordering now
  *   acme/renew                                    written by `acihost cert renew`: order a new certificate now
+ *   health/probe                                  never written: the readiness check stats it to prove the store answers
  *   tmp/...                                       staging; the sweep removes what is old here
  *
  * `_` cannot occur in an AC identifier, so `_v` never collides with a name segment;
@@ -53,7 +52,7 @@ export const layout = {
   keys: 'keys/',
   tokens: 'tokens/',
   tmp: 'tmp/',
-  catalogStamp: 'stamps/catalog',
+  healthProbe: 'health/probe',
   audit: 'audit/',
   uploads: 'uploads/',
   acmeAccount: 'acme/account.json',

@@ -37,7 +37,7 @@ export async function healthRoutes(app: FastifyInstance, opts: { registry: Regis
 async function storageReachable(registry: Registry): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), STORAGE_CHECK_TIMEOUT_MS)));
-  const probe = registry.storage.stat(layout.catalogStamp).then(
+  const probe = registry.storage.stat(layout.healthProbe).then(
     () => true,
     () => false,
   );
