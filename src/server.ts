@@ -7,6 +7,7 @@ import { guardSlowClients } from './http/slow-client-guard.ts';
 import type { Config } from './config/schema.ts';
 import { InFlight } from './ops/in-flight.ts';
 import { Metrics } from './ops/metrics.ts';
+import { ScheduledVerify } from './ops/scheduled-verify.ts';
 import { countPushes } from './ops/push-metrics.ts';
 import { ServerState } from './ops/server-state.ts';
 import { Shutdown } from './ops/shutdown.ts';
@@ -107,6 +108,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const registry = new Registry(config, log, { storage: new MeteredStorage(createStorage(config), metrics), onStep: crashHook(log) });
   countPushes(registry.audit, metrics);
   await registry.start();
+  const scheduledVerify = new ScheduledVerify(registry, metrics, log);
+  if (config.verify.intervalSeconds > 0) scheduledVerify.start(config.verify.intervalSeconds);
   let redirect: HttpServer | undefined;
   // ACME can be started before the redirect listener: a challenge type is chosen per order.
   const tls = config.tls.enabled ? await setupTls(config, registry.storage, log, () => redirect?.listening === true) : undefined;
@@ -131,6 +134,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
 
   const closeRest = async () => {
     tls?.stop();
+    await scheduledVerify.stop();
     if (redirect) await new Promise<void>((resolve) => redirect!.close(() => resolve()).closeAllConnections());
     await registry.close();
   };

@@ -96,6 +96,8 @@ export const configSchema = z
     acpush: z.object({ uploadExpirySeconds: positiveInt }).strict(),
     // Downloads under these prefixes need a token with the pull scope (src/registry/read-access.ts).
     access: z.object({ privatePrefixes: z.array(namePrefix) }).strict(),
+    // `acihost verify` inside the server every this many seconds, results in /-/metrics; 0 turns it off.
+    verify: z.object({ intervalSeconds: z.number().int().nonnegative() }).strict(),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }).strict(),
     metrics: metricsSchema,
     rateLimit: rateLimitSchema,

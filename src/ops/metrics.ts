@@ -87,6 +87,33 @@ export class Metrics {
     help: '1 while a real certificate within its validity is served, 0 otherwise (for example while ACME orders the first one)',
     registers: [this.registry],
   });
+  // The last scheduled `acihost verify` run (src/ops/scheduled-verify.ts); 0 until one has finished (see the timestamp).
+  readonly verifyImages = new Gauge({
+    name: 'acihost_verify_images',
+    help: 'Published versions the last scheduled verification checked',
+    registers: [this.registry],
+  });
+  readonly verifyFailedImages = new Gauge({
+    name: 'acihost_verify_failed_images',
+    help: 'Published versions with at least one problem in the last scheduled verification',
+    registers: [this.registry],
+  });
+  readonly verifyProblems = new Gauge({
+    name: 'acihost_verify_problems',
+    help: 'Problems found by the last scheduled verification, by code (IMAGE_DIGEST_MISMATCH, SIGNATURE_MISMATCH, ...)',
+    labelNames: ['code'],
+    registers: [this.registry],
+  });
+  readonly verifyDuration = new Gauge({
+    name: 'acihost_verify_duration_seconds',
+    help: 'How long the last scheduled verification took',
+    registers: [this.registry],
+  });
+  readonly verifyLastRun = new Gauge({
+    name: 'acihost_verify_last_run_timestamp_seconds',
+    help: 'When the last scheduled verification finished (Unix time)',
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'acihost_' });
