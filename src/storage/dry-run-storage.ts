@@ -1,6 +1,14 @@
 import { Readable } from 'node:stream';
 import { layout } from './layout.ts';
-import { KeyExistsError, KeyNotFoundError, type ByteRange, type ObjectInfo, type PutOptions, type Storage } from './storage.ts';
+import {
+  KeyExistsError,
+  KeyNotFoundError,
+  type ByteRange,
+  type ListOptions,
+  type ObjectInfo,
+  type PutOptions,
+  type Storage,
+} from './storage.ts';
 
 interface Held {
   /** null: a promoted image whose bytes were dropped (a rehearsal never reads them back). */
@@ -83,11 +91,12 @@ export class DryRunStorage implements Storage {
     this.deleted.add(key);
   }
 
-  async *list(prefix: string): AsyncIterable<ObjectInfo> {
-    const mine = [...this.held.values()].map((h) => h.info).filter((i) => i.key.startsWith(prefix));
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
+    const after = options.startAfter ?? '';
+    const mine = [...this.held.values()].map((h) => h.info).filter((i) => i.key.startsWith(prefix) && i.key > after);
     mine.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     let i = 0;
-    for await (const obj of this.base.list(prefix)) {
+    for await (const obj of this.base.list(prefix, options)) {
       while (i < mine.length && mine[i]!.key < obj.key) yield mine[i++]!;
       if (this.held.has(obj.key) || this.deleted.has(obj.key)) continue;
       yield obj;
