@@ -159,7 +159,9 @@ async function main(): Promise<number> {
         const { v, aci, asc } = await newImage();
         const { type, body } = multipart(asc, aci);
         const r = await http('POST', '/-/push', { headers: { ...auth, 'content-type': type }, body });
-        if (r.status === 201) published.push({ path: `/-/aci/localhost/soak/app/${v}/linux/amd64.aci`, sha256: sha256(aci) });
+        // A valid push must land; a refusal is a broken promise, not a status to count.
+        if (r.status !== 201) throw new Error(`a valid push was refused: ${r.status} ${r.body.toString().slice(0, 200)}`);
+        published.push({ path: `/-/aci/localhost/soak/app/${v}/linux/amd64.aci`, sha256: sha256(aci) });
         return r.status;
       },
     ],
@@ -177,8 +179,9 @@ async function main(): Promise<number> {
           version: v,
           auth: { basic: { user: 'soak', password: token } },
         });
-        if (r.exitCode === 0) published.push({ path: `/-/aci/localhost/soak/app/${v}/linux/amd64.aci`, sha256: sha256(aci) });
-        return r.exitCode === 0 ? 200 : 422;
+        if (r.exitCode !== 0) throw new Error(`a valid acpush upload was refused: ${r.stderr}`);
+        published.push({ path: `/-/aci/localhost/soak/app/${v}/linux/amd64.aci`, sha256: sha256(aci) });
+        return 200;
       },
     ],
     ['api', 10, async () => (await http('GET', '/-/api/images?prefix=localhost/soak&limit=20')).status],
@@ -263,6 +266,13 @@ async function main(): Promise<number> {
   ).length;
   await server.stop();
   await rm(dir, { recursive: true, force: true });
+  // The server's own error lines explain any failure below.
+  for (const line of server
+    .stderr()
+    .split('\n')
+    .filter((l) => l.includes('"level":50'))
+    .slice(0, 5))
+    console.log(`server error: ${line.slice(0, 2000)}`);
 
   return metrics.report({ published: published.length, corrupt, scratch });
 }

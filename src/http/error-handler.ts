@@ -47,6 +47,11 @@ export function registerErrorHandler(app: FastifyInstance): void {
     }
     const known = fromFastify(error);
     if (known) return reply.status(known.status).send(known.body);
+    // A client that hung up mid-request is not a server failure; nobody is left to answer.
+    if (request.raw.destroyed || request.raw.socket?.destroyed) {
+      request.log.info({ code: error.code }, 'client closed the connection');
+      return reply.status(499).send();
+    }
     request.log.error({ err: error }, 'failed to serve request');
     return reply
       .status(500)

@@ -3,15 +3,21 @@ import type { Socket } from 'node:net';
 
 interface Watched {
   bytes: number;
+  since: number;
 }
+
+// Checks run several times a window, so each request is judged after one full window of its own.
+const CHECKS_PER_WINDOW = 4;
 
 /**
  * Closes connections whose request or response crawls: a client that sends an
  * upload or reads a download a few bytes at a time keeps its socket "active" for
  * the idle timeout, and holds a file handle and staging space for as long as it
- * likes. Every window, a socket with a request in flight that moved fewer than
- * `minBytesPerSecond` × window bytes (read plus written) is destroyed; its request
- * fails like any aborted upload or download, and nothing partial is kept.
+ * likes. A socket with a request in flight that moved fewer than
+ * `minBytesPerSecond` × window bytes (read plus written) over a whole window of
+ * that request is destroyed; its request fails like any aborted upload or
+ * download, and nothing partial is kept. A request is never judged on less than a
+ * full window: one that began just before a check would otherwise look stalled.
  */
 export function guardSlowClients(server: Server, opts: { windowMs: number; minBytesPerSecond: number }): void {
   if (opts.minBytesPerSecond <= 0) return;
@@ -19,19 +25,21 @@ export function guardSlowClients(server: Server, opts: { windowMs: number; minBy
   const transferred = (s: Socket) => s.bytesRead + s.bytesWritten;
   server.on('request', (req, res) => {
     const socket = req.socket;
-    busy.set(socket, { bytes: transferred(socket) });
+    busy.set(socket, { bytes: transferred(socket), since: Date.now() });
     res.once('close', () => busy.delete(socket));
   });
   const floor = (opts.minBytesPerSecond * opts.windowMs) / 1000;
   const timer = setInterval(() => {
+    const now = Date.now();
     for (const [socket, watched] of busy) {
-      const now = transferred(socket);
-      if (now - watched.bytes < floor) {
+      if (now - watched.since < opts.windowMs) continue;
+      const bytes = transferred(socket);
+      if (bytes - watched.bytes < floor) {
         busy.delete(socket);
         socket.destroy();
-      } else watched.bytes = now;
+      } else Object.assign(watched, { bytes, since: now });
     }
-  }, opts.windowMs);
+  }, opts.windowMs / CHECKS_PER_WINDOW);
   timer.unref();
   server.once('close', () => clearInterval(timer));
 }

@@ -92,7 +92,9 @@ export class FsStorage implements Storage {
     } catch (e) {
       if (!isCode(e, 'ENOENT')) throw e;
     }
-    await this.pruneEmptyParents(dirname(this.path(key)));
+    // Staging directories stay: every put creates its scratch file there, and one pruned
+    // between another put's mkdir and open would fail that put.
+    if (!key.startsWith('tmp/')) await this.pruneEmptyParents(dirname(this.path(key)));
   }
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
