@@ -1,5 +1,4 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerFactory } from 'fastify';
-import multipart from '@fastify/multipart';
 import type { Registry } from './registry/registry.ts';
 import { registerErrorHandler } from './http/error-handler.ts';
 import { acpushRoutes } from './http/routes/acpush.ts';
@@ -58,9 +57,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // Bodies of any other type reach the handlers unread: they stream what they accept and
   // answer with their own error (acpush sends parts with no Content-Type at all).
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
-  await app.register(multipart, {
-    limits: { fileSize: registry.config.limits.maxCompressedBytes + 1, files: 2, fields: 2, parts: 4, headerPairs: 64 },
-  });
+  // Multipart parsing is registered inside the push routes only (src/http/routes/push.ts):
+  // at the root its hooks would run on every request.
 
   // 2. Routes: reserved /-/ paths, then the discovery catch-all (find-my-way prefers the longer static prefix).
   // Health and metrics: no token by default (metrics.requireToken), no storage writes.

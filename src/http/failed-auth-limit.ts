@@ -10,7 +10,7 @@
  * request.ip honours server.trustProxy, so behind a proxy the client is limited,
  * not the proxy.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Metrics } from '../ops/metrics.ts';
 import { errorBody } from './error-handler.ts';
 
@@ -89,27 +89,44 @@ export function limitFailedAuth(
   },
 ): void {
   const limiter = new FailedAuthLimiter(opts.attempts, opts.windowSeconds);
-  app.addHook('onRequest', async (request, reply) => {
-    if (!carriesCredentials(request)) return;
-    const wait = limiter.retryAfter(request.ip);
-    if (wait === 0) return;
+  // The common cases (no credentials, an address without failures) are settled in a
+  // callback hook without a promise; only a limited address takes the async path.
+  app.addHook('onRequest', (request, reply, done) => {
+    const wait = carriesCredentials(request) ? limiter.retryAfter(request.ip) : 0;
+    if (wait === 0) return done();
+    refuseIfLimited(request, reply, wait).then((refused) => {
+      if (!refused) done();
+    }, done);
+  });
+
+  /** Answers 429 unless the presented token worked from this address before; true when it answered. */
+  async function refuseIfLimited(request: FastifyRequest, reply: FastifyReply, wait: number): Promise<boolean> {
     const id = await opts.validTokenId(request);
-    if (id && limiter.workedFrom(request.ip, id)) return;
+    if (id && limiter.workedFrom(request.ip, id)) return false;
     opts.metrics.authFailures.inc({ status: '429' });
     request.log.warn({ ip: request.ip, retryAfter: wait }, 'refused request after too many failed authentications');
-    return reply
+    reply
       .status(429)
       .header('retry-after', String(wait))
       .header('connection', 'close')
       .send(errorBody('AUTH_RATE_LIMITED', `too many failed authentications from this address; try again in ${wait} s with a valid token`));
+    return true;
+  }
+
+  app.addHook('onResponse', (request, reply, done) => {
+    const status = reply.statusCode;
+    const succeededWithToken = status < 400 && carriesCredentials(request);
+    if (!succeededWithToken && status !== 401) return done();
+    recordOutcome(request, status, succeededWithToken).then(() => done(), done);
   });
-  app.addHook('onResponse', async (request, reply) => {
-    if (reply.statusCode < 400 && carriesCredentials(request)) {
+
+  async function recordOutcome(request: FastifyRequest, status: number, succeededWithToken: boolean): Promise<void> {
+    if (succeededWithToken) {
       const id = await opts.validTokenId(request);
       if (id) limiter.recordSuccess(request.ip, id);
     }
-    if (reply.statusCode !== 401) return;
+    if (status !== 401) return;
     opts.metrics.authFailures.inc({ status: '401' });
     limiter.recordFailure(request.ip);
-  });
+  }
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import parseRange from 'range-parser';
 import type { Readable } from 'node:stream';
@@ -7,13 +8,44 @@ export interface ServedObject {
   size: number;
   /** Strong ETag, quoted. */
   etag: string;
-  lastModified: Date;
+  /** A Date, or the HTTP date already formatted (see memoizeServed). */
+  lastModified: Date | string;
   contentType: string;
   cacheControl: string;
   vary?: string;
   /** Opens the bytes, or a range of them; only called when a body is sent. */
   open: (range?: ByteRange) => Promise<Readable | Buffer>;
 }
+
+/** What a small in-memory object answers with, computed once and reused by every request for it. */
+export interface ServedBytes {
+  body: Buffer;
+  /** Strong ETag, quoted: sha256 of the body. */
+  etag: string;
+  /** HTTP date. */
+  lastModified: string;
+}
+
+/**
+ * Caches the served form of small immutable records (signatures, keys) per record
+ * object: a record that changes is a new object, so a stale entry is never served
+ * and is collected with the old record.
+ */
+export function memoizeServed<K extends object>(compute: (key: K) => { body: Buffer; lastModified: Date }): (key: K) => ServedBytes {
+  const cache = new WeakMap<K, ServedBytes>();
+  return (key) => {
+    let served = cache.get(key);
+    if (!served) {
+      const { body, lastModified } = compute(key);
+      served = { body, etag: `"${createHash('sha256').update(body).digest('hex')}"`, lastModified: lastModified.toUTCString() };
+      cache.set(key, served);
+    }
+    return served;
+  };
+}
+
+/** Opens the whole of a small in-memory body, or a range of it. */
+export const bufferOpener = (body: Buffer) => async (range?: ByteRange) => (range ? body.subarray(range.start, range.end + 1) : body);
 
 function etagMatches(header: string, etag: string): boolean {
   if (header.trim() === '*') return true;
@@ -29,7 +61,7 @@ export async function sendObject(request: FastifyRequest, reply: FastifyReply, o
   reply
     .header('content-type', obj.contentType)
     .header('etag', obj.etag)
-    .header('last-modified', obj.lastModified.toUTCString())
+    .header('last-modified', typeof obj.lastModified === 'string' ? obj.lastModified : obj.lastModified.toUTCString())
     .header('cache-control', obj.cacheControl)
     .header('accept-ranges', 'bytes');
   if (obj.vary) reply.header('vary', obj.vary);

@@ -14,10 +14,20 @@ export class InFlight {
   }
 
   track(app: FastifyInstance): void {
-    app.addHook('onRequest', async (request) => void this.ids.add(request.id));
+    // Callback hooks, not async ones: they run on every request, and a promise per call costs.
+    app.addHook('onRequest', (request, _reply, next) => {
+      this.ids.add(request.id);
+      next();
+    });
     // onSend runs once the handler (or the error handler, after a route's clean-up) has an answer.
-    app.addHook('onSend', async (request) => this.done(request.id));
-    app.addHook('onResponse', async (request) => this.done(request.id));
+    app.addHook('onSend', (request, _reply, payload, next) => {
+      this.done(request.id);
+      next(null, payload);
+    });
+    app.addHook('onResponse', (request, _reply, next) => {
+      this.done(request.id);
+      next();
+    });
   }
 
   /** Resolves when no handler is running, or after `timeoutMs`; true when drained. */

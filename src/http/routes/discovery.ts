@@ -10,7 +10,8 @@ import { pageViewer } from '../viewer.ts';
 
 interface Page {
   status: 200 | 404;
-  html: string;
+  /** Encoded once: a page holds non-Latin-1 text, which would otherwise be transcoded on every send. */
+  body: Buffer;
 }
 
 const MAX_CACHED_PAGES = 10_000;
@@ -32,22 +33,26 @@ export async function discoveryRoutes(app: FastifyInstance, opts: { registry: Re
   const { registry } = opts;
   const { access } = registry;
   const cache = new Map<string, Page>();
-  let cachedAt = '';
+  let catalogAt = -1;
+  let keysAt = -1;
 
   function render(name: string, isRoot: boolean, page: number, viewer: TokenRecord | undefined): Page {
     const tags = discoveryTags({ name, catalog: registry.catalog, keys: registry.keys, origin: registry.origin });
-    if (!tags && !isRoot)
-      return { status: 404, html: renderDiscoveryPage('not found', [], notFoundPage(registry.domain, registry.origin, name)) };
+    if (!tags && !isRoot) {
+      return { status: 404, body: Buffer.from(renderDiscoveryPage('not found', [], notFoundPage(registry.domain, registry.origin, name))) };
+    }
     const people = peoplePage(buildPageModel(registry, name, page, viewer));
-    return { status: 200, html: renderDiscoveryPage(name, tags ?? [], people) };
+    return { status: 200, body: Buffer.from(renderDiscoveryPage(name, tags ?? [], people)) };
   }
 
   /** Cached per name, page of names, and viewer (only a pull token can change what a page shows). */
   function cached(name: string, isRoot: boolean, page: number, viewer: TokenRecord | undefined): Page {
-    const stamp = `${registry.catalog.generation}:${registry.keys.mirror.generation}`;
-    if (stamp !== cachedAt || cache.size >= MAX_CACHED_PAGES) {
+    const { generation } = registry.catalog;
+    const keysGeneration = registry.keys.mirror.generation;
+    if (generation !== catalogAt || keysGeneration !== keysAt || cache.size >= MAX_CACHED_PAGES) {
       cache.clear();
-      cachedAt = stamp;
+      catalogAt = generation;
+      keysAt = keysGeneration;
     }
     const key = `${viewer?.id ?? ''}\n${name}\n${page}`;
     let hit = cache.get(key);
@@ -62,14 +67,18 @@ export async function discoveryRoutes(app: FastifyInstance, opts: { registry: Re
   }
 
   async function answer(request: FastifyRequest, reply: FastifyReply, name: string, isRoot: boolean) {
-    // With the store away, answer from memory rather than fail discovery.
-    if (!isRoot) await registry.catalog.ensureName(name).catch((err: unknown) => request.log.warn({ err, name }, 'failed to check storage for a name'));
-    const viewer = await viewerOf(request);
+    // With the store away, answer from memory rather than fail discovery. A known name needs no look.
+    if (!isRoot && !registry.catalog.has(name)) {
+      await registry.catalog
+        .ensureName(name)
+        .catch((err: unknown) => request.log.warn({ err, name }, 'failed to check storage for a name'));
+    }
+    const viewer = access.any ? await viewerOf(request) : undefined;
     const p = cached(name, isRoot, pageNumber(request.query), viewer);
     reply.header('content-type', 'text/html; charset=utf-8');
     reply.header('cache-control', viewer || access.isPrivate(name) ? 'private, no-cache' : 'no-cache');
     if (access.any) reply.header('vary', 'Authorization');
-    return reply.status(p.status).send(p.html);
+    return reply.status(p.status).send(p.body);
   }
 
   app.get('/', async (request, reply) => answer(request, reply, registry.domain, true));

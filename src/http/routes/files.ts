@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { notFound } from '../../errors.ts';
 import type { Registry } from '../../registry/registry.ts';
 import type { VersionRecord } from '../../registry/version-record.ts';
-import { sendObject } from '../send-object.ts';
+import { bufferOpener, memoizeServed, sendObject } from '../send-object.ts';
 import { optionalToken, privateResponse } from '../viewer.ts';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
@@ -26,7 +25,11 @@ function parseAddress(path: string): FileAddress | null {
   return { name, version, os, arch, ext };
 }
 
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+// Signatures are served from memory, their ETag and date computed once per record.
+const servedSignature = memoizeServed((record: VersionRecord) => ({
+  body: Buffer.from(record.signature),
+  lastModified: new Date(record.pushedAt),
+}));
 
 /** The .aci and .aci.asc of every published version, and `latest` resolved per name/os/arch. */
 export async function fileRoutes(app: FastifyInstance, opts: { registry: Registry }): Promise<void> {
@@ -60,23 +63,22 @@ export async function fileRoutes(app: FastifyInstance, opts: { registry: Registr
       const record = await resolve(address);
       const vary = isPrivate ? 'Authorization' : undefined;
       const cacheControl = isPrivate ? String(reply.getHeader('cache-control')) : moving ? MOVING : IMMUTABLE;
-      const lastModified = new Date(record.pushedAt);
       if (address.ext === 'aci.asc') {
-        const body = Buffer.from(record.signature);
+        const signature = servedSignature(record);
         return sendObject(request, reply, {
-          size: body.length,
-          etag: `"${sha256(record.signature)}"`,
-          lastModified,
+          size: signature.body.length,
+          etag: signature.etag,
+          lastModified: signature.lastModified,
           contentType: 'application/pgp-signature',
           cacheControl,
           vary,
-          open: async (range) => (range ? body.subarray(range.start, range.end + 1) : body),
+          open: bufferOpener(signature.body),
         });
       }
       return sendObject(request, reply, {
         size: record.size,
         etag: `"${record.digest}"`,
-        lastModified,
+        lastModified: new Date(record.pushedAt),
         contentType: 'application/octet-stream',
         cacheControl,
         vary,

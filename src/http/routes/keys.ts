@@ -1,14 +1,17 @@
-import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { notFound } from '../../errors.ts';
+import type { KeyRecord } from '../../registry/keyring.ts';
 import type { Registry } from '../../registry/registry.ts';
-import { sendObject } from '../send-object.ts';
+import { bufferOpener, memoizeServed, sendObject } from '../send-object.ts';
 
 /**
  * One armored public key per URL: rkt trusts only the first key of a file, so each
  * trusted key gets its own stable address. Public, no auth: rkt never sends
  * credentials for keys.
  */
+// Served from memory, the ETag and date computed once per key record.
+const servedKey = memoizeServed((record: KeyRecord) => ({ body: Buffer.from(record.armored), lastModified: new Date(record.addedAt) }));
+
 export async function keyRoutes(app: FastifyInstance, opts: { registry: Registry }): Promise<void> {
   const { registry } = opts;
   app.route<{ Params: { fingerprint: string } }>({
@@ -18,14 +21,14 @@ export async function keyRoutes(app: FastifyInstance, opts: { registry: Registry
       const fp = /^([0-9a-f]{40})\.asc$/.exec(request.params.fingerprint)?.[1];
       const record = fp ? await registry.keys.fetch(fp) : undefined;
       if (!record) throw notFound('KEY_NOT_FOUND', 'no trusted key at this address; the discovery page links the current keys');
-      const body = Buffer.from(record.armored);
+      const key = servedKey(record);
       return sendObject(request, reply, {
-        size: body.length,
-        etag: `"${createHash('sha256').update(body).digest('hex')}"`,
-        lastModified: new Date(record.addedAt),
+        size: key.body.length,
+        etag: key.etag,
+        lastModified: key.lastModified,
         contentType: 'application/pgp-keys',
         cacheControl: 'public, max-age=300',
-        open: async (range) => (range ? body.subarray(range.start, range.end + 1) : body),
+        open: bufferOpener(key.body),
       });
     },
   });

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { MultipartFile, MultipartValue } from '@fastify/multipart';
+import multipart, { type MultipartFile, type MultipartValue } from '@fastify/multipart';
 import { isAcihostError, malformed } from '../../errors.ts';
 import { urls } from '../../discovery/urls.ts';
 import type { Registry } from '../../registry/registry.ts';
@@ -35,6 +35,10 @@ export function pushResponse(origin: string, { record }: PublishResult) {
 export async function pushRoutes(app: FastifyInstance, opts: { registry: Registry }): Promise<void> {
   const { registry } = opts;
   const { limits } = registry.config;
+  // Registered in this scope alone: @fastify/multipart adds hooks to every route of its scope.
+  await app.register(multipart, {
+    limits: { fileSize: limits.maxCompressedBytes + 1, files: 2, fields: 2, parts: 4, headerPairs: 64 },
+  });
 
   async function readParts(request: FastifyRequest): Promise<{ image?: StagedImage; signature?: DetachedSignature }> {
     let image: StagedImage | undefined;
