@@ -25,6 +25,8 @@ export class Bed {
   readonly key: GpgKey;
   readonly token: string;
   readonly say: (line: string) => void;
+  /** Extra node options for every acihost process (--cpu-prof). */
+  readonly nodeArgs: string[];
   acihost!: AcihostProcess;
   private reference?: { site: NginxSite; process?: NginxProcess };
   caPem = '';
@@ -32,7 +34,8 @@ export class Bed {
   names = 1;
   imageBytes = 0;
 
-  private constructor(init: Pick<Bed, 'work' | 'cacheDir' | 'site' | 'gpg' | 'key' | 'token' | 'say'>) {
+  private constructor(init: Pick<Bed, 'work' | 'cacheDir' | 'site' | 'gpg' | 'key' | 'token' | 'say' | 'nodeArgs'>) {
+    this.nodeArgs = init.nodeArgs;
     this.work = init.work;
     this.cacheDir = init.cacheDir;
     this.site = init.site;
@@ -67,7 +70,7 @@ export class Bed {
     cacheDir: string,
     imageMiB: number,
     say: (line: string) => void,
-    opts: { nginx: boolean; env?: Record<string, string> },
+    opts: { nginx: boolean; env?: Record<string, string>; nodeArgs?: string[] },
   ): Promise<Bed> {
     const certsDir = join(work, 'certs');
     const site = await prepareSite(join(work, 'acihost'), await freePort(), certsDir, opts.env);
@@ -76,7 +79,7 @@ export class Bed {
     const keyFile = await gpg.writeFile('bench.asc', await gpg.exportPublic(key.fingerprint));
     await acihostCli(site, ['key', 'add', '--prefix', 'localhost/bench', keyFile]);
     const token = (await acihostCli(site, ['token', 'create', '--prefix', 'localhost/bench', '--name', 'bench'])).split('\n')[0]!;
-    const bed = new Bed({ work, cacheDir, site, gpg, key, token, say });
+    const bed = new Bed({ work, cacheDir, site, gpg, key, token, say, nodeArgs: opts.nodeArgs ?? [] });
     await bed.startAcihost();
     await bed.publishApp(imageMiB);
     if (opts.nginx) {
@@ -94,7 +97,7 @@ export class Bed {
   }
 
   async startAcihost(): Promise<void> {
-    this.acihost = await AcihostProcess.start(this.site, this.logFile, () => this.caPem || this.readCa());
+    this.acihost = await AcihostProcess.start(this.site, this.logFile, () => this.caPem || this.readCa(), this.nodeArgs);
     this.caPem ||= this.readCa();
   }
 

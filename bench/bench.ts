@@ -26,7 +26,7 @@ const CACHE_DIR = new URL('../.cache/bench/', import.meta.url).pathname;
 
 async function nginxSuite(opts: BenchOptions, work: string): Promise<Figure[]> {
   say(`bench: setting up acihost and nginx in ${work}`);
-  const bed = await Bed.create(work, CACHE_DIR, opts.imageMiB, say, { nginx: true });
+  const bed = await Bed.create(work, CACHE_DIR, opts.imageMiB, say, { nginx: true, nodeArgs: profileArgs(opts) });
   const figures: Figure[] = [];
   try {
     // Pushes add names and cold starts restart the server: discovery first, then the rest.
@@ -41,6 +41,8 @@ async function nginxSuite(opts: BenchOptions, work: string): Promise<Figure[]> {
   }
   return figures;
 }
+
+const profileArgs = (opts: BenchOptions) => (opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', resolve(opts.cpuProf)] : []);
 
 async function main(): Promise<number> {
   let opts: BenchOptions;
@@ -62,7 +64,7 @@ async function main(): Promise<number> {
   if (loadBefore[0]! > 1) say(`bench: the machine is busy (load average ${loadBefore.join(' ')}); figures will be noisy`);
   const started = new Date();
   const work = await mkdtemp(join(tmpdir(), 'acihost-bench-'));
-  const figures = opts.s3 ? await runS3Suite(opts, work, CACHE_DIR, say) : await nginxSuite(opts, work);
+  const figures = opts.s3 ? await runS3Suite(opts, work, CACHE_DIR, say, profileArgs(opts)) : await nginxSuite(opts, work);
   const loadAfter = loadAverage();
   const reference = opts.s3 ? 'SDK→RGW' : 'nginx';
   console.log(table(figures, reference));

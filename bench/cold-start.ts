@@ -9,7 +9,7 @@ import { figure, type Figure } from './report.ts';
 
 /** Seconds from spawn to a 200 on `path`, polling every 5 ms. */
 async function coldStart(site: Site, path: string, bed: Bed): Promise<number> {
-  const p = AcihostProcess.spawn(site, join(bed.work, 'cold-start.log'));
+  const p = AcihostProcess.spawn(site, join(bed.work, 'cold-start.log'), bed.nodeArgs);
   let answeredAt = 0;
   try {
     await waitFor(

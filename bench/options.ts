@@ -18,6 +18,8 @@ export interface BenchOptions {
   largeMiB: number;
   out: string;
   keep: boolean;
+  /** Directory for V8 CPU profiles of every acihost process (node --cpu-prof), or undefined. */
+  cpuProf?: string;
 }
 
 export const USAGE = `usage: npm run bench -- [--quick] [--only GROUP[,GROUP...]] [--s3] [--runs N] [--seconds S] [--out FILE] [--keep]
@@ -27,7 +29,8 @@ export const USAGE = `usage: npm run bench -- [--quick] [--only GROUP[,GROUP...]
   --runs N    repetitions of each measurement, median reported (default 3)
   --seconds S length of each wrk load (default 8)
   --out FILE  JSON results (default bench/results/latest.json, or latest-s3.json with --s3)
-  --keep      keep the work directory (storage, logs, nginx config) for inspection`;
+  --keep      keep the work directory (storage, logs, nginx config) for inspection
+  --cpu-prof DIR  run acihost under node --cpu-prof, profiles into DIR (one per process; see bench/profile-top.ts)`;
 
 export function parseBenchArgs(argv: string[]): BenchOptions {
   const { values } = parseArgs({
@@ -40,6 +43,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       seconds: { type: 'string' },
       out: { type: 'string' },
       keep: { type: 'boolean', default: false },
+      'cpu-prof': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -66,6 +70,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     largeMiB: quick ? 256 : 1024,
     out: values.out ?? `bench/results/latest${values.s3 ? '-s3' : ''}.json`,
     keep: values.keep,
+    cpuProf: values['cpu-prof'],
   };
 }
 

@@ -160,7 +160,13 @@ async function blobOfApp(b: S3Bench): Promise<string> {
   return (JSON.parse(await res.Body!.transformToString()) as { blob: string }).blob;
 }
 
-export async function runS3Suite(opts: BenchOptions, work: string, cacheDir: string, say: (line: string) => void): Promise<Figure[]> {
+export async function runS3Suite(
+  opts: BenchOptions,
+  work: string,
+  cacheDir: string,
+  say: (line: string) => void,
+  nodeArgs: string[] = [],
+): Promise<Figure[]> {
   const ceph = await Ceph.ensure(work, say);
   const client = s3Client();
   const run = randomBytes(4).toString('hex');
@@ -171,7 +177,7 @@ export async function runS3Suite(opts: BenchOptions, work: string, cacheDir: str
     await ensureBucket(client);
     const env = s3Env(prefix);
     const partSize = loadConfig({ env }).storage.s3.partSizeBytes;
-    bed = await Bed.create(work, cacheDir, opts.imageMiB, say, { nginx: false, env });
+    bed = await Bed.create(work, cacheDir, opts.imageMiB, say, { nginx: false, env, nodeArgs });
     return await measure({ bed, ceph, prefix, directPrefix, partSize, client }, opts);
   } finally {
     await bed?.close(opts.keep);
