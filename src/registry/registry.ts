@@ -80,14 +80,15 @@ export class Registry {
     this.changes.start(this.config.storage.pollIntervalMs);
     this.expiryWatch = new KeyExpiryWatch(this.keys, this.log);
     this.expiryWatch.start();
-    await this.sweep();
+    // The catalogue was loaded a moment ago: the first sweep needs no second listing of every record.
+    await this.sweep(true);
     this.sweepTimer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
   }
 
-  async sweep(): Promise<void> {
+  async sweep(indexIsFresh = false): Promise<void> {
     try {
-      const report = await sweep(this.storage, this.catalog, this.config.storage.sweepGraceSeconds);
+      const report = await sweep(this.storage, this.catalog, this.config.storage.sweepGraceSeconds, Date.now(), indexIsFresh);
       if (report.staging || report.orphanBlobs || report.abortedUploads) this.log.info(report, 'swept leftovers');
       const uploads = await sweepUploads(this.storage, this.config.acpush.uploadExpirySeconds);
       if (uploads) this.log.info({ uploads }, 'swept expired acpush uploads');

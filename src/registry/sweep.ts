@@ -15,7 +15,14 @@ export interface SweepReport {
  * blob and writing its record). Only objects older than the grace period go, so
  * a publish in flight is never touched.
  */
-export async function sweep(storage: Storage, catalog: Catalog, graceSeconds: number, now = Date.now()): Promise<SweepReport> {
+export async function sweep(
+  storage: Storage,
+  catalog: Catalog,
+  graceSeconds: number,
+  now = Date.now(),
+  /** True right after the index was loaded from storage: reconciling it would list every record again. */
+  indexIsFresh = false,
+): Promise<SweepReport> {
   const cutoff = now - graceSeconds * 1000;
   const report: SweepReport = { staging: 0, orphanBlobs: 0, abortedUploads: (await storage.abortStaleUploads?.(new Date(cutoff))) ?? 0 };
   for await (const obj of storage.list(layout.tmp)) {
@@ -23,7 +30,7 @@ export async function sweep(storage: Storage, catalog: Catalog, graceSeconds: nu
     await storage.delete(obj.key);
     report.staging++;
   }
-  await catalog.reconcile();
+  if (!indexIsFresh) await catalog.reconcile();
   const referenced = catalog.referencedBlobs();
   for await (const obj of storage.list(layout.blobs)) {
     if (obj.modified.getTime() > cutoff || referenced.has(obj.key)) continue;

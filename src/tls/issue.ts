@@ -6,7 +6,7 @@
  * every client we serve, including Go 1.6-1.9 era rkt (docs/appc-protocol.md §2).
  */
 import { createPrivateKey, randomBytes, X509Certificate, type webcrypto } from 'node:crypto';
-import { x509 } from './x509.ts';
+import type { x509 as X509Module } from './x509.ts';
 import { canonicalHost, sanEntries, type SanEntry } from './hosts.ts';
 
 export interface PemPair {
@@ -32,8 +32,15 @@ export const CA_COMMON_NAME = 'acihost development CA';
 // Backdating absorbs small clock differences between this host and its clients.
 const BACKDATE_MS = 5 * 60 * 1000;
 
+/**
+ * @peculiar/x509 is loaded only to issue certificates: importing it takes a tenth of a
+ * second, which every server start would pay (checks use node:crypto's X509Certificate).
+ */
+const loadX509 = async (): Promise<typeof X509Module> => (await import('./x509.ts')).x509;
+
 /** Creates a self-signed CA that may sign end-entity certificates only (pathLength 0). */
 export async function createCertificateAuthority(opts: IssueOptions = {}): Promise<PemPair> {
+  const x509 = await loadX509();
   const keys = await generateKeyPair();
   const { notBefore, notAfter } = validity(opts, CA_VALIDITY_DAYS, CA_VALIDITY_DAYS);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
@@ -55,6 +62,7 @@ export async function createCertificateAuthority(opts: IssueOptions = {}): Promi
 /** Issues a TLS server certificate for `hosts`, signed by `ca`. */
 export async function issueServerCertificate(ca: PemPair, hosts: readonly string[], opts: IssueOptions = {}): Promise<PemPair> {
   const sans = sanEntries(hosts);
+  const x509 = await loadX509();
   const caCert = new x509.X509Certificate(ca.certPem);
   const keys = await generateKeyPair();
   const days = opts.validityDays ?? MAX_SERVER_VALIDITY_DAYS;
@@ -83,10 +91,12 @@ export async function issueServerCertificate(ca: PemPair, hosts: readonly string
 
 /** The canonical SAN entries a certificate carries (DNS and IP only). */
 export function certificateSans(certPem: string): SanEntry[] {
-  const ext = new x509.X509Certificate(certPem).getExtension(x509.SubjectAlternativeNameExtension);
+  // Node lists them as "DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1";
+  // it quotes a value holding a comma or a quote, which no host name or address does.
   const entries: SanEntry[] = [];
-  for (const name of ext?.names.items ?? []) {
-    if (name.type === 'dns' || name.type === 'ip') entries.push(canonicalHost(name.value));
+  for (const part of (new X509Certificate(certPem).subjectAltName ?? '').split(', ')) {
+    const san = /^(?:DNS|IP Address):(.+)$/.exec(part);
+    if (san) entries.push(canonicalHost(san[1]!));
   }
   return entries;
 }
@@ -124,7 +134,7 @@ async function privateKeyToPem(key: webcrypto.CryptoKey): Promise<string> {
   return `-----BEGIN PRIVATE KEY-----\n${body}-----END PRIVATE KEY-----\n`;
 }
 
-function certToPem(cert: InstanceType<typeof x509.X509Certificate>): string {
+function certToPem(cert: InstanceType<typeof X509Module.X509Certificate>): string {
   const pem = cert.toString('pem').replace(/\r\n/g, '\n');
   return pem.endsWith('\n') ? pem : `${pem}\n`;
 }
