@@ -54,9 +54,9 @@ export class Metrics {
       const sorted = [...ms].sort((a, b) => a - b);
       return `  ${op.padEnd(10)} ${String(ms.length).padStart(6)}  p50 ${percentile(sorted, 50).toFixed(1).padStart(7)} ms  p99 ${percentile(sorted, 99).toFixed(1).padStart(7)} ms`;
     });
-    // Warm-up is the first 40% (V8 grows its heap to the load); compare the next fifth with the last one.
+    // Samples start after the warm-up: compare the first fifth of them with the last fifth.
     const fifth = Math.max(1, Math.floor(this.samples.length / 5));
-    const warm = this.samples.slice(2 * fifth, 3 * fifth);
+    const warm = this.samples.slice(0, fifth);
     const last = this.samples.slice(-fifth);
     const rssWarm = median(warm.map((s) => s.rssMiB));
     const rssEnd = median(last.map((s) => s.rssMiB));
