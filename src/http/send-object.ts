@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import parseRange from 'range-parser';
 import type { Readable } from 'node:stream';
-import type { ByteRange } from '../storage/storage.ts';
+import { isRecyclingReader, type ByteRange } from '../storage/storage.ts';
 
 export interface ServedObject {
   size: number;
@@ -85,5 +85,8 @@ export async function sendObject(request: FastifyRequest, reply: FastifyReply, o
   reply.header('content-length', length);
   if (range) reply.status(206).header('content-range', `bytes ${range.start}-${range.end}/${obj.size}`);
   if (request.method === 'HEAD') return reply.send();
-  return reply.send(await obj.open(range));
+  const body = await obj.open(range);
+  // Fastify pipes the body into the response, which writes each chunk on at once.
+  if (isRecyclingReader(body)) body.enableRecycling(reply.raw);
+  return reply.send(body);
 }

@@ -5,6 +5,7 @@ import { setImmediate } from 'node:timers/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { FileReadStream, READ_CHUNK } from './file-read-stream.ts';
 import {
   KeyExistsError,
   KeyNotFoundError,
@@ -15,8 +16,8 @@ import {
   type Storage,
 } from './storage.ts';
 
-// 1 MiB reads: Node's 64 KiB default costs a third of download throughput (toolchain.md).
-const READ_CHUNK = 1024 * 1024;
+// 1 MiB writes, as reads (file-read-stream.ts).
+const WRITE_CHUNK = READ_CHUNK;
 
 // A listing blocks the event loop for at most this many directory reads at a time.
 const YIELD_EVERY_DIRS = 64;
@@ -47,7 +48,7 @@ export class FsStorage implements Storage {
       if (isCode(e, 'ENOENT')) throw new KeyNotFoundError(key);
       throw e;
     }
-    return handle.createReadStream({ start: range?.start, end: range?.end, highWaterMark: READ_CHUNK });
+    return new FileReadStream(handle, range?.start, range?.end);
   }
 
   // Records are small: one synchronous read costs less than the four thread-pool round trips
@@ -115,7 +116,7 @@ export class FsStorage implements Storage {
     // pipeline() never settles on a source destroyed before it is attached (Node 24):
     // an upload aborted while this put awaited its directory must fail here.
     if (!Buffer.isBuffer(body) && body.destroyed) throw body.errored ?? new Error('the body was aborted before it was stored');
-    const out = createWriteStream(file, { flags: 'wx', highWaterMark: READ_CHUNK });
+    const out = createWriteStream(file, { flags: 'wx', highWaterMark: WRITE_CHUNK });
     await pipeline(Buffer.isBuffer(body) ? Readable.from([body]) : body, out);
     const handle = await open(file, 'r+');
     try {

@@ -63,6 +63,26 @@ export interface Storage {
   close(): Promise<void>;
 }
 
+/**
+ * What a stream from Storage.read() may also offer: a reader that writes every
+ * chunk straight on to a sink it can watch (an HTTP response) lets the stream
+ * refill buffers the sink has finished with, instead of allocating new ones.
+ */
+export interface RecyclingReader {
+  /** `sink` receives every chunk as it is read out; its 'drain' with nothing left to write means it is done with them. */
+  enableRecycling(sink: DrainingSink): void;
+}
+
+/** The part of a Writable (an HTTP response) that tells when it has written out everything. */
+export interface DrainingSink {
+  readonly writableLength: number;
+  on(event: 'drain', listener: () => void): unknown;
+  off(event: 'drain', listener: () => void): unknown;
+}
+
+export const isRecyclingReader = (stream: unknown): stream is RecyclingReader =>
+  typeof (stream as Partial<RecyclingReader>)?.enableRecycling === 'function';
+
 export class KeyNotFoundError extends Error {
   readonly key: string;
   constructor(key: string) {
