@@ -1,16 +1,9 @@
 #!/usr/bin/env node
+// First, before the modules below are evaluated: the young-generation policy (src/ops/heap-policy.ts).
+import './ops/heap-policy.ts';
 import { parseArgs } from 'node:util';
 import { CLI_OPTIONS, UsageError, usageError } from './cli/args.ts';
-import { ConfigError, loadConfig } from './config/load.ts';
 import { isAcihostError } from './errors.ts';
-import { auditCommand } from './cli/audit-command.ts';
-import { certCommand } from './cli/cert-command.ts';
-import { checkConfigCommand } from './cli/check-config-command.ts';
-import { keyCommand } from './cli/key-command.ts';
-import { importCommand } from './cli/import-command.ts';
-import { verifyCommand } from './cli/verify-command.ts';
-import { serveCommand } from './cli/serve-command.ts';
-import { tokenCommand } from './cli/token-command.ts';
 
 const USAGE = `usage: acihost <command> [options]
 
@@ -42,24 +35,26 @@ async function run(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + '\n');
     return command || values.help ? 0 : 2;
   }
-  const config = loadConfig({ file: values.config });
+  // Everything else is loaded here, after the heap policy is in force (the configuration
+  // schema and each command's modules: a short command does not load the server's at all).
+  const config = (await import('./config/load.ts')).loadConfig({ file: values.config });
   switch (command) {
     case 'serve':
-      return serveCommand(config);
+      return (await import('./cli/serve-command.ts')).serveCommand(config);
     case 'check-config':
-      return checkConfigCommand(config, values.connect === true);
+      return (await import('./cli/check-config-command.ts')).checkConfigCommand(config, values.connect === true);
     case 'key':
-      return keyCommand(config, rest, values);
+      return (await import('./cli/key-command.ts')).keyCommand(config, rest, values);
     case 'token':
-      return tokenCommand(config, rest, values);
+      return (await import('./cli/token-command.ts')).tokenCommand(config, rest, values);
     case 'cert':
-      return certCommand(config, rest, values);
+      return (await import('./cli/cert-command.ts')).certCommand(config, rest, values);
     case 'audit':
-      return auditCommand(config, rest, values);
+      return (await import('./cli/audit-command.ts')).auditCommand(config, rest, values);
     case 'verify':
-      return verifyCommand(config, rest, values);
+      return (await import('./cli/verify-command.ts')).verifyCommand(config, rest, values);
     case 'import':
-      return importCommand(config, rest, values);
+      return (await import('./cli/import-command.ts')).importCommand(config, rest, values);
     default:
       throw usageError(`unknown command ${JSON.stringify(command)}`);
   }
@@ -70,8 +65,9 @@ run(process.argv.slice(2)).then(
     if (code !== 0) process.exitCode = code;
   },
   (e: unknown) => {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`acihost: ${e.message}\n`);
+    // ConfigError by name: config/load.ts is loaded lazily, inside run().
+    if ((e as Error)?.name === 'ConfigError') {
+      process.stderr.write(`acihost: ${(e as Error).message}\n`);
       process.exitCode = 2;
     } else if (isAcihostError(e)) {
       process.stderr.write(`acihost: ${e.message} (${e.code})\n`);

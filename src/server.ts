@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { buildApp } from './app.ts';
 import { guardSlowClients } from './http/slow-client-guard.ts';
 import type { Config } from './config/schema.ts';
+import { applyHeapPolicy } from './ops/heap-policy.ts';
 import { InFlight } from './ops/in-flight.ts';
 import { Metrics } from './ops/metrics.ts';
 import { ScheduledVerify } from './ops/scheduled-verify.ts';
@@ -104,6 +105,8 @@ const hostForUrl = (host: string) => {
 
 /** Starts the server: storage indexes, TLS, listeners. The only place that listens. */
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  // Before the catalogue is loaded: that load is what would first grow the young generation.
+  applyHeapPolicy();
   const metrics = new Metrics();
   const registry = new Registry(config, log, { storage: new MeteredStorage(createStorage(config), metrics), onStep: crashHook(log) });
   countPushes(registry.audit, metrics);
