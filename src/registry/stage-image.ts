@@ -49,7 +49,8 @@ export async function stageImage(opts: {
   const inspector = createInspector(opts.limits);
   const verifier = opts.signature ? createVerifier(opts.signature, opts.keys) : undefined;
   const tap = new UploadTap(verifier ? [inspector.sink, verifier.sink] : [inspector.sink], opts.limits.maxCompressedBytes);
-  const body = new PassThrough({ highWaterMark: 1024 * 1024 });
+  // Small queues: chunks held across collections are promoted and then linger as garbage.
+  const body = new PassThrough({ highWaterMark: 256 * 1024 });
   const work = [
     pipeline(opts.source, tap, body),
     opts.storage.put(stagedKey, body),

@@ -27,7 +27,7 @@ export class UploadTap extends Transform {
   private readonly maxBytes: number;
 
   constructor(sinks: Writable[], maxBytes: number) {
-    super({ highWaterMark: 1024 * 1024 });
+    super({ highWaterMark: 256 * 1024 });
     this.sinks = sinks;
     this.maxBytes = maxBytes;
     for (const sink of sinks) sink.on('error', (e) => this.destroy(e));

@@ -32,7 +32,7 @@ export interface VerifyOptions {
 }
 
 /** Bytes buffered between the sink and openpgp.js before the writer is asked to wait. */
-const QUEUE_BYTES = 1024 * 1024;
+const QUEUE_BYTES = 256 * 1024;
 
 /**
  * Returns a sink to write the .aci bytes into and the verdict. The verdict may reject before

@@ -14,10 +14,10 @@ import {
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { isAcihostError, unavailable } from '../errors.ts';
 import { EtagMeter } from './etag-meter.ts';
+import { uploadStream } from './s3-multipart.ts';
 import {
   KeyExistsError,
   KeyNotFoundError,
@@ -175,23 +175,20 @@ export class S3Storage implements Storage {
       meter.destroy(e);
     });
     meter.on('error', (e) => counted.destroy(e));
-    counted.on('error', () => undefined); // lib-storage sees it and rejects done()
+    counted.on('error', () => undefined); // the upload reads it and fails (and aborts) with it
     meter.on('data', (c: Buffer) => (size += c.length));
     body.pipe(meter).pipe(counted);
-    const upload = new Upload({
-      client: this.client,
-      params: { Bucket: this.opts.bucket, Key: this.key(key), Body: counted },
-      partSize: this.opts.partSizeBytes,
-      queueSize: 2,
-      leavePartsOnError: false,
-    });
-    body.on('error', () => void upload.abort().catch(() => undefined));
     try {
-      const res = await upload.done();
+      const answered = await uploadStream(this.client, counted, {
+        bucket: this.opts.bucket,
+        key: this.key(key),
+        partSize: this.opts.partSizeBytes,
+        queueSize: 2,
+      });
       if (clientFailure) throw clientFailure;
       // Ceph RGW answers a completed multipart upload with an empty ETag: ask for it.
       const etag =
-        res.ETag ||
+        answered ||
         (await this.call('stat an object', () => this.client.send(new HeadObjectCommand({ Bucket: this.opts.bucket, Key: this.key(key) }))))
           .ETag;
       await this.checkEtag(key, etag, meter.expected());
