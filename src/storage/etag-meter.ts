@@ -4,7 +4,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 /**
  * Counts MD5s the way S3 composes ETags: one MD5 for a single PutObject, or the
  * MD5 of the parts' MD5s plus "-N" for a multipart upload of fixed-size parts.
- * lib-storage cuts parts at exactly `partSize` bytes, so the expected ETag can be
+ * s3-multipart.ts cuts parts at exactly `partSize` bytes, so the expected ETag can be
  * computed while the bytes stream past, and compared with what the store answers.
  */
 export class EtagMeter extends Transform {

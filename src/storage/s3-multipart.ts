@@ -61,20 +61,24 @@ class PartUploader {
     this.#opts = opts;
   }
 
-  /** Copies a chunk into the part being filled, sending parts as they fill up. */
+  /**
+   * Copies a chunk into the part being filled. A full part is sent only once more bytes
+   * follow it, so a body of exactly one part is one PutObject, whose ETag is the plain
+   * MD5 that EtagMeter expects (a one-part multipart upload's would end in "-1").
+   */
   async add(chunk: Buffer): Promise<void> {
     for (let offset = 0; offset < chunk.length;) {
+      if (this.#filled === this.#opts.partSize) await this.#sendCurrent();
       this.#current ??= await this.#takeBuffer();
       const copied = chunk.copy(this.#current, this.#filled, offset);
       offset += copied;
       this.#filled += copied;
-      if (this.#filled === this.#opts.partSize) await this.#sendCurrent();
     }
   }
 
   async finish(): Promise<string | undefined> {
     if (this.#uploadId === undefined) {
-      // Shorter than one part: a plain PutObject (an empty body included).
+      // One part or less: a plain PutObject (an empty body included).
       const body = this.#current ? this.#current.subarray(0, this.#filled) : Buffer.alloc(0);
       const res = await this.#client.send(
         new PutObjectCommand({ Bucket: this.#opts.bucket, Key: this.#opts.key, Body: body, ContentLength: body.length }),

@@ -48,7 +48,7 @@ const isMissing = (e: unknown) => status(e) === 404 || (e as Error)?.name === 'N
 /**
  * The S3-compatible backend (proven on Ceph RGW). Create-only writes are
  * PutObject with `If-None-Match: *`, atomic on the store; large bodies stream
- * through lib-storage's multipart upload, never held whole in memory; every
+ * through a multipart upload of reused part buffers, never held whole in memory; every
  * write is checked against the ETag the store reports. Store failures and
  * timeouts become a typed "unavailable" error (503 at the edge).
  */
