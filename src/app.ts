@@ -10,7 +10,9 @@ import { fileRoutes } from './http/routes/files.ts';
 import { keyRoutes } from './http/routes/keys.ts';
 import { pubkeysRoutes } from './http/routes/pubkeys.ts';
 import { pushRoutes } from './http/routes/push.ts';
-import { observeRequests } from './http/access-log.ts';
+import { observeRequests, recordExchange } from './http/access-log.ts';
+import { MemoryAnswers } from './http/memory-answers.ts';
+import { clientAddressOf } from './http/client-address.ts';
 import { limitFailedAuth } from './http/failed-auth-limit.ts';
 import { presentedToken } from './http/credentials.ts';
 import { healthRoutes } from './http/routes/health.ts';
@@ -30,14 +32,37 @@ export interface AppOptions {
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { registry } = opts;
   const state = opts.state ?? new ServerState();
+  const trustProxy = registry.config.server.trustProxy.length > 0 ? registry.config.server.trustProxy : false;
+  const requestIds = requestIdSequence();
+  const clientAddress = clientAddressOf(trustProxy);
+  const answers = new MemoryAnswers({
+    stamp: () => registry.catalog.generation + registry.keys.mirror.generation,
+    shuttingDown: () => state.shuttingDown,
+    nextId: requestIds,
+    record: (x) => {
+      state.metrics.memoryAnswers.inc();
+      recordExchange(state.metrics, opts.logger, {
+        ...x,
+        method: 'GET',
+        socket: x.request.socket,
+        tokenId: null,
+        ip: clientAddress(x.request),
+      });
+    },
+  });
+  const factory = opts.serverFactory;
+  const serverFactory: FastifyServerFactory | undefined =
+    factory && ((handler, o) => factory((req, res) => answers.answer(req, res) || handler(req, res), o));
   const app = Fastify({
     loggerInstance: opts.logger,
-    serverFactory: opts.serverFactory,
+    // Answers kept in memory are given before Fastify routes the request (src/http/memory-answers.ts).
+    serverFactory,
+    genReqId: requestIds,
     // One access line per request (the onResponse hook below) instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     // X-Forwarded-For/-Proto are believed only from these proxies (request.ip, the rate limit, the access log).
-    trustProxy: registry.config.server.trustProxy.length > 0 ? registry.config.server.trustProxy : false,
+    trustProxy,
   });
 
   // 1. Infrastructure: errors first, so every later plugin's failures share one shape.
@@ -64,8 +89,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // Health and metrics: no token by default (metrics.requireToken), no storage writes.
   await app.register(healthRoutes, { registry, state });
   await app.register(metricsRoutes, { registry, state });
-  await app.register(fileRoutes, { registry });
-  await app.register(keyRoutes, { registry });
+  await app.register(fileRoutes, { registry, answers });
+  await app.register(keyRoutes, { registry, answers });
   await app.register(pushRoutes, { registry });
   // The acpush protocol, the second front door to the same publish; its scope reads every body raw.
   await app.register(acpushRoutes, { registry });
@@ -74,7 +99,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(apiKeyRoutes, { registry });
   await app.register(apiMetaRoutes, { registry });
   // pubkeys.gpg at any depth shares discovery's `/*`; a route constraint on the last segment picks it.
-  await app.register(pubkeysRoutes, { registry });
-  await app.register(discoveryRoutes, { registry });
+  await app.register(pubkeysRoutes, { registry, answers });
+  await app.register(discoveryRoutes, { registry, answers });
   return app;
+}
+
+/** Fastify's own request ids (req-1, req-2, ...), shared with the answers given from memory. */
+function requestIdSequence(): () => string {
+  let last = 0;
+  // Kept a small integer, as Fastify does, so the counter never turns into a slower float.
+  return () => `req-${(last = (last + 1) & 0x7fffffff).toString(36)}`;
 }

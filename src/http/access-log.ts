@@ -1,6 +1,7 @@
 /**
  * One structured access line per request, and the request metrics, from one
- * onResponse hook. The line carries the request id (pino's reqId), method, route
+ * onResponse hook (and for answers given from memory, src/http/memory-answers.ts,
+ * from the same function). The line carries the request id (pino's reqId), method, route
  * pattern, URL, status, bytes each way, duration and the id of the presented
  * token: never the token, never the Authorization header.
  *
@@ -10,7 +11,7 @@
  * wire (with TLS: its framing, and the handshake on a connection's first request).
  */
 import type { Socket } from 'node:net';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Metrics } from '../ops/metrics.ts';
 import { presentedTokenId } from './credentials.ts';
 
@@ -35,33 +36,56 @@ function bytesSinceLastResponse(socket: Socket | null | undefined): Counted {
   return { sent: Math.max(0, now.sent - before.sent), received: Math.max(0, now.received - before.received) };
 }
 
-/** The id part of a presented acihost token (public: it names the token, it cannot be used as one). */
+interface Exchange {
+  method: string;
+  route: string;
+  url: string;
+  status: number;
+  ms: number;
+  socket: Socket | null | undefined;
+  tokenId: string | null;
+  ip: string;
+  /** Only for answers given outside Fastify: its request loggers carry the id already. */
+  reqId?: string;
+}
+
+/** Counts one answered request in the metrics and writes its access line. */
+export function recordExchange(metrics: Metrics, log: FastifyBaseLogger, x: Exchange): void {
+  const bytes = bytesSinceLastResponse(x.socket);
+  metrics.requests.inc({ method: x.method, route: x.route, status: String(x.status) });
+  metrics.latency.observe({ method: x.method, route: x.route }, x.ms / 1000);
+  metrics.bytesSent.inc({ route: x.route }, bytes.sent);
+  metrics.bytesReceived.inc({ route: x.route }, bytes.received);
+  log.info(
+    {
+      reqId: x.reqId,
+      method: x.method,
+      route: x.route,
+      url: x.url,
+      status: x.status,
+      bytesSent: bytes.sent,
+      bytesReceived: bytes.received,
+      ms: Math.round(x.ms),
+      tokenId: x.tokenId,
+      ip: x.ip,
+    },
+    'request completed',
+  );
+}
 
 export function observeRequests(app: FastifyInstance, metrics: Metrics): void {
   // A callback hook, not an async one: it runs on every request, and a promise per call costs.
   app.addHook('onResponse', (request, reply, done) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    const status = reply.statusCode;
-    const seconds = reply.elapsedTime / 1000;
-    const bytes = bytesSinceLastResponse(request.raw.socket);
-    metrics.requests.inc({ method: request.method, route, status: String(status) });
-    metrics.latency.observe({ method: request.method, route }, seconds);
-    metrics.bytesSent.inc({ route }, bytes.sent);
-    metrics.bytesReceived.inc({ route }, bytes.received);
-    request.log.info(
-      {
-        method: request.method,
-        route,
-        url: request.url,
-        status,
-        bytesSent: bytes.sent,
-        bytesReceived: bytes.received,
-        ms: Math.round(reply.elapsedTime),
-        tokenId: presentedTokenId(request) ?? null,
-        ip: request.ip,
-      },
-      'request completed',
-    );
+    recordExchange(metrics, request.log, {
+      method: request.method,
+      route: request.routeOptions.url ?? 'unmatched',
+      url: request.url,
+      status: reply.statusCode,
+      ms: reply.elapsedTime,
+      socket: request.raw.socket,
+      tokenId: presentedTokenId(request) ?? null,
+      ip: request.ip,
+    });
     done();
   });
 }

@@ -24,6 +24,11 @@ export class Metrics {
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
+  readonly memoryAnswers = new Counter({
+    name: 'acihost_http_memory_answers_total',
+    help: 'Requests answered from memory before routing (repeated anonymous GETs of pages, signatures and keys); counted in acihost_http_requests_total too',
+    registers: [this.registry],
+  });
   readonly bytesSent = new Counter({
     name: 'acihost_http_sent_bytes_total',
     help: 'Bytes sent in responses (headers and bodies), by route',

@@ -118,6 +118,31 @@ describe('health, metrics and access log', () => {
     }
   });
 
+  it('writes the same access line for an answer given from memory (a repeated page)', async () => {
+    const before = server.logs.length;
+    const first = await get('/app?ac-discovery=1');
+    const again = await get('/app?ac-discovery=1');
+    assert.ok(again.body.equals(first.body));
+    const lines = server.logs.slice(before).filter((l) => l.msg === 'request completed');
+    assert.equal(lines.length, 2);
+    const [routed, remembered] = lines as [Record<string, any>, Record<string, any>];
+    for (const line of [routed, remembered]) {
+      assert.equal(line.method, 'GET');
+      assert.equal(line.route, '/*');
+      assert.equal(line.url, '/app?ac-discovery=1');
+      assert.equal(line.status, 200);
+      assert.equal(line.tokenId, null);
+      assert.equal(line.ip, '127.0.0.1');
+      assert.equal(typeof line.ms, 'number');
+      assert.ok(line.bytesSent > first.body.length, 'headers and body were sent');
+      assert.ok(line.bytesReceived > 0);
+    }
+    assert.match(String(remembered.reqId), /^req-[0-9a-z]+$/);
+    assert.notEqual(remembered.reqId, routed.reqId);
+    const text = (await get('/-/metrics')).body.toString();
+    assert.ok(sample(text, 'acihost_http_memory_answers_total')! >= 1);
+  });
+
   it('can require a token with the metrics scope', async () => {
     const port = await freePort();
     const locked = await startOpsServer({

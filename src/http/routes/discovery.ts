@@ -6,6 +6,7 @@ import { notFoundPage, peoplePage } from '../../discovery/people-page.ts';
 import { renderDiscoveryPage } from '../../discovery/render-page.ts';
 import type { Registry } from '../../registry/registry.ts';
 import type { TokenRecord } from '../../registry/tokens.ts';
+import type { MemoryAnswers } from '../memory-answers.ts';
 import { pageViewer } from '../viewer.ts';
 
 interface Page {
@@ -29,7 +30,7 @@ function pageNumber(query: unknown): number {
  * however many names are stored. A path with nothing stored or trusted answers 404
  * (a friendly page, without tags) so clients walk up; `/` always answers 200.
  */
-export async function discoveryRoutes(app: FastifyInstance, opts: { registry: Registry }): Promise<void> {
+export async function discoveryRoutes(app: FastifyInstance, opts: { registry: Registry; answers: MemoryAnswers }): Promise<void> {
   const { registry } = opts;
   const { access } = registry;
   const cache = new Map<string, Page>();
@@ -81,9 +82,10 @@ export async function discoveryRoutes(app: FastifyInstance, opts: { registry: Re
     return reply.status(p.status).send(p.body);
   }
 
-  app.get('/', async (request, reply) => answer(request, reply, registry.domain, true));
+  const { remember } = opts.answers;
+  app.get('/', { onSend: remember }, async (request, reply) => answer(request, reply, registry.domain, true));
 
-  app.get<{ Params: { '*': string } }>('/*', async (request, reply) => {
+  app.get<{ Params: { '*': string } }>('/*', { onSend: remember }, async (request, reply) => {
     const path = request.params['*'].replace(/\/+$/, '');
     const name = `${registry.domain}/${path}`;
     if (!path) return answer(request, reply, registry.domain, true);

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { notFound } from '../../errors.ts';
 import type { Registry } from '../../registry/registry.ts';
+import type { MemoryAnswers } from '../memory-answers.ts';
 import type { VersionRecord } from '../../registry/version-record.ts';
 import { bufferOpener, memoizeServed, sendObject } from '../send-object.ts';
 import { optionalToken, privateResponse } from '../viewer.ts';
@@ -32,7 +33,7 @@ const servedSignature = memoizeServed((record: VersionRecord) => ({
 }));
 
 /** The .aci and .aci.asc of every published version, and `latest` resolved per name/os/arch. */
-export async function fileRoutes(app: FastifyInstance, opts: { registry: Registry }): Promise<void> {
+export async function fileRoutes(app: FastifyInstance, opts: { registry: Registry; answers: MemoryAnswers }): Promise<void> {
   const { registry } = opts;
 
   async function resolve(a: FileAddress): Promise<VersionRecord> {
@@ -50,6 +51,8 @@ export async function fileRoutes(app: FastifyInstance, opts: { registry: Registr
   app.route<{ Params: { '*': string } }>({
     method: ['GET', 'HEAD'],
     url: '/-/aci/*',
+    // Signatures are kept (an .aci is a stream, and is never kept).
+    onSend: opts.answers.remember,
     handler: async (request, reply) => {
       const address = parseAddress(request.params['*']);
       if (!address) throw notFound('IMAGE_NOT_FOUND', 'image URLs look like /-/aci/NAME/VERSION/OS/ARCH.aci');

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { notFound } from '../../errors.ts';
 import type { KeyRecord } from '../../registry/keyring.ts';
 import type { Registry } from '../../registry/registry.ts';
+import type { MemoryAnswers } from '../memory-answers.ts';
 import { bufferOpener, memoizeServed, sendObject } from '../send-object.ts';
 
 /**
@@ -12,11 +13,12 @@ import { bufferOpener, memoizeServed, sendObject } from '../send-object.ts';
 // Served from memory, the ETag and date computed once per key record.
 const servedKey = memoizeServed((record: KeyRecord) => ({ body: Buffer.from(record.armored), lastModified: new Date(record.addedAt) }));
 
-export async function keyRoutes(app: FastifyInstance, opts: { registry: Registry }): Promise<void> {
+export async function keyRoutes(app: FastifyInstance, opts: { registry: Registry; answers: MemoryAnswers }): Promise<void> {
   const { registry } = opts;
   app.route<{ Params: { fingerprint: string } }>({
     method: ['GET', 'HEAD'],
     url: '/-/keys/:fingerprint',
+    onSend: opts.answers.remember,
     handler: async (request, reply) => {
       const fp = /^([0-9a-f]{40})\.asc$/.exec(request.params.fingerprint)?.[1];
       const record = fp ? await registry.keys.fetch(fp) : undefined;
