@@ -3,6 +3,7 @@
  * transfers made straight to Ceph RGW with the AWS SDK, in one run: push and
  * download MiB/s as ratios, and acihost's peak RSS during a 1 GiB push.
  */
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { rm } from 'node:fs/promises';
@@ -177,7 +178,8 @@ export async function runS3Suite(
     await ensureBucket(client);
     const env = s3Env(prefix);
     const partSize = loadConfig({ env }).storage.s3.partSizeBytes;
-    bed = await Bed.create(work, cacheDir, opts.imageMiB, say, { nginx: false, env, nodeArgs });
+    // A directory of its own: closing the bed removes it, while the cluster's state beside it lives on until stopped.
+    bed = await Bed.create(join(work, 'bed'), cacheDir, opts.imageMiB, say, { nginx: false, env, nodeArgs });
     return await measure({ bed, ceph, prefix, directPrefix, partSize, client }, opts);
   } finally {
     await bed?.close(opts.keep);

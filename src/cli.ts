@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // First, before the modules below are evaluated: the young-generation policy (src/ops/heap-policy.ts).
 import './ops/heap-policy.ts';
+import './ops/compile-cache.ts';
 import { parseArgs } from 'node:util';
 import { CLI_OPTIONS, UsageError, usageError } from './cli/args.ts';
 import { isAcihostError } from './errors.ts';
