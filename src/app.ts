@@ -36,17 +36,19 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const requestIds = requestIdSequence();
   const clientAddress = clientAddressOf(trustProxy);
   const answers = new MemoryAnswers({
+    // Both generations only grow, so their sum changes whenever either does.
     stamp: () => registry.catalog.generation + registry.keys.mirror.generation,
     shuttingDown: () => state.shuttingDown,
     nextId: requestIds,
-    record: (x) => {
+    record: ({ request, ...answered }) => {
       state.metrics.memoryAnswers.inc();
+      // Kept answers are anonymous GETs: no token to name.
       recordExchange(state.metrics, opts.logger, {
-        ...x,
+        ...answered,
         method: 'GET',
-        socket: x.request.socket,
+        socket: request.socket,
         tokenId: null,
-        ip: clientAddress(x.request),
+        ip: clientAddress(request),
       });
     },
   });
