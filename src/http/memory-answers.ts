@@ -60,10 +60,6 @@ export class MemoryAnswers {
     this.#opts = { maxAnswers: 10_000, maxBytes: 64 * 1024 * 1024, ...opts };
   }
 
-  get size(): number {
-    return this.#answers.size;
-  }
-
   /** Answers from memory and returns true, or returns false for Fastify to answer. */
   answer(request: IncomingMessage, response: ServerResponse): boolean {
     const stamp = this.#opts.stamp();
@@ -90,8 +86,9 @@ export class MemoryAnswers {
       const body = payload as Buffer;
       if (this.#answers.size >= this.#opts.maxAnswers || this.#bytes + body.length > this.#opts.maxBytes) this.#forget(this.#stamp);
       const headers = { ...reply.getHeaders(), 'content-length': body.length } as OutgoingHttpHeaders;
+      const replaced = this.#answers.get(request.url);
       this.#answers.set(request.url, { headers, body, route: request.routeOptions.url ?? 'unmatched' });
-      this.#bytes += body.length;
+      this.#bytes += body.length - (replaced?.body.length ?? 0);
     }
     done(null, payload);
   };

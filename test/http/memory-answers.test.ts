@@ -7,6 +7,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import Fastify from 'fastify';
+import { MemoryAnswers } from '../../src/http/memory-answers.ts';
 import { createFixture, type Fixture } from '../helpers/fixture.ts';
 import type { HttpsResponse } from '../helpers/tls.ts';
 
@@ -115,5 +118,48 @@ describe('answers from memory', () => {
     assert.equal(anonymous.res.status, 401);
     assert.equal(anonymous.memory, false);
     assert.equal((await get(SECRET_ASC)).res.status, 401);
+  });
+});
+
+describe('answers from memory, bounds', () => {
+  it('drops everything kept and starts again past its count or byte bound', async () => {
+    let answeredFromMemory = 0;
+    const answers = new MemoryAnswers({
+      stamp: () => 1,
+      shuttingDown: () => false,
+      nextId: () => 'req-x',
+      record: () => void answeredFromMemory++,
+      maxAnswers: 2,
+      maxBytes: 1000,
+    });
+    const app = Fastify({
+      serverFactory: (handler) => createServer((req, res) => answers.answer(req, res) || handler(req, res)),
+    });
+    app.get<{ Params: { size: string } }>('/:size', { onSend: answers.remember }, async (request) =>
+      Buffer.alloc(Number(request.params.size), 'x'),
+    );
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    const fromMemory = async (path: string) => {
+      const before = answeredFromMemory;
+      const res = await fetch(base + path);
+      assert.equal(res.status, 200);
+      assert.equal((await res.arrayBuffer()).byteLength, Number(path.slice(1)));
+      await new Promise((r) => setImmediate(r));
+      return answeredFromMemory > before;
+    };
+    try {
+      for (const path of ['/10', '/20']) assert.equal(await fromMemory(path), false);
+      assert.equal(await fromMemory('/10'), true);
+      assert.equal(await fromMemory('/20'), true);
+      assert.equal(await fromMemory('/30'), false, 'a third answer is past the count');
+      assert.equal(await fromMemory('/10'), false, 'so the first two were dropped');
+      assert.equal(await fromMemory('/30'), true, 'and the newest kept');
+      assert.equal(await fromMemory('/990'), false);
+      assert.equal(await fromMemory('/990'), true, 'kept alone: the others would pass the byte bound');
+      assert.equal(await fromMemory('/30'), false, 'so they were dropped');
+    } finally {
+      await app.close();
+    }
   });
 });
