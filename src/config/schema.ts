@@ -40,7 +40,7 @@ const s3Schema = z
     accessKeyId: z.string().min(1).nullable(),
     secretAccessKey: z.string().min(1).nullable(),
     timeoutMs: z.number().int().min(100),
-    // S3 allows parts of 5 MiB and more; an upload holds queueSize + 1 = 3 parts in memory (s3-multipart.ts).
+    // S3 allows parts of 5 MiB and more; an upload holds two parts in memory: one sending, one filling (s3-multipart.ts).
     partSizeBytes: z.number().int().min(5 * 1024 * 1024).max(64 * 1024 * 1024),
   })
   .strict();

@@ -3,6 +3,7 @@ import { layout } from '../storage/layout.ts';
 import { mapLimit } from '../util/map-limit.ts';
 import { compareVersions, highestVersion } from './version-order.ts';
 import { parseVersionRecord, type VersionRecord } from './version-record.ts';
+import { compareStrings } from '../util/compare-strings.ts';
 
 export interface Coordinates {
   name: string;
@@ -78,7 +79,7 @@ export class Catalog {
   /** Every version of `name`, highest first (see version-order.ts), then by os/arch. */
   versionsOf(name: string): VersionRecord[] {
     const all = [...(this.byName.get(name)?.values() ?? [])].flatMap((versions) => [...versions.values()]);
-    return all.sort((a, b) => compareVersions(b, a) || platform(a.os, a.arch).localeCompare(platform(b.os, b.arch)));
+    return all.sort((a, b) => compareVersions(b, a) || compareStrings(platform(a.os, a.arch), platform(b.os, b.arch)));
   }
 
   /** The `latest` of each os/arch of `name`, in os/arch order. */

@@ -6,6 +6,7 @@ import type { TrustedKey } from '../signing/signature.ts';
 import { layout } from '../storage/layout.ts';
 import type { Storage } from '../storage/storage.ts';
 import { PrefixMirror } from './prefix-mirror.ts';
+import { compareStrings } from '../util/compare-strings.ts';
 
 const keyRecordSchema = z.object({
   fingerprint: z.string().regex(/^[0-9a-f]{40}$/),
@@ -30,7 +31,7 @@ export interface AddedKey {
 }
 
 const sameRecord = (a: KeyRecord, b: KeyRecord): boolean => {
-  const canonical = (r: KeyRecord) => JSON.stringify(Object.entries(r).sort(([x], [y]) => x.localeCompare(y)));
+  const canonical = (r: KeyRecord) => JSON.stringify(Object.entries(r).sort(([x], [y]) => compareStrings(x, y)));
   return canonical(a) === canonical(b);
 };
 
@@ -86,7 +87,7 @@ export class KeyStore {
   }
 
   all(): KeyRecord[] {
-    return this.mirror.values().sort((a, b) => a.addedAt.localeCompare(b.addedAt) || a.fingerprint.localeCompare(b.fingerprint));
+    return this.mirror.values().sort((a, b) => compareStrings(a.addedAt, b.addedAt) || compareStrings(a.fingerprint, b.fingerprint));
   }
 
   async remove(fingerprint: string): Promise<KeyRecord> {

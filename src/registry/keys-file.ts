@@ -1,6 +1,7 @@
 import { armorBlock, dearmor } from '../signing/armor.ts';
 import type { KeyRecord, KeyStore } from './keyring.ts';
 import { keyState, type KeyState } from './key-state.ts';
+import { compareStrings } from '../util/compare-strings.ts';
 
 export interface KeysFile {
   /** One armor block (with its CRC24 line) holding every key, as `gpg --armor --export` writes it. */
@@ -23,8 +24,8 @@ export function keysFile(keys: KeyStore, domain: string, prefix: string, now = n
   const ordered = [...chosen].sort(
     (a, b) =>
       STATE_ORDER[keyState(a, now)] - STATE_ORDER[keyState(b, now)] ||
-      b.addedAt.localeCompare(a.addedAt) ||
-      a.fingerprint.localeCompare(b.fingerprint),
+      compareStrings(b.addedAt, a.addedAt) ||
+      compareStrings(a.fingerprint, b.fingerprint),
   );
   const packets = Buffer.concat(ordered.map(keyPackets));
   return { armored: armorBlock('PGP PUBLIC KEY BLOCK', packets), fingerprints: ordered.map((k) => k.fingerprint) };

@@ -5,6 +5,7 @@ import { forbidden, invalid, notFound, unauthenticated } from '../errors.ts';
 import { layout } from '../storage/layout.ts';
 import type { Storage } from '../storage/storage.ts';
 import { PrefixMirror } from './prefix-mirror.ts';
+import { compareStrings } from '../util/compare-strings.ts';
 
 export const SCOPES = ['push', 'pull', 'delete', 'overwrite', 'metrics'] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -69,7 +70,7 @@ export class TokenStore {
 
   async list(): Promise<TokenRecord[]> {
     await this.mirror.refresh();
-    return this.mirror.values().sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    return this.mirror.values().sort((a, b) => compareStrings(a.createdAt, b.createdAt));
   }
 
   async revoke(id: string): Promise<void> {

@@ -1,5 +1,6 @@
 import semver from 'semver';
 import type { VersionRecord } from './version-record.ts';
+import { compareStrings } from '../util/compare-strings.ts';
 
 // The tutorials tag `v0.0.1`: a leading v still counts as semver (contracts.md, `latest`).
 const asSemver = (v: string): string | null => semver.valid(v.replace(/^v(?=\d)/, ''));
@@ -12,10 +13,10 @@ const asSemver = (v: string): string | null => semver.valid(v.replace(/^v(?=\d)/
 export function compareVersions(a: VersionRecord, b: VersionRecord): number {
   const sa = asSemver(a.version);
   const sb = asSemver(b.version);
-  if (sa && sb) return semver.compare(sa, sb) || a.pushedAt.localeCompare(b.pushedAt);
+  if (sa && sb) return semver.compare(sa, sb) || compareStrings(a.pushedAt, b.pushedAt);
   if (sa) return 1;
   if (sb) return -1;
-  return a.pushedAt.localeCompare(b.pushedAt) || a.version.localeCompare(b.version);
+  return compareStrings(a.pushedAt, b.pushedAt) || compareStrings(a.version, b.version);
 }
 
 export function highestVersion(records: Iterable<VersionRecord>): VersionRecord | undefined {

@@ -183,7 +183,7 @@ export class S3Storage implements Storage {
         bucket: this.opts.bucket,
         key: this.key(key),
         partSize: this.opts.partSizeBytes,
-        queueSize: 2,
+        queueSize: 1,
       });
       if (clientFailure) throw clientFailure;
       // Ceph RGW answers a completed multipart upload with an empty ETag: ask for it.
