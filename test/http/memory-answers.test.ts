@@ -11,6 +11,7 @@ import { createServer } from 'node:http';
 import Fastify from 'fastify';
 import { MemoryAnswers } from '../../src/http/memory-answers.ts';
 import { createFixture, type Fixture } from '../helpers/fixture.ts';
+import { seedRecords, versionRecord } from '../helpers/records.ts';
 import type { HttpsResponse } from '../helpers/tls.ts';
 
 const PAGE = '/web/app?ac-discovery=1';
@@ -109,6 +110,24 @@ describe('answers from memory', () => {
     const revalidated = await get(ASC, { 'if-none-match': first.res.headers.etag! });
     assert.equal(revalidated.res.status, 304);
     assert.equal(revalidated.memory, false);
+  });
+
+  it('never keeps a page for a name it did not know: one stored by another process is found at once', async () => {
+    const page = '/web/later?ac-discovery=1';
+    for (let i = 0; i < 2; i++) {
+      const keysOnly = await get(page);
+      assert.equal(keysOnly.res.status, 200, 'a name under a trusted prefix: the keys and the push endpoint');
+      assert.equal(keysOnly.memory, false);
+      assert.doesNotMatch(keysOnly.res.body.toString(), /name="ac-discovery" content="localhost\/web\/later /);
+    }
+    // As another process would, with its journal entry lost: only the look in storage for an unknown
+    // name can find it (after the second for which a miss is remembered).
+    await seedRecords(f.server.storageDir, [versionRecord('localhost/web/later')]);
+    const deadline = Date.now() + 3000;
+    while (!/name="ac-discovery" content="localhost\/web\/later /.test((await get(page)).res.body.toString())) {
+      assert.ok(Date.now() < deadline, 'the page shows the stored name within 3 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
   });
 
   it('never keeps an answer that needed a token', async () => {

@@ -47,6 +47,15 @@ describe('replicas on one S3 bucket', () => {
     token = (await replicas[1]!.cli(['token', 'create', '--prefix', 'localhost', '--scope', 'push', '--scope', 'delete'])).stdout.split(
       '\n',
     )[0]!;
+    // A key added with the CLI reaches every replica within 2 s (their next poll of the bucket). Asked of
+    // the root page: a miss on a name is remembered for a second, which would delay its discovery below.
+    for (const r of replicas) {
+      await eventually(
+        async () => (await r.request('/?ac-discovery=1')).body.toString().includes('ac-discovery-pubkeys'),
+        2000,
+        `the new key on ${r.origin}`,
+      );
+    }
   });
   after(async () => {
     for (const r of replicas ?? []) await r.close();

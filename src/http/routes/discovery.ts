@@ -67,9 +67,13 @@ export async function discoveryRoutes(app: FastifyInstance, opts: { registry: Re
     return viewer?.scopes.includes('pull') ? viewer : undefined;
   }
 
+  // Requests for names this replica did not know: their page rests on a look in storage.
+  const lookedUp = new WeakSet<FastifyRequest>();
+
   async function answer(request: FastifyRequest, reply: FastifyReply, name: string, isRoot: boolean) {
     // With the store away, answer from memory rather than fail discovery. A known name needs no look.
     if (!isRoot && !registry.catalog.has(name)) {
+      lookedUp.add(request);
       await registry.catalog
         .ensureName(name)
         .catch((err: unknown) => request.log.warn({ err, name }, 'failed to check storage for a name'));
@@ -82,7 +86,10 @@ export async function discoveryRoutes(app: FastifyInstance, opts: { registry: Re
     return reply.status(p.status).send(p.body);
   }
 
-  const { remember } = opts.answers;
+  // Never kept: a page for a name this replica did not know (trusted keys only, or a 404), which an
+  // answer from memory would give again without the look that finds a name pushed through another replica.
+  const remember: MemoryAnswers['remember'] = (request, reply, payload, done) =>
+    lookedUp.has(request) ? done(null, payload) : opts.answers.remember(request, reply, payload, done);
   app.get('/', { onSend: remember }, async (request, reply) => answer(request, reply, registry.domain, true));
 
   app.get<{ Params: { '*': string } }>('/*', { onSend: remember }, async (request, reply) => {
