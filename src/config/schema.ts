@@ -75,6 +75,8 @@ export const configSchema = z
         dir: z.string().min(1),
         sweepGraceSeconds: z.number().int().min(0),
         pollIntervalMs: z.number().int().min(100).max(2000),
+        // From this many names on, the index is kept as a snapshot in storage so a restart need not read every record; 0: never.
+        indexSnapshotNames: z.number().int().min(0),
         s3: s3Schema,
       })
       .strict()

@@ -44,6 +44,11 @@ export class Catalog {
     for (const bytes of records) if (bytes) this.add(parseVersionRecord(bytes));
   }
 
+  /** Every known version, in name order (what a snapshot of this index holds). */
+  records(): VersionRecord[] {
+    return this.names.flatMap((name) => [...this.byName.get(name)!.values()].flatMap((versions) => [...versions.values()]));
+  }
+
   add(record: VersionRecord): void {
     let platforms = this.byName.get(record.name);
     if (!platforms) {

@@ -52,6 +52,16 @@ export class ChangeJournal {
     }
   }
 
+  /** Entries up to this time (less the clock skew allowance) have been applied to the index. */
+  get appliedUpTo(): number {
+    return this.cursorMs;
+  }
+
+  /** Starts reading at `ms` instead of now: the index was restored from a snapshot current to then. */
+  resumeFrom(ms: number): void {
+    this.cursorMs = ms;
+  }
+
   start(intervalMs: number): void {
     this.timer = setInterval(() => void this.poll(), intervalMs);
     this.timer.unref();

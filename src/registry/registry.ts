@@ -5,6 +5,7 @@ import { createStorage } from '../storage/create-storage.ts';
 import type { Storage } from '../storage/storage.ts';
 import { AuditLog } from './audit-log.ts';
 import { Catalog } from './catalog.ts';
+import { readCatalogSnapshot, SNAPSHOT_REFRESH_MS, writeCatalogSnapshot } from './catalog-snapshot.ts';
 import { Deleter } from './deleter.ts';
 import { KeyStore } from './keyring.ts';
 import { KeyExpiryWatch } from './key-expiry-watch.ts';
@@ -37,6 +38,9 @@ export class Registry {
   private readonly log: Logger;
   private sweepTimer: NodeJS.Timeout | undefined;
   private expiryWatch: KeyExpiryWatch | undefined;
+  /** The first sweep or snapshot, left running by start(); close() waits for it. */
+  private afterStart: Promise<void> | undefined;
+  private snapshotTaken: { generation: number; at: number } | undefined;
 
   constructor(config: Config, log: Logger, opts: { storage?: Storage; onStep?: StepHook } = {}) {
     const storage = opts.storage ?? createStorage(config);
@@ -73,20 +77,70 @@ export class Registry {
 
   /** Loads the indexes and starts the background refresh and sweep (server only; the CLI skips this). */
   async start(): Promise<void> {
-    await Promise.all([this.catalog.load(), this.keys.mirror.refresh(), this.tokens.mirror.refresh()]);
+    // Every journal entry from here on is newer than what a full load reads.
+    const journalFrom = this.changes.appliedUpTo;
+    const [restored] = await Promise.all([this.loadCatalog(), this.keys.mirror.refresh(), this.tokens.mirror.refresh()]);
     const onError = (err: unknown) => this.log.error({ err }, 'failed to refresh from storage');
     this.keys.mirror.start(this.config.storage.pollIntervalMs, onError);
     this.tokens.mirror.start(this.config.storage.pollIntervalMs, onError);
     this.changes.start(this.config.storage.pollIntervalMs);
     this.expiryWatch = new KeyExpiryWatch(this.keys, this.log);
     this.expiryWatch.start();
-    // The catalogue was loaded a moment ago: the first sweep needs no second listing of every record.
-    await this.sweep(true);
+    if (restored) {
+      // Listening at once; the sweep lists every record first, so no blob is judged by a restored index.
+      this.afterStart = this.sweep();
+    } else {
+      // The catalogue was read whole a moment ago: the first sweep needs no second listing of every record.
+      await this.sweepLeftovers(true);
+      this.afterStart = this.snapshotIndex(journalFrom);
+    }
     this.sweepTimer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
   }
 
-  async sweep(indexIsFresh = false): Promise<void> {
+  /** Restores the index from its snapshot and the journal since (true), or reads every record (false). */
+  private async loadCatalog(): Promise<boolean> {
+    if (this.config.storage.indexSnapshotNames > 0) {
+      const unusable = (reason: string) => this.log.warn({ reason }, 'index snapshot not used: reading every record');
+      const snapshot = await readCatalogSnapshot(this.storage, unusable);
+      if (snapshot) {
+        for (const record of snapshot.records) this.catalog.add(record);
+        this.changes.resumeFrom(snapshot.journalFrom);
+        await this.changes.poll();
+        this.log.info(
+          { names: this.catalog.size, journalFrom: new Date(snapshot.journalFrom).toISOString() },
+          'index restored from its snapshot',
+        );
+        return true;
+      }
+    }
+    await this.catalog.load();
+    return false;
+  }
+
+  /** Removes leftovers (reconciling the index with storage first), then refreshes the index snapshot. */
+  async sweep(): Promise<void> {
+    const journalFrom = this.changes.appliedUpTo;
+    await this.sweepLeftovers(false);
+    await this.snapshotIndex(journalFrom);
+  }
+
+  /** Writes the index when it is big enough to be worth it and changed (or its snapshot is ageing). */
+  private async snapshotIndex(journalFrom: number): Promise<void> {
+    const minNames = this.config.storage.indexSnapshotNames;
+    if (minNames === 0 || this.catalog.size < minNames) return;
+    const generation = this.catalog.generation;
+    const taken = this.snapshotTaken;
+    if (taken && taken.generation === generation && Date.now() - taken.at < SNAPSHOT_REFRESH_MS) return;
+    try {
+      await writeCatalogSnapshot(this.storage, { journalFrom, records: this.catalog.records() });
+      this.snapshotTaken = { generation, at: Date.now() };
+    } catch (err) {
+      this.log.warn({ err }, 'failed to write the index snapshot');
+    }
+  }
+
+  private async sweepLeftovers(indexIsFresh: boolean): Promise<void> {
     try {
       const report = await sweep(this.storage, this.catalog, this.config.storage.sweepGraceSeconds, Date.now(), indexIsFresh);
       if (report.staging || report.orphanBlobs || report.abortedUploads) this.log.info(report, 'swept leftovers');
@@ -101,6 +155,7 @@ export class Registry {
 
   async close(): Promise<void> {
     clearInterval(this.sweepTimer);
+    await this.afterStart;
     this.expiryWatch?.stop();
     this.keys.mirror.stop();
     this.tokens.mirror.stop();

@@ -20,6 +20,8 @@
  *                                                 (the sweep removes a session idle past acpush.uploadExpirySeconds)
  *   journal/<ms since epoch, 13 digits>-<random>.json  one published or deleted version, so replicas sharing
  *                                                 the storage update their index within a poll (kept an hour)
+ *   index/catalog.json                            a snapshot of the index with the journal time it is current to, so a
+ *                                                 restart with many names reads one object and the journal since
  *   acme/account.json                             the ACME account key (and its directory), shared by replicas
  *   acme/certificate.json                         the ACME certificate chain and its key, in one object so they
  *                                                 always match; every replica serves it and swaps it when it changes
@@ -60,6 +62,7 @@ export const layout = {
   acmeLock: 'acme/lock',
   acmeRenew: 'acme/renew',
   journal: 'journal/',
+  indexSnapshot: 'index/catalog.json',
   journalEntry: (ms: number, random: string): string => `journal/${String(ms).padStart(13, '0')}-${random}.json`,
   /** The time of a journal entry, from its key. */
   journalTime: (key: string): number => Number(key.slice('journal/'.length, 'journal/'.length + 13)),
