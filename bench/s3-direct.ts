@@ -2,7 +2,8 @@
  * The S3 mode's reference: one transfer straight to RGW with the AWS SDK, as a
  * child process pinned to the server core (where acihost runs when it does the
  * same transfer). Same client settings as acihost's S3 backend: part size from
- * BENCH_S3_PART_SIZE (acihost's storage.s3.partSizeBytes), two parts in flight, no checksum trailers.
+ * BENCH_S3_PART_SIZE (acihost's storage.s3.partSizeBytes), no checksum trailers; two parts in
+ * flight, one more than acihost keeps (src/storage/s3-storage.ts), so the reference is not held back.
  *
  *   node bench/s3-direct.ts put FILE KEY | get KEY      -> {"bytes":N,"seconds":S}
  */

@@ -22,7 +22,8 @@ const snapshotSchema = z.object({
 
 export type CatalogSnapshot = Omit<z.infer<typeof snapshotSchema>, 'format'>;
 
-// Used only while every journal entry since it is surely still stored (entries are pruned after an hour).
+// Used only while every journal entry since it is surely still stored: entries are pruned after an
+// hour, by each replica's sweep and by its own clock, so ten minutes are kept in hand for both.
 const USABLE_FOR_MS = JOURNAL_RETENTION_MS - 10 * 60 * 1000;
 /** An unchanged index is written again this often, so its snapshot never ages out of use. */
 export const SNAPSHOT_REFRESH_MS = JOURNAL_RETENTION_MS / 2;

@@ -162,35 +162,44 @@ export class Catalog {
     return out;
   }
 
+  /** Puts what storage holds for one version in the index: its record as stored now, or nothing. */
+  async refresh(c: Coordinates): Promise<void> {
+    const bytes = await this.storage.get(layout.versionRecord(c));
+    if (!bytes) {
+      this.remove(c);
+      return;
+    }
+    const record = parseVersionRecord(bytes);
+    const known = this.byName.get(c.name)?.get(platform(c.os, c.arch))?.get(c.version);
+    // A version deleted and pushed again (overwrite) keeps its key but has a new blob.
+    if (known?.blob !== record.blob || known.pushedAt !== record.pushedAt) this.add(record);
+  }
+
   /**
-   * Brings this index in line with storage by listing record keys only: records
-   * it missed are read, records gone from storage are dropped. The sweep runs it
-   * first, so a blob is never judged orphaned by an index that missed a change.
+   * Brings this index in line with storage by listing record keys: records it missed
+   * are read, records gone from storage are dropped. With `reread`, every listed
+   * record is read again too, which also catches a version deleted and pushed again
+   * whose journal entries were lost. The sweep runs this first, so a blob is never
+   * judged orphaned by an index that missed a change.
    */
-  async reconcile(): Promise<void> {
+  async reconcile(reread = false): Promise<void> {
     // A record committed while the listing runs may be missing from it: keep the young ones.
     const listedFrom = new Date(Date.now() - 60_000).toISOString();
     const stored = new Set<string>();
+    const toRead: Coordinates[] = [];
     for await (const obj of this.storage.list(layout.images)) {
       const c = layout.parseVersionRecord(obj.key);
       if (!c) continue;
       stored.add(obj.key);
-      if (!this.byName.get(c.name)?.get(platform(c.os, c.arch))?.has(c.version)) await this.find(c);
+      if (reread || !this.byName.get(c.name)?.get(platform(c.os, c.arch))?.has(c.version)) toRead.push(c);
     }
-    for (const platforms of [...this.byName.values()]) {
-      for (const versions of [...platforms.values()]) {
-        for (const r of [...versions.values()]) if (r.pushedAt < listedFrom && !stored.has(layout.versionRecord(r))) this.remove(r);
-      }
-    }
+    await mapLimit(toRead, LOAD_CONCURRENCY, (c) => this.refresh(c));
+    for (const r of this.records()) if (r.pushedAt < listedFrom && !stored.has(layout.versionRecord(r))) this.remove(r);
   }
 
   /** Blob keys that some known version record references. */
   referencedBlobs(): Set<string> {
-    const out = new Set<string>();
-    for (const platforms of this.byName.values()) {
-      for (const versions of platforms.values()) for (const r of versions.values()) out.add(r.blob);
-    }
-    return out;
+    return new Set(this.records().map((r) => r.blob));
   }
 
   get size(): number {

@@ -32,6 +32,7 @@ export class ChangeJournal {
   private cursorMs = Date.now() - CLOCK_SKEW_MS;
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
+  private quietSince = 0;
 
   constructor(storage: Storage, catalog: Catalog, log: Logger) {
     this.storage = storage;
@@ -52,9 +53,13 @@ export class ChangeJournal {
     }
   }
 
-  /** Entries up to this time (less the clock skew allowance) have been applied to the index. */
+  /**
+   * Every entry stamped before this time is in the index: the newest entry applied, or
+   * the start of the last poll that found nothing newer, less the clock skew allowance
+   * (a quiet registry's snapshot must not age out of use).
+   */
   get appliedUpTo(): number {
-    return this.cursorMs;
+    return Math.max(this.cursorMs, this.quietSince - CLOCK_SKEW_MS);
   }
 
   /** Starts reading at `ms` instead of now: the index was restored from a snapshot current to then. */
@@ -79,6 +84,7 @@ export class ChangeJournal {
   }
 
   private async applyNew(): Promise<void> {
+    const startedAt = Date.now();
     const from = this.cursorMs - CLOCK_SKEW_MS;
     let newest = this.cursorMs;
     for await (const obj of this.storage.list(layout.journal, { startAfter: layout.journalEntry(from, '') })) {
@@ -90,15 +96,16 @@ export class ChangeJournal {
       this.applied.set(obj.key, at);
     }
     this.cursorMs = newest;
+    this.quietSince = startedAt;
     for (const [key, at] of this.applied) if (at < from) this.applied.delete(key);
   }
 
+  /**
+   * Either kind of entry only says which record to read again: by the time it is read, a
+   * put may have been deleted, or a delete followed by a push of the same version.
+   */
   private async apply(change: Change): Promise<void> {
-    if (change.op === 'put') {
-      await this.catalog.find(change);
-    } else if (!(await this.storage.stat(layout.versionRecord(change)))) {
-      this.catalog.remove(change);
-    }
+    await this.catalog.refresh(change);
   }
 }
 

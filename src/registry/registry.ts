@@ -38,8 +38,8 @@ export class Registry {
   private readonly log: Logger;
   private sweepTimer: NodeJS.Timeout | undefined;
   private expiryWatch: KeyExpiryWatch | undefined;
-  /** The first sweep or snapshot, left running by start(); close() waits for it. */
-  private afterStart: Promise<void> | undefined;
+  private sweeping: Promise<void> | undefined;
+  private closed = false;
   private snapshotTaken: { generation: number; at: number } | undefined;
 
   constructor(config: Config, log: Logger, opts: { storage?: Storage; onStep?: StepHook } = {}) {
@@ -87,12 +87,12 @@ export class Registry {
     this.expiryWatch = new KeyExpiryWatch(this.keys, this.log);
     this.expiryWatch.start();
     if (restored) {
-      // Listening at once; the sweep lists every record first, so no blob is judged by a restored index.
-      this.afterStart = this.sweep();
+      // Listening at once: the sweep reads every record again before it judges any blob, so a
+      // change the journal did not carry is found there, never acted on by the restored index.
+      void this.sweep('reread');
     } else {
       // The catalogue was read whole a moment ago: the first sweep needs no second listing of every record.
-      await this.sweepLeftovers(true);
-      this.afterStart = this.snapshotIndex(journalFrom);
+      await this.sweep('fresh', journalFrom, { snapshotInBackground: true });
     }
     this.sweepTimer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
@@ -118,17 +118,27 @@ export class Registry {
     return false;
   }
 
-  /** Removes leftovers (reconciling the index with storage first), then refreshes the index snapshot. */
-  async sweep(): Promise<void> {
-    const journalFrom = this.changes.appliedUpTo;
-    await this.sweepLeftovers(false);
-    await this.snapshotIndex(journalFrom);
+  /**
+   * Removes leftovers, reconciling the index with storage first, then refreshes the index
+   * snapshot from the reconciled index. One sweep at a time: a slow one is not overlapped.
+   */
+  sweep(
+    index: 'fresh' | 'listed' | 'reread' = 'listed',
+    journalFrom = this.changes.appliedUpTo,
+    opts: { snapshotInBackground?: boolean } = {},
+  ): Promise<void> {
+    this.sweeping ??= (async () => {
+      if (!(await this.sweepLeftovers(index))) return;
+      const snapshot = this.snapshotIndex(journalFrom);
+      if (!opts.snapshotInBackground) await snapshot;
+    })().finally(() => (this.sweeping = undefined));
+    return this.sweeping;
   }
 
   /** Writes the index when it is big enough to be worth it and changed (or its snapshot is ageing). */
   private async snapshotIndex(journalFrom: number): Promise<void> {
     const minNames = this.config.storage.indexSnapshotNames;
-    if (minNames === 0 || this.catalog.size < minNames) return;
+    if (this.closed || minNames === 0 || this.catalog.size < minNames) return;
     const generation = this.catalog.generation;
     const taken = this.snapshotTaken;
     if (taken && taken.generation === generation && Date.now() - taken.at < SNAPSHOT_REFRESH_MS) return;
@@ -140,22 +150,26 @@ export class Registry {
     }
   }
 
-  private async sweepLeftovers(indexIsFresh: boolean): Promise<void> {
+  /** True when every step ran: an index whose reconciling failed is not written as the snapshot. */
+  private async sweepLeftovers(index: 'fresh' | 'listed' | 'reread'): Promise<boolean> {
     try {
-      const report = await sweep(this.storage, this.catalog, this.config.storage.sweepGraceSeconds, Date.now(), indexIsFresh);
+      const report = await sweep(this.storage, this.catalog, this.config.storage.sweepGraceSeconds, Date.now(), index);
       if (report.staging || report.orphanBlobs || report.abortedUploads) this.log.info(report, 'swept leftovers');
       const uploads = await sweepUploads(this.storage, this.config.acpush.uploadExpirySeconds);
       if (uploads) this.log.info({ uploads }, 'swept expired acpush uploads');
       const journal = await pruneJournal(this.storage);
       if (journal) this.log.debug({ journal }, 'pruned old journal entries');
+      return true;
     } catch (err) {
-      this.log.error({ err }, 'failed to sweep leftovers');
+      if (!this.closed) this.log.error({ err }, 'failed to sweep leftovers');
+      return false;
     }
   }
 
+  /** Does not wait for a sweep under way: it may list a whole bucket, and stopping it halfway is safe. */
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.sweepTimer);
-    await this.afterStart;
     this.expiryWatch?.stop();
     this.keys.mirror.stop();
     this.tokens.mirror.stop();

@@ -20,8 +20,12 @@ export async function sweep(
   catalog: Catalog,
   graceSeconds: number,
   now = Date.now(),
-  /** True right after the index was loaded from storage: reconciling it would list every record again. */
-  indexIsFresh = false,
+  /**
+   * `fresh`: the index was read whole from storage a moment ago, so reconciling would list every
+   * record again; `listed` (the usual): reconcile by listing record keys; `reread`: also read
+   * every record again (after a start from the index snapshot).
+   */
+  index: 'fresh' | 'listed' | 'reread' = 'listed',
 ): Promise<SweepReport> {
   const cutoff = now - graceSeconds * 1000;
   const report: SweepReport = { staging: 0, orphanBlobs: 0, abortedUploads: (await storage.abortStaleUploads?.(new Date(cutoff))) ?? 0 };
@@ -30,7 +34,7 @@ export async function sweep(
     await storage.delete(obj.key);
     report.staging++;
   }
-  if (!indexIsFresh) await catalog.reconcile();
+  if (index !== 'fresh') await catalog.reconcile(index === 'reread');
   const referenced = catalog.referencedBlobs();
   for await (const obj of storage.list(layout.blobs)) {
     if (obj.modified.getTime() > cutoff || referenced.has(obj.key)) continue;

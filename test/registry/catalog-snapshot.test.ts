@@ -58,49 +58,59 @@ describe('the index snapshot', () => {
     return { storageDir, seed, open, snapshotFile: join(storageDir, layout.indexSnapshot) };
   }
 
-  it('restores the index from the snapshot and the journal; the sweep then finds what a lost entry hid and keeps its blob', async () => {
+  it('restores the index from the snapshot and the journal; the sweep then reads every record and keeps every referenced blob', async () => {
     const s = await site('restore', { indexSnapshotNames: 1 });
     const [a, b, c, d, e] = ['a', 'b', 'c', 'd', 'e'].map((n) => versionRecord(`l/app-${n}`));
-    await s.seed([a!, b!, c!]);
+    // x and y are deleted and pushed again (overwrite) while the replica is down: same key, new blob.
+    const [x1, y1] = ['x', 'y'].map((n) => versionRecord(`l/app-${n}`, {}, 1));
+    const [x2, y2] = ['x', 'y'].map((n) => versionRecord(`l/app-${n}`, { pushedAt: new Date().toISOString() }, 2));
+    await s.seed([a!, b!, c!, x1!, y1!]);
 
     const first = await s.open();
     assert.ok(!first.logs.some((l) => l.msg === 'index restored from its snapshot'), 'no snapshot yet: every record read');
+    await first.registry.sweep();
     await first.registry.close();
     const written = JSON.parse(await readFile(s.snapshotFile, 'utf8')) as { journalFrom: number; records: VersionRecord[] };
     assert.deepEqual(
       written.records.map((r) => r.name),
-      ['l/app-a', 'l/app-b', 'l/app-c'],
+      ['l/app-a', 'l/app-b', 'l/app-c', 'l/app-x', 'l/app-y'],
     );
     // As if taken five minutes ago: the journal is replayed from then, not from now.
     await writeFile(s.snapshotFile, JSON.stringify({ ...written, journalFrom: written.journalFrom - 5 * 60_000 }));
 
-    // Meanwhile, through another replica: d published and b deleted two minutes ago, each with its
-    // journal entry; e published and c deleted with their entries lost.
+    // Meanwhile, through another replica, two minutes ago: d published, b deleted and x pushed again,
+    // each with its journal entries; e published, c deleted and y pushed again with their entries lost.
     const entry = async (op: 'put' | 'delete', r: VersionRecord) => {
-      const file = join(s.storageDir, layout.journalEntry(Date.now() - 2 * 60_000, op));
+      const file = join(s.storageDir, layout.journalEntry(Date.now() - 2 * 60_000, `${op}-${r.name.slice(-1)}`));
       await mkdir(dirname(file), { recursive: true });
       await writeFile(file, JSON.stringify({ op, name: r.name, version: r.version, os: r.os, arch: r.arch }));
     };
-    await s.seed([d!, e!]);
+    await s.seed([d!, e!, x2!, y2!]);
     await entry('put', d!);
     await unlink(join(s.storageDir, layout.versionRecord(b!)));
     await entry('delete', b!);
+    await entry('delete', x1!);
+    await entry('put', x2!);
     await unlink(join(s.storageDir, layout.versionRecord(c!)));
 
     const second = await s.open();
-    assert.ok(second.logs.some((l) => l.msg === 'index restored from its snapshot' && l.names === 3));
+    assert.ok(second.logs.some((l) => l.msg === 'index restored from its snapshot' && l.names === 5));
+    const blobOf = (name: string) => second.registry.catalog.latest(name, 'linux', 'amd64')?.blob;
     assert.ok(second.registry.catalog.has('l/app-d'), 'a publish replayed from the journal');
     assert.ok(!second.registry.catalog.has('l/app-b'), 'a delete replayed from the journal');
-    await second.registry.close(); // waits for the sweep that followed the start
+    assert.equal(blobOf('l/app-x'), x2!.blob, 'a version pushed again, replayed from the journal');
+    await second.registry.sweep(); // the one that followed the start, under way
+    assert.equal(blobOf('l/app-y'), y2!.blob, 'a version pushed again without journal entries, found by the sweep');
+    await second.registry.close();
 
-    assert.ok(await exists(join(s.storageDir, e!.blob)), 'the blob of a version the snapshot missed is kept');
-    assert.ok(!(await exists(join(s.storageDir, c!.blob))), 'the blob of a version deleted behind its back is swept');
+    for (const kept of [a, d, e, x2, y2]) assert.ok(await exists(join(s.storageDir, kept!.blob)), `the blob of ${kept!.blob} is kept`);
+    for (const gone of [b, c, x1, y1]) assert.ok(!(await exists(join(s.storageDir, gone!.blob))), `${gone!.blob}, unreferenced, is swept`);
     const third = await s.open();
     try {
       assert.ok(third.logs.some((l) => l.msg === 'index restored from its snapshot'));
       assert.deepEqual(
-        third.registry.catalog.records().map((r) => r.name),
-        ['l/app-a', 'l/app-d', 'l/app-e'],
+        third.registry.catalog.records().map((r) => r.blob),
+        [a, d, e, x2, y2].map((r) => r!.blob),
         'the sweep wrote the reconciled index',
       );
     } finally {
@@ -132,6 +142,21 @@ describe('the index snapshot', () => {
       } finally {
         await registry.close();
       }
+    }
+  });
+
+  it('stays current on a quiet registry: a poll that finds nothing still moves the journal time forward', async () => {
+    const s = await site('quiet', { indexSnapshotNames: 1 });
+    await s.seed([versionRecord('l/quiet')]);
+    const { registry } = await s.open();
+    try {
+      await new Promise((r) => setTimeout(r, 1500));
+      const polledAt = Date.now();
+      await registry.changes.poll();
+      // Ten seconds back for clocks that differ between replicas (change-journal.ts), no more.
+      assert.ok(registry.changes.appliedUpTo >= polledAt - 10_000, `${polledAt - registry.changes.appliedUpTo} ms behind`);
+    } finally {
+      await registry.close();
     }
   });
 

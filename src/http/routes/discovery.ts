@@ -86,8 +86,9 @@ export async function discoveryRoutes(app: FastifyInstance, opts: { registry: Re
     return reply.status(p.status).send(p.body);
   }
 
-  // Never kept: a page for a name this replica did not know (trusted keys only, or a 404), which an
-  // answer from memory would give again without the look that finds a name pushed through another replica.
+  // Never kept: the page of a name this replica did not know (one with trusted keys only, or a prefix
+  // of stored names). Its route looks in storage first, which finds a name another replica or process
+  // stored; an answer from memory would skip that look until the next change reached this index.
   const remember: MemoryAnswers['remember'] = (request, reply, payload, done) =>
     lookedUp.has(request) ? done(null, payload) : opts.answers.remember(request, reply, payload, done);
   app.get('/', { onSend: remember }, async (request, reply) => answer(request, reply, registry.domain, true));
