@@ -40,6 +40,8 @@ export async function prepareSite(dir: string, port: number, certsDir: string, e
     // The image domain is the public URL's host: names are localhost/...
     ACIHOST_PUBLIC_URL: `https://localhost:${port}`,
     ACIHOST_STORAGE_DIR: storageDir,
+    // As the Dockerfile, the systemd unit and npm start launch it (README: Design notes).
+    MALLOC_MMAP_THRESHOLD_: '131072',
     ...extraEnv,
   };
   return { dir, port, url: `https://127.0.0.1:${port}`, configFile, storageDir, certsDir, env };
