@@ -118,7 +118,7 @@ export class Catalog {
 
   /** A specific version; consults storage when this index has not seen it yet. */
   async find(c: Coordinates): Promise<VersionRecord | undefined> {
-    const known = this.byName.get(c.name)?.get(platform(c.os, c.arch))?.get(c.version);
+    const known = this.known(c);
     if (known) return known;
     const bytes = await this.storage.get(layout.versionRecord(c));
     if (!bytes) return undefined;
@@ -170,7 +170,7 @@ export class Catalog {
       return;
     }
     const record = parseVersionRecord(bytes);
-    const known = this.byName.get(c.name)?.get(platform(c.os, c.arch))?.get(c.version);
+    const known = this.known(c);
     // A version deleted and pushed again (overwrite) keeps its key but has a new blob.
     if (known?.blob !== record.blob || known.pushedAt !== record.pushedAt) this.add(record);
   }
@@ -191,7 +191,7 @@ export class Catalog {
       const c = layout.parseVersionRecord(obj.key);
       if (!c) continue;
       stored.add(obj.key);
-      if (reread || !this.byName.get(c.name)?.get(platform(c.os, c.arch))?.has(c.version)) toRead.push(c);
+      if (reread || !this.known(c)) toRead.push(c);
     }
     await mapLimit(toRead, LOAD_CONCURRENCY, (c) => this.refresh(c));
     for (const r of this.records()) if (r.pushedAt < listedFrom && !stored.has(layout.versionRecord(r))) this.remove(r);
@@ -200,6 +200,10 @@ export class Catalog {
   /** Blob keys that some known version record references. */
   referencedBlobs(): Set<string> {
     return new Set(this.records().map((r) => r.blob));
+  }
+
+  private known(c: Coordinates): VersionRecord | undefined {
+    return this.byName.get(c.name)?.get(platform(c.os, c.arch))?.get(c.version);
   }
 
   get size(): number {

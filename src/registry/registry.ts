@@ -77,8 +77,6 @@ export class Registry {
 
   /** Loads the indexes and starts the background refresh and sweep (server only; the CLI skips this). */
   async start(): Promise<void> {
-    // Every journal entry from here on is newer than what a full load reads.
-    const journalFrom = this.changes.appliedUpTo;
     const [restored] = await Promise.all([this.loadCatalog(), this.keys.mirror.refresh(), this.tokens.mirror.refresh()]);
     const onError = (err: unknown) => this.log.error({ err }, 'failed to refresh from storage');
     this.keys.mirror.start(this.config.storage.pollIntervalMs, onError);
@@ -91,8 +89,11 @@ export class Registry {
       // change the journal did not carry is found there, never acted on by the restored index.
       void this.sweep('reread');
     } else {
-      // The catalogue was read whole a moment ago: the first sweep needs no second listing of every record.
-      await this.sweep('fresh', journalFrom, { snapshotInBackground: true });
+      // The catalogue was read whole a moment ago: the first sweep needs no second listing of every
+      // record, and the snapshot of it need not hold up listening. No poll has run since the load,
+      // so the journal time is still the one from before it.
+      const journalFrom = this.changes.appliedUpTo;
+      if (await this.sweepLeftovers('fresh')) void this.snapshotIndex(journalFrom);
     }
     this.sweepTimer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
@@ -122,15 +123,10 @@ export class Registry {
    * Removes leftovers, reconciling the index with storage first, then refreshes the index
    * snapshot from the reconciled index. One sweep at a time: a slow one is not overlapped.
    */
-  sweep(
-    index: 'fresh' | 'listed' | 'reread' = 'listed',
-    journalFrom = this.changes.appliedUpTo,
-    opts: { snapshotInBackground?: boolean } = {},
-  ): Promise<void> {
+  sweep(index: 'listed' | 'reread' = 'listed'): Promise<void> {
     this.sweeping ??= (async () => {
-      if (!(await this.sweepLeftovers(index))) return;
-      const snapshot = this.snapshotIndex(journalFrom);
-      if (!opts.snapshotInBackground) await snapshot;
+      const journalFrom = this.changes.appliedUpTo;
+      if (await this.sweepLeftovers(index)) await this.snapshotIndex(journalFrom);
     })().finally(() => (this.sweeping = undefined));
     return this.sweeping;
   }
