@@ -1,4 +1,5 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerFactory } from 'fastify';
+import type { Logger } from 'pino';
 import type { Registry } from './registry/registry.ts';
 import { registerErrorHandler } from './http/error-handler.ts';
 import { acpushRoutes } from './http/routes/acpush.ts';
@@ -10,7 +11,7 @@ import { fileRoutes } from './http/routes/files.ts';
 import { keyRoutes } from './http/routes/keys.ts';
 import { pubkeysRoutes } from './http/routes/pubkeys.ts';
 import { pushRoutes } from './http/routes/push.ts';
-import { observeRequests, recordExchange } from './http/access-log.ts';
+import { AccessLog, observeRequests } from './http/access-log.ts';
 import { MemoryAnswers } from './http/memory-answers.ts';
 import { clientAddressOf } from './http/client-address.ts';
 import { limitFailedAuth } from './http/failed-auth-limit.ts';
@@ -21,7 +22,7 @@ import { ServerState } from './ops/server-state.ts';
 
 export interface AppOptions {
   registry: Registry;
-  logger: FastifyBaseLogger;
+  logger: Logger;
   /** Supplied by src/server.ts (TLS) or by tests; the app itself never listens. */
   serverFactory?: FastifyServerFactory;
   /** Metrics, the served certificate and the shutdown flag, for /-/health and /-/metrics (src/server.ts owns them). */
@@ -35,28 +36,23 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const trustProxy = registry.config.server.trustProxy.length > 0 ? registry.config.server.trustProxy : false;
   const requestIds = requestIdSequence();
   const clientAddress = clientAddressOf(trustProxy);
+  const accessLog = new AccessLog(state.metrics, opts.logger);
   const answers = new MemoryAnswers({
     // Both generations only grow, so their sum changes whenever either does.
     stamp: () => registry.catalog.generation + registry.keys.mirror.generation,
     shuttingDown: () => state.shuttingDown,
     nextId: requestIds,
-    record: ({ request, ...answered }) => {
+    record: ({ request, reqId, route, url, status, ms }) => {
       state.metrics.memoryAnswers.inc();
       // Kept answers are anonymous GETs: no token to name.
-      recordExchange(state.metrics, opts.logger, {
-        ...answered,
-        method: 'GET',
-        socket: request.socket,
-        tokenId: null,
-        ip: clientAddress(request),
-      });
+      accessLog.record({ reqId, method: 'GET', route, url, status, ms, socket: request.socket, tokenId: null, ip: clientAddress(request) });
     },
   });
   const factory = opts.serverFactory;
   const serverFactory: FastifyServerFactory | undefined =
     factory && ((handler, o) => factory((req, res) => answers.answer(req, res) || handler(req, res), o));
   const app = Fastify({
-    loggerInstance: opts.logger,
+    loggerInstance: opts.logger as FastifyBaseLogger,
     // Answers kept in memory are given before Fastify routes the request (src/http/memory-answers.ts).
     serverFactory,
     genReqId: requestIds,
@@ -70,7 +66,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // 1. Infrastructure: errors first, so every later plugin's failures share one shape.
   registerErrorHandler(app);
   // One access log line and the request metrics per request; then failed authentication limited per address.
-  observeRequests(app, state.metrics);
+  observeRequests(app, accessLog);
+  app.addHook('onClose', (_app, done) => {
+    accessLog.flush();
+    done();
+  });
   limitFailedAuth(app, {
     attempts: registry.config.rateLimit.failedAuthAttempts,
     windowSeconds: registry.config.rateLimit.windowSeconds,
