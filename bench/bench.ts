@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CLI } from './acihost.ts';
@@ -64,7 +64,13 @@ async function main(): Promise<number> {
   if (loadBefore[0]! > 1) say(`bench: the machine is busy (load average ${loadBefore.join(' ')}); figures will be noisy`);
   const started = new Date();
   const work = await mkdtemp(join(tmpdir(), 'acihost-bench-'));
-  const figures = opts.s3 ? await runS3Suite(opts, work, CACHE_DIR, say, profileArgs(opts)) : await nginxSuite(opts, work);
+  let figures: Figure[];
+  try {
+    figures = opts.s3 ? await runS3Suite(opts, work, CACHE_DIR, say, profileArgs(opts)) : await nginxSuite(opts, work);
+  } finally {
+    // The S3 mode's cluster state (GiBs) lives beside the bed, which removes only its own directory.
+    if (!opts.keep) await rm(work, { recursive: true, force: true });
+  }
   const loadAfter = loadAverage();
   const reference = opts.s3 ? 'SDK→RGW' : 'nginx';
   console.log(table(figures, reference));

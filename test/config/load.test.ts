@@ -1,10 +1,10 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, imageDomain, loadConfig } from '../../src/config/load.ts';
 import { runCli } from '../helpers/server.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 describe('configuration', () => {
   it('has embedded defaults: port 8443, https://localhost:8443, ./storage', () => {
@@ -18,7 +18,7 @@ describe('configuration', () => {
   });
 
   it('overlays a file, then the environment', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'acihost-config-'));
+    const dir = await tempDir('acihost-config-');
     const file = join(dir, 'c.json');
     await writeFile(file, JSON.stringify({ server: { port: 9000, publicUrl: 'https://aci.example.com' }, log: { level: 'debug' } }));
     const c = loadConfig({
@@ -43,7 +43,7 @@ describe('configuration', () => {
   });
 
   it('reports every problem with its path: unknown keys, bad values', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'acihost-config-'));
+    const dir = await tempDir('acihost-config-');
     const file = join(dir, 'c.json');
     await writeFile(file, JSON.stringify({ server: { prot: 1 }, limits: { maxEntries: -1 }, tls: { cert: '/x.pem' } }));
     assert.throws(
@@ -60,7 +60,7 @@ describe('configuration', () => {
   });
 
   it('acihost check-config exits 0 on a good file and non-zero with every problem on a bad one', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'acihost-config-'));
+    const dir = await tempDir('acihost-config-');
     const good = join(dir, 'good.json');
     const bad = join(dir, 'bad.json');
     await writeFile(good, JSON.stringify({ server: { port: 443 } }));

@@ -1,13 +1,13 @@
 /** access.privatePrefixes: defaults, file and environment, and the mistakes that would leave names public. */
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 async function configFile(content: unknown): Promise<string> {
-  const file = join(await mkdtemp(join(tmpdir(), 'acihost-access-')), 'c.json');
+  const file = join(await tempDir('acihost-access-'), 'c.json');
   await writeFile(file, JSON.stringify(content));
   return file;
 }

@@ -1,7 +1,4 @@
 /** Discovery tags and their HTML, from a real catalogue and key store on disk. */
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { discoveryTags, MAX_NAMES_PER_PAGE } from '../../src/discovery/discovery-tags.ts';
@@ -12,6 +9,7 @@ import { CheckedStorage } from '../../src/storage/checked-storage.ts';
 import { FsStorage } from '../../src/storage/fs-storage.ts';
 import { versionRecord } from '../helpers/records.ts';
 import { createGpg, type Gpg, type GpgKey } from '../helpers/gpg.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const ORIGIN = 'https://localhost:8443';
 const TEMPLATE = `${ORIGIN}/-/aci/{name}/{version}/{os}/{arch}.{ext}`;
@@ -40,7 +38,7 @@ describe('discovery', () => {
   before(async () => {
     gpg = await createGpg();
     [teamKey, rootKey] = [await gpg.genKey({ algo: 'rsa2048' }), await gpg.genKey({ algo: 'rsa2048' })];
-    storage = new CheckedStorage(new FsStorage(await mkdtemp(join(tmpdir(), 'acihost-disc-'))));
+    storage = new CheckedStorage(new FsStorage(await tempDir('acihost-disc-')));
     catalog = new Catalog(storage);
     keys = new KeyStore(storage, 'localhost');
     await keys.add('localhost/team', await gpg.exportPublic(teamKey.fingerprint));

@@ -3,9 +3,6 @@
  * shows for a path and for a name, its commands, pagination, the friendly 404, and
  * that the meta tags are the same whatever the query.
  */
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PageModel } from '../../src/discovery/page-model.ts';
@@ -13,6 +10,7 @@ import { peoplePage } from '../../src/discovery/people-page.ts';
 import { createFixture, type Fixture } from '../helpers/fixture.ts';
 import { seedRecords, versionRecord } from '../helpers/records.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const metas = (html: string) => html.match(/<meta name="ac-[^>]*>/g) ?? [];
 
@@ -121,7 +119,7 @@ describe('page for people: pagination', () => {
   const NAMES = 120;
 
   before(async () => {
-    const storage = await mkdtemp(join(tmpdir(), 'acihost-pages-'));
+    const storage = await tempDir('acihost-pages-');
     await seedRecords(storage, [
       ...Array.from({ length: NAMES }, (_, i) => versionRecord(`localhost/many/svc${String(i).padStart(3, '0')}`, {}, i)),
       ...Array.from({ length: 80 }, (_, i) => versionRecord('localhost/big', { version: `1.0.${i}` }, i)),

@@ -1,11 +1,9 @@
 /** Discovery answers stay small whatever the catalogue (contracts.md: at most 100 names per page). */
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { seedRecords, versionRecord } from '../helpers/records.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const NAMES = 10_000;
 
@@ -13,7 +11,7 @@ describe('bounded discovery pages', () => {
   let server: TestServer;
 
   before(async () => {
-    const storage = await mkdtemp(join(tmpdir(), 'acihost-many-'));
+    const storage = await tempDir('acihost-many-');
     await seedRecords(
       storage,
       Array.from({ length: NAMES }, (_, i) => versionRecord(`localhost/fleet/svc${i}`, {}, i)),

@@ -3,8 +3,7 @@
  * operations tests; test/helpers/server.ts covers the usual development-CA case.
  */
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { Writable } from 'node:stream';
@@ -13,6 +12,7 @@ import type { Config } from '../../src/config/schema.ts';
 import { createLogger } from '../../src/logger.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
 import { runCli } from './server.ts';
+import { tempDir } from './temp-dir.ts';
 
 export interface OpsServer {
   running: RunningServer;
@@ -27,8 +27,8 @@ export interface OpsServer {
   close(): Promise<void>;
 }
 
-export async function makeDir(): Promise<string> {
-  return mkdtemp(join(tmpdir(), 'acihost-ops-'));
+export function makeDir(): Promise<string> {
+  return tempDir('acihost-ops-');
 }
 
 /** Starts a server over `dir` (a fresh one by default) with ACIHOST_* `env` on top of loopback defaults. */

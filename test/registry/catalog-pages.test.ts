@@ -1,7 +1,4 @@
 /** The catalogue queries behind the page for people and the API: segment-aligned ranges, offsets, cursors, removal. */
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AuditLog } from '../../src/registry/audit-log.ts';
@@ -9,9 +6,10 @@ import { Catalog } from '../../src/registry/catalog.ts';
 import { FsStorage } from '../../src/storage/fs-storage.ts';
 import type { Storage } from '../../src/storage/storage.ts';
 import { versionRecord } from '../helpers/records.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 async function catalogOf(names: string[]): Promise<Catalog> {
-  const catalog = new Catalog(new FsStorage(await mkdtemp(join(tmpdir(), 'acihost-cat-'))));
+  const catalog = new Catalog(new FsStorage(await tempDir('acihost-cat-')));
   for (const n of names) catalog.add(versionRecord(n));
   return catalog;
 }
@@ -60,7 +58,7 @@ describe('catalogue queries for pages and the API', () => {
 
 describe('audit log writes', () => {
   it('reports a failed write without failing the action it records', async () => {
-    const inner = new FsStorage(await mkdtemp(join(tmpdir(), 'acihost-audit-')));
+    const inner = new FsStorage(await tempDir('acihost-audit-'));
     const failing: Storage = Object.assign(Object.create(inner) as Storage, {
       put: async () => {
         throw new Error('store away');
@@ -74,7 +72,7 @@ describe('audit log writes', () => {
   });
 
   it('keeps two events of one millisecond apart, and reads from a given day on', async () => {
-    const log = new AuditLog(new FsStorage(await mkdtemp(join(tmpdir(), 'acihost-audit-'))));
+    const log = new AuditLog(new FsStorage(await tempDir('acihost-audit-')));
     const at = new Date('2026-11-23T10:00:00.000Z');
     await log.record({ action: 'push', result: 'created', version: '1' }, at);
     await log.record({ action: 'push', result: 'created', version: '2' }, at);

@@ -3,9 +3,8 @@
  * middle of a large push, and the object store going away mid-traffic.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +17,7 @@ import { curlPush } from '../helpers/push.ts';
 import { S3_TEST, s3Env, uniquePrefix } from '../helpers/s3.ts';
 import { freePort, runCli } from '../helpers/server.ts';
 import { httpsRequest } from '../helpers/tls.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -93,7 +93,7 @@ describe('replicas on S3 under faults', () => {
   }
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'acihost-s3-faults-'));
+    dir = await tempDir('acihost-s3-faults-');
     prefix = uniquePrefix('faults');
     gpg = await createGpg();
     key = await gpg.genKey({ algo: 'rsa2048' });

@@ -3,8 +3,7 @@
  * request, and what one does the others see within 2 seconds.
  */
 import { execFile } from 'node:child_process';
-import { writeFile, mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +13,7 @@ import { createGpg, type Gpg, type GpgKey } from '../helpers/gpg.ts';
 import { curlPush } from '../helpers/push.ts';
 import { s3Env, uniquePrefix } from '../helpers/s3.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const run = promisify(execFile);
 const ACFETCH = new URL('../../.cache/acfetch', import.meta.url).pathname;
@@ -35,7 +35,7 @@ describe('replicas on one S3 bucket', () => {
 
   before(async () => {
     const prefix = uniquePrefix('replicas');
-    const certsDir = join(await mkdtemp(join(tmpdir(), 'acihost-replica-certs-')), 'certs');
+    const certsDir = join(await tempDir('acihost-replica-certs-'), 'certs');
     gpg = await createGpg();
     replicas = [];
     // One after the other: the first creates the shared development CA the others reuse.
