@@ -42,6 +42,7 @@ export async function prepareSite(dir: string, port: number, certsDir: string, e
     ACIHOST_STORAGE_DIR: storageDir,
     // As the Dockerfile, the systemd unit and npm start launch it (README: Design notes).
     MALLOC_MMAP_THRESHOLD_: '131072',
+    NODE_OPTIONS: '--max-semi-space-size=4',
     ...extraEnv,
   };
   return { dir, port, url: `https://127.0.0.1:${port}`, configFile, storageDir, certsDir, env };

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { streamed } from '../ops/heap-policy.ts';
 import parseRange from 'range-parser';
 import type { Readable } from 'node:stream';
 import { isRecyclingReader, type ByteRange } from '../storage/storage.ts';
@@ -88,5 +89,7 @@ export async function sendObject(request: FastifyRequest, reply: FastifyReply, o
   const body = await obj.open(range);
   // Fastify pipes the body into the response, which writes each chunk on at once.
   if (isRecyclingReader(body)) body.enableRecycling(reply.raw);
+  // Any other store's chunks are garbage once written: let the heap policy free them in time.
+  else if (!Buffer.isBuffer(body)) body.on('data', (chunk: Buffer) => streamed(chunk.length));
   return reply.send(body);
 }

@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback, type Writable } from 'node:stream';
 import { tooLarge } from '../errors.ts';
+import { streamed } from '../ops/heap-policy.ts';
 
 function whenWritable(sink: Writable): Promise<void> {
   return new Promise((resolve) => {
@@ -50,6 +51,7 @@ export class UploadTap extends Transform {
       return;
     }
     this.hash.update(chunk);
+
     const waits = this.sinks.filter((sink) => !sink.write(chunk)).map(whenWritable);
     if (waits.length === 0) callback(null, chunk);
     else Promise.all(waits).then(() => callback(null, chunk), callback);

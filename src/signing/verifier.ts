@@ -11,6 +11,7 @@ import type { ReadableStreamDefaultController } from 'node:stream/web';
 import * as openpgp from 'openpgp';
 import type { Key } from 'openpgp';
 import { invalid } from '../errors.ts';
+import { streamed } from '../ops/heap-policy.ts';
 import { primaryKeyState, subkeyState } from './key-policy.ts';
 import type { KeyState } from './key-policy.ts';
 import { SIGN_HINT } from './messages.ts';
@@ -113,7 +114,7 @@ async function verifyStream(
 async function drainUnlessRejected(data: globalThis.ReadableStream<Uint8Array>, verified: Promise<unknown>): Promise<void> {
   const reader = data.getReader();
   const drain = (async () => {
-    while (!(await reader.read()).done);
+    for (let read = await reader.read(); !read.done; read = await reader.read()) streamed(read.value.length);
   })();
   const never = new Promise<never>(() => undefined);
   try {

@@ -17,6 +17,7 @@ import { startOpsServer } from '../helpers/ops-server.ts';
 const run = promisify(execFile);
 const ROOT = new URL('../../', import.meta.url).pathname;
 const HEALTHCHECK = join(ROOT, 'src/healthcheck.ts');
+const LAUNCH_ENV = ['MALLOC_MMAP_THRESHOLD_=131072', 'NODE_OPTIONS=--max-semi-space-size=4'];
 
 /** Instructions of a Dockerfile (continuation lines joined, comments dropped), per stage. */
 function dockerStages(text: string): { from: string; instructions: string[] }[] {
@@ -55,6 +56,11 @@ describe('Dockerfile', () => {
       'certificate volume',
     );
     assert.match(one('ENV'), /ACIHOST_STORAGE_DIR=\/data\//);
+    // The memory settings every launcher gives the server (README: Design notes).
+    for (const setting of LAUNCH_ENV) {
+      assert.ok(one('ENV').includes(setting), `Dockerfile ENV lacks ${setting}`);
+      assert.ok(pkg.scripts.start.includes(setting), `npm start lacks ${setting}`);
+    }
     const cmd = JSON.parse(one('CMD')) as string[];
     assert.deepEqual(cmd, ['node', pkg.bin.acihost, 'serve'], 'CMD runs the package bin');
     const health = one('HEALTHCHECK');
@@ -107,6 +113,7 @@ describe('systemd unit', () => {
       assert.ok(unit.split('\n').includes(line), `missing ${line}`);
     }
     assert.match(unit, /^Environment=.*ACIHOST_PORT=443/m);
+    for (const setting of LAUNCH_ENV) assert.match(unit, new RegExp(`^Environment=.*\\b${setting}(\\s|$)`, 'm'));
     assert.match(unit, /^ExecStart=\/opt\/acihost\/node_modules\/\.bin\/node \/opt\/acihost\/dist\/cli\.js serve$/m);
 
     // Rendered with this checkout as /opt/acihost, a scratch directory as /var/lib/acihost and an existing user.

@@ -101,8 +101,9 @@ describe('slow and broken clients', () => {
 
   it('closes a connection that never sends a request', async () => {
     const socket = await open();
-    // One idle window (2 s), judged at the next of the checks run four times a window.
-    assert.ok((await closedWithin(socket, 6000)) >= 1500);
+    // One idle window (2 s), judged at the next of the checks run four times a window; the
+    // limit leaves room for a loaded machine (the whole suite on two cores).
+    assert.ok((await closedWithin(socket, 15000)) >= 1500);
     await othersAnswered();
   });
 
