@@ -72,8 +72,8 @@ function createListener(config: Config, handler: FastifyServerFactoryHandler, tl
   server.headersTimeout = config.server.headersTimeoutSeconds * 1000;
   server.requestTimeout = config.server.requestTimeoutSeconds * 1000;
   server.keepAliveTimeout = config.server.keepAliveTimeoutSeconds * 1000;
-  // A stalled client (no bytes either way) is dropped after the idle timeout, a crawling one after the
-  // same window, both by the guard (not server.timeout, whose timer every read and write refreshes).
+  // A stalled client (no bytes either way) is dropped after the idle timeout; a crawling one by the guard.
+  server.timeout = config.server.idleTimeoutSeconds * 1000;
   guardSlowClients(server, {
     windowMs: config.server.idleTimeoutSeconds * 1000,
     minBytesPerSecond: config.server.minTransferBytesPerSecond,
