@@ -1,7 +1,7 @@
 /**
  * How V8 sizes the young generation in a server process. Left to itself it
- * doubles the young generation after bursts of surviving allocations (up to
- * 64 MiB per semi-space on a machine this size) and keeps it, and a registry
+ * doubles the young generation after bursts of surviving allocations (to
+ * 128 MiB on a machine this size) and keeps it, and a registry
  * streams hundreds of MiB through short-lived buffers that V8 frees only at a
  * scavenge: with scavenges that far apart, the dead buffers alone took tens of
  * MiB (bench/). Held at its initial 1 MiB instead, answering small requests
@@ -12,12 +12,12 @@
  *
  * So the young generation grows only when the process was started with a bound
  * on it (`--max-semi-space-size`, which the launchers pass in NODE_OPTIONS), and
- * otherwise stays at its initial size; V8 reads the growth factor each time it
- * considers growing. And code that streams large bodies reports their bytes
+ * otherwise keeps the growth factor at 1, which mostly holds it at 2 MiB (V8
+ * reads the factor each time it considers growing). And code that streams large bodies reports their bytes
  * (`streamed`): after every RELEASE_EVERY of them a scavenge frees the buffers
  * they left behind, whatever the young generation's size, so a push holds about
- * a MiB of dead buffers (a scavenge takes well under a millisecond here: about
- * 2% of a push's time).
+ * a MiB of dead buffers (a scavenge takes well under a millisecond here; push
+ * speeds were the same within the bench's noise).
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
