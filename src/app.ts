@@ -11,7 +11,7 @@ import { fileRoutes } from './http/routes/files.ts';
 import { keyRoutes } from './http/routes/keys.ts';
 import { pubkeysRoutes } from './http/routes/pubkeys.ts';
 import { pushRoutes } from './http/routes/push.ts';
-import { AccessLog, observeRequests } from './http/access-log.ts';
+import { AccessLog } from './http/access-log.ts';
 import { MemoryAnswers } from './http/memory-answers.ts';
 import { clientAddressOf } from './http/client-address.ts';
 import { limitFailedAuth } from './http/failed-auth-limit.ts';
@@ -66,11 +66,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // 1. Infrastructure: errors first, so every later plugin's failures share one shape.
   registerErrorHandler(app);
   // One access log line and the request metrics per request; then failed authentication limited per address.
-  observeRequests(app, accessLog);
-  app.addHook('onClose', (_app, done) => {
-    accessLog.flush();
-    done();
-  });
+  accessLog.observe(app);
   limitFailedAuth(app, {
     attempts: registry.config.rateLimit.failedAuthAttempts,
     windowSeconds: registry.config.rateLimit.windowSeconds,

@@ -22,7 +22,7 @@ import pino, { type Logger } from 'pino';
 import type { Metrics } from '../ops/metrics.ts';
 import { presentedTokenId } from './credentials.ts';
 
-export interface Exchange {
+interface Exchange {
   reqId: string;
   method: string;
   route: string;
@@ -67,7 +67,7 @@ export class AccessLog {
     m.bytesSent.inc({ route: x.route }, bytes.sent);
     m.bytesReceived.inc({ route: x.route }, bytes.received);
     if (!this.#logger.isLevelEnabled('info')) return;
-    if (this.#pending === '') setImmediate(this.flush);
+    if (this.#pending === '') setImmediate(this.#flush);
     this.#pending +=
       `${this.#head}${Date.now()}${this.#bindings},"reqId":${JSON.stringify(x.reqId)},"method":${JSON.stringify(x.method)}` +
       `,"route":${JSON.stringify(x.route)},"url":${JSON.stringify(x.url)},"status":${x.status}` +
@@ -77,8 +77,8 @@ export class AccessLog {
       `${x.ip === undefined ? '' : `,"ip":${JSON.stringify(x.ip)}`},"msg":"request completed"}\n`;
   }
 
-  /** Writes the pending lines (after each turn of the event loop, and at shutdown). */
-  readonly flush = (): void => {
+  /** Writes the pending lines (after each turn of the event loop, and when the app closes). */
+  readonly #flush = (): void => {
     const lines = this.#pending;
     this.#pending = '';
     if (lines) this.#stream.write(lines);
@@ -99,22 +99,27 @@ export class AccessLog {
     before.received = received;
     return delta;
   }
-}
 
-export function observeRequests(app: FastifyInstance, log: AccessLog): void {
-  // A callback hook, not an async one: it runs on every request, and a promise per call costs.
-  app.addHook('onResponse', (request, reply, done) => {
-    log.record({
-      reqId: request.id,
-      method: request.method,
-      route: request.routeOptions.url ?? 'unmatched',
-      url: request.url,
-      status: reply.statusCode,
-      ms: reply.elapsedTime,
-      socket: request.raw.socket,
-      tokenId: presentedTokenId(request) ?? null,
-      ip: request.ip,
+  /** Records every request Fastify answers, and writes what is pending when the app closes. */
+  observe(app: FastifyInstance): void {
+    // A callback hook, not an async one: it runs on every request, and a promise per call costs.
+    app.addHook('onResponse', (request, reply, done) => {
+      this.record({
+        reqId: request.id,
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        url: request.url,
+        status: reply.statusCode,
+        ms: reply.elapsedTime,
+        socket: request.raw.socket,
+        tokenId: presentedTokenId(request) ?? null,
+        ip: request.ip,
+      });
+      done();
     });
-    done();
-  });
+    app.addHook('onClose', (_app, done) => {
+      this.#flush();
+      done();
+    });
+  }
 }

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { streamed } from '../ops/heap-policy.ts';
 import parseRange from 'range-parser';
 import type { Readable } from 'node:stream';
+import { streamed } from '../ops/heap-policy.ts';
 import { isRecyclingReader, type ByteRange } from '../storage/storage.ts';
 
 export interface ServedObject {

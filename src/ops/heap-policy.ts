@@ -13,11 +13,11 @@
  * So the young generation grows only when the process was started with a bound
  * on it (`--max-semi-space-size`, which the launchers pass in NODE_OPTIONS), and
  * otherwise keeps the growth factor at 1, which mostly holds it at 2 MiB (V8
- * reads the factor each time it considers growing). And code that streams large bodies reports their bytes
- * (`streamed`): after every RELEASE_EVERY of them a scavenge frees the buffers
- * they left behind, whatever the young generation's size, so a push holds about
- * a MiB of dead buffers (a scavenge takes well under a millisecond here; push
- * speeds were the same within the bench's noise).
+ * reads the factor each time it considers growing). And code that streams large
+ * bodies reports their bytes (`streamed`): after every RELEASE_EVERY of them a
+ * scavenge frees the buffers they left behind, whatever the young generation's
+ * size, so a push holds about a MiB of dead buffers (a scavenge takes well under
+ * a millisecond here; push speeds were the same within the bench's noise).
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
