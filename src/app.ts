@@ -36,16 +36,17 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const trustProxy = registry.config.server.trustProxy.length > 0 ? registry.config.server.trustProxy : false;
   const requestIds = requestIdSequence();
   const clientAddress = clientAddressOf(trustProxy);
-  const accessLog = new AccessLog(state.metrics, opts.logger);
+  const accessLog = new AccessLog(state.metrics.http, opts.logger);
   const answers = new MemoryAnswers({
     // Both generations only grow, so their sum changes whenever either does.
     stamp: () => registry.catalog.generation + registry.keys.mirror.generation,
     shuttingDown: () => state.shuttingDown,
     nextId: requestIds,
-    record: ({ request, reqId, route, url, status, ms }) => {
-      state.metrics.memoryAnswers.inc();
+    kindOf: (route, url) => accessLog.kind('GET', route, url, 200),
+    record: (kind, request, reqId, ms) => {
+      state.metrics.http.fromMemory++;
       // Kept answers are anonymous GETs: no token to name.
-      accessLog.record({ reqId, method: 'GET', route, url, status, ms, socket: request.socket, tokenId: null, ip: clientAddress(request) });
+      accessLog.record(kind, { reqId, ms, socket: request.socket, tokenId: null, ip: clientAddress(request) });
     },
   });
   const factory = opts.serverFactory;

@@ -1,4 +1,4 @@
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { FastifyInstance, FastifyServerFactoryHandler } from 'fastify';
 import type { Logger } from 'pino';
@@ -59,25 +59,36 @@ function createListener(config: Config, handler: FastifyServerFactoryHandler, tl
   let server: HttpServer;
   if (tls) {
     const served = tls.served.get()!;
-    const https = createHttpsServer(
-      { ...httpsOptions(served.certPem, served.keyPem), ...tls.challenges?.tlsOptions(), connectionsCheckingInterval },
-      handler,
-    );
+    const https = createHttpsServer({
+      ...httpsOptions(served.certPem, served.keyPem),
+      ...tls.challenges?.tlsOptions(),
+      connectionsCheckingInterval,
+    });
     // New handshakes get the new certificate; open connections keep theirs.
     tls.served.onChange((next) => https.setSecureContext(httpsOptions(next.certPem, next.keyPem)));
     server = https;
   } else {
-    server = createHttpServer({ connectionsCheckingInterval }, handler);
+    server = createHttpServer({ connectionsCheckingInterval });
   }
   server.headersTimeout = config.server.headersTimeoutSeconds * 1000;
   server.requestTimeout = config.server.requestTimeoutSeconds * 1000;
   server.keepAliveTimeout = config.server.keepAliveTimeoutSeconds * 1000;
   // A stalled client (no bytes either way) is dropped after the idle timeout; a crawling one by the guard.
   server.timeout = config.server.idleTimeoutSeconds * 1000;
-  guardSlowClients(server, {
+  const watch = guardSlowClients(server, {
     windowMs: config.server.idleTimeoutSeconds * 1000,
     minBytesPerSecond: config.server.minTransferBytesPerSecond,
   });
+  server.on(
+    'request',
+    watch
+      ? (req: IncomingMessage, res: ServerResponse) => {
+          handler(req, res);
+          // An answer already ended (from memory) cannot crawl; the idle timeout covers a client that never reads it.
+          if (!res.writableEnded) watch(req, res);
+        }
+      : handler,
+  );
   return server;
 }
 

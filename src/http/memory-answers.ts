@@ -15,30 +15,23 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
-interface Answer {
+interface Answer<K> {
   headers: OutgoingHttpHeaders;
   body: Buffer;
-  /** The route pattern that made it, for the access line and metrics. */
-  route: string;
+  /** What each use is recorded as (the access log's metrics tally and fixed line fields). */
+  kind: K;
 }
 
-/** One answered request, for the access log and metrics (src/http/access-log.ts). */
-export interface AnsweredFromMemory {
-  reqId: string;
-  route: string;
-  url: string;
-  status: number;
-  ms: number;
-  request: IncomingMessage;
-}
-
-export interface MemoryAnswersOptions {
+export interface MemoryAnswersOptions<K> {
   /** Changes whenever anything a remembered answer shows may have changed. */
   stamp: () => number;
   shuttingDown: () => boolean;
   /** Request ids from the same sequence as Fastify's (its genReqId). */
   nextId: () => string;
-  record: (answered: AnsweredFromMemory) => void;
+  /** Made once when an answer is kept, from the route pattern that made it and the URL. */
+  kindOf: (route: string, url: string) => K;
+  /** Records one request answered from memory (access line and metrics). */
+  record: (kind: K, request: IncomingMessage, reqId: string, ms: number) => void;
   /** Bounds on what is kept; past either, everything is dropped and relearned. */
   maxAnswers?: number;
   maxBytes?: number;
@@ -50,39 +43,35 @@ type Stamped = IncomingMessage & { [ARRIVED_AT]?: number };
 
 const NOT_PUBLIC = /private|no-store/;
 
-export class MemoryAnswers {
-  readonly #opts: Required<MemoryAnswersOptions>;
-  readonly #answers = new Map<string, Answer>();
+export class MemoryAnswers<K = unknown> {
+  readonly #opts: Required<MemoryAnswersOptions<K>>;
+  readonly #answers = new Map<string, Answer<K>>();
   #stamp = Number.NaN;
   #bytes = 0;
 
-  constructor(opts: MemoryAnswersOptions) {
+  constructor(opts: MemoryAnswersOptions<K>) {
     this.#opts = { maxAnswers: 10_000, maxBytes: 64 * 1024 * 1024, ...opts };
   }
 
   /** Answers from memory and returns true, or returns false for Fastify to answer. */
   answer(request: IncomingMessage, response: ServerResponse): boolean {
     const stamp = this.#opts.stamp();
-    (request as Stamped)[ARRIVED_AT] = stamp;
-    if (request.method !== 'GET') return false;
-    const h = request.headers;
-    if (h.authorization !== undefined || h.range !== undefined || h['if-none-match'] !== undefined) return false;
     if (stamp !== this.#stamp) this.#forget(stamp);
-    const answer = this.#answers.get(request.url ?? '');
-    if (!answer || this.#opts.shuttingDown()) return false;
+    const h = request.headers;
+    const answer =
+      request.method === 'GET' && h.authorization === undefined && h.range === undefined && h['if-none-match'] === undefined
+        ? this.#answers.get(request.url!)
+        : undefined;
+    if (!answer || this.#opts.shuttingDown()) {
+      (request as Stamped)[ARRIVED_AT] = stamp;
+      return false;
+    }
     const started = performance.now();
     response.writeHead(200, answer.headers);
     response.end(answer.body);
     // Recorded once the answer is handed to the socket, not on its 'finish': a small
     // answer is written at once, and a listener per request costs more than the write.
-    this.#opts.record({
-      reqId: this.#opts.nextId(),
-      route: answer.route,
-      url: request.url!,
-      status: 200,
-      ms: performance.now() - started,
-      request,
-    });
+    this.#opts.record(answer.kind, request, this.#opts.nextId(), performance.now() - started);
     return true;
   }
 
@@ -93,7 +82,7 @@ export class MemoryAnswers {
       if (this.#answers.size >= this.#opts.maxAnswers || this.#bytes + body.length > this.#opts.maxBytes) this.#forget(this.#stamp);
       const headers = { ...reply.getHeaders(), 'content-length': body.length } as OutgoingHttpHeaders;
       const replaced = this.#answers.get(request.url);
-      this.#answers.set(request.url, { headers, body, route: request.routeOptions.url ?? 'unmatched' });
+      this.#answers.set(request.url, { headers, body, kind: this.#opts.kindOf(request.routeOptions.url ?? 'unmatched', request.url) });
       this.#bytes += body.length - (replaced?.body.length ?? 0);
     }
     done(null, payload);
@@ -118,3 +107,6 @@ export class MemoryAnswers {
     this.#stamp = stamp;
   }
 }
+
+/** What a route that opts in needs: the onSend hook. */
+export type Remembers = Pick<MemoryAnswers, 'remember'>;

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 interface Watched {
@@ -18,16 +18,18 @@ const CHECKS_PER_WINDOW = 4;
  * that request is destroyed; its request fails like any aborted upload or
  * download, and nothing partial is kept. A request is never judged on less than a
  * full window: one that began just before a check would otherwise look stalled.
+ *
+ * Returns what watches one request (nothing when the floor is off); the caller
+ * skips requests answered at once (answers from memory), which the idle timeout
+ * covers, so that the discovery answers pay nothing for it.
  */
-export function guardSlowClients(server: Server, opts: { windowMs: number; minBytesPerSecond: number }): void {
-  if (opts.minBytesPerSecond <= 0) return;
+export function guardSlowClients(
+  server: Server,
+  opts: { windowMs: number; minBytesPerSecond: number },
+): ((req: IncomingMessage, res: ServerResponse) => void) | undefined {
+  if (opts.minBytesPerSecond <= 0) return undefined;
   const busy = new Map<Socket, Watched>();
   const transferred = (s: Socket) => s.bytesRead + s.bytesWritten;
-  server.on('request', (req, res) => {
-    const socket = req.socket;
-    busy.set(socket, { bytes: transferred(socket), since: Date.now() });
-    res.once('close', () => busy.delete(socket));
-  });
   const floor = (opts.minBytesPerSecond * opts.windowMs) / 1000;
   const timer = setInterval(() => {
     const now = Date.now();
@@ -42,4 +44,9 @@ export function guardSlowClients(server: Server, opts: { windowMs: number; minBy
   }, opts.windowMs / CHECKS_PER_WINDOW);
   timer.unref();
   server.once('close', () => clearInterval(timer));
+  return (req, res) => {
+    const socket = req.socket;
+    busy.set(socket, { bytes: transferred(socket), since: Date.now() });
+    res.once('close', () => busy.delete(socket));
+  };
 }

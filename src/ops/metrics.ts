@@ -5,42 +5,14 @@
  * (seconds, bytes), `_total` for counters.
  */
 import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
+import { RequestMetrics } from './request-metrics.ts';
 
-const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 const STORAGE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
 
 export class Metrics {
   readonly registry = new PromRegistry();
-  readonly requests = new Counter({
-    name: 'acihost_http_requests_total',
-    help: 'HTTP requests answered, by method, route (the route pattern, not the path) and status',
-    labelNames: ['method', 'route', 'status'],
-    registers: [this.registry],
-  });
-  readonly latency = new Histogram({
-    name: 'acihost_http_request_duration_seconds',
-    help: 'Time from request start to the last byte of the response, by method and route',
-    labelNames: ['method', 'route'],
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
-  readonly memoryAnswers = new Counter({
-    name: 'acihost_http_memory_answers_total',
-    help: 'Requests answered from memory before routing (repeated anonymous GETs of pages, signatures and keys); counted in acihost_http_requests_total too',
-    registers: [this.registry],
-  });
-  readonly bytesSent = new Counter({
-    name: 'acihost_http_sent_bytes_total',
-    help: 'Bytes sent in responses (headers and bodies), by route',
-    labelNames: ['route'],
-    registers: [this.registry],
-  });
-  readonly bytesReceived = new Counter({
-    name: 'acihost_http_received_bytes_total',
-    help: 'Bytes received in requests (headers and bodies), by route',
-    labelNames: ['route'],
-    registers: [this.registry],
-  });
+  /** Requests, their latency and bytes each way (src/ops/request-metrics.ts). */
+  readonly http = new RequestMetrics(this.registry);
   readonly pushes = new Counter({
     name: 'acihost_pushes_total',
     help: 'Pushes (curl, acpush and import) by result (created, unchanged, refused, failed) and error code ("" when none)',

@@ -147,6 +147,7 @@ describe('answers from memory, bounds', () => {
       stamp: () => 1,
       shuttingDown: () => false,
       nextId: () => 'req-x',
+      kindOf: () => undefined,
       record: () => void answeredFromMemory++,
       maxAnswers: 2,
       maxBytes: 1000,

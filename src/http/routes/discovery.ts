@@ -6,7 +6,7 @@ import { notFoundPage, peoplePage } from '../../discovery/people-page.ts';
 import { renderDiscoveryPage } from '../../discovery/render-page.ts';
 import type { Registry } from '../../registry/registry.ts';
 import type { TokenRecord } from '../../registry/tokens.ts';
-import type { MemoryAnswers } from '../memory-answers.ts';
+import type { Remembers } from '../memory-answers.ts';
 import { pageViewer } from '../viewer.ts';
 
 interface Page {
@@ -30,7 +30,7 @@ function pageNumber(query: unknown): number {
  * however many names are stored. A path with nothing stored or trusted answers 404
  * (a friendly page, without tags) so clients walk up; `/` always answers 200.
  */
-export async function discoveryRoutes(app: FastifyInstance, opts: { registry: Registry; answers: MemoryAnswers }): Promise<void> {
+export async function discoveryRoutes(app: FastifyInstance, opts: { registry: Registry; answers: Remembers }): Promise<void> {
   const { registry } = opts;
   const { access } = registry;
   const cache = new Map<string, Page>();
@@ -89,7 +89,7 @@ export async function discoveryRoutes(app: FastifyInstance, opts: { registry: Re
   // Never kept: the page of a name this replica did not know (one with trusted keys only, or a prefix
   // of stored names). Its route looks in storage first, which finds a name another replica or process
   // stored; an answer from memory would skip that look until the next change reached this index.
-  const remember: MemoryAnswers['remember'] = (request, reply, payload, done) =>
+  const remember: Remembers['remember'] = (request, reply, payload, done) =>
     lookedUp.has(request) ? done(null, payload) : opts.answers.remember(request, reply, payload, done);
   app.get('/', { onSend: remember }, async (request, reply) => answer(request, reply, registry.domain, true));
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { notFound } from '../../errors.ts';
 import type { Registry } from '../../registry/registry.ts';
-import type { MemoryAnswers } from '../memory-answers.ts';
+import type { Remembers } from '../memory-answers.ts';
 import type { VersionRecord } from '../../registry/version-record.ts';
 import { bufferOpener, memoizeServed, sendObject } from '../send-object.ts';
 import { optionalToken, privateResponse } from '../viewer.ts';
@@ -33,7 +33,7 @@ const servedSignature = memoizeServed((record: VersionRecord) => ({
 }));
 
 /** The .aci and .aci.asc of every published version, and `latest` resolved per name/os/arch. */
-export async function fileRoutes(app: FastifyInstance, opts: { registry: Registry; answers: MemoryAnswers }): Promise<void> {
+export async function fileRoutes(app: FastifyInstance, opts: { registry: Registry; answers: Remembers }): Promise<void> {
   const { registry } = opts;
 
   async function resolve(a: FileAddress): Promise<VersionRecord> {

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { notFound } from '../../errors.ts';
 import type { KeyRecord } from '../../registry/keyring.ts';
 import type { Registry } from '../../registry/registry.ts';
-import type { MemoryAnswers } from '../memory-answers.ts';
+import type { Remembers } from '../memory-answers.ts';
 import { bufferOpener, memoizeServed, sendObject } from '../send-object.ts';
 
 /**
@@ -13,7 +13,7 @@ import { bufferOpener, memoizeServed, sendObject } from '../send-object.ts';
 // Served from memory, the ETag and date computed once per key record.
 const servedKey = memoizeServed((record: KeyRecord) => ({ body: Buffer.from(record.armored), lastModified: new Date(record.addedAt) }));
 
-export async function keyRoutes(app: FastifyInstance, opts: { registry: Registry; answers: MemoryAnswers }): Promise<void> {
+export async function keyRoutes(app: FastifyInstance, opts: { registry: Registry; answers: Remembers }): Promise<void> {
   const { registry } = opts;
   app.route<{ Params: { fingerprint: string } }>({
     method: ['GET', 'HEAD'],

@@ -5,7 +5,7 @@ import { isAcIdentifier } from '../../aci/name.ts';
 import { notFound } from '../../errors.ts';
 import { keysFile } from '../../registry/keys-file.ts';
 import type { Registry } from '../../registry/registry.ts';
-import type { MemoryAnswers } from '../memory-answers.ts';
+import type { Remembers } from '../memory-answers.ts';
 import { sendObject } from '../send-object.ts';
 
 const FILE = 'pubkeys.gpg';
@@ -33,7 +33,7 @@ const keysFilePaths = {
  * so `gpg --import` recipes keep working. Public like every key URL: rkt sends no
  * credentials for keys. The per-key URLs under /-/keys/ stay what discovery points at.
  */
-export async function pubkeysRoutes(app: FastifyInstance, opts: { registry: Registry; answers: MemoryAnswers }): Promise<void> {
+export async function pubkeysRoutes(app: FastifyInstance, opts: { registry: Registry; answers: Remembers }): Promise<void> {
   const { registry } = opts;
   if (!app.hasConstraintStrategy(CONSTRAINT)) app.addConstraintStrategy(keysFilePaths as never);
 
