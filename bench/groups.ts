@@ -3,7 +3,8 @@ import type { BenchOptions } from './options.ts';
 import { figure, type Figure } from './report.ts';
 import { ACI_PATH, DISCOVERY_PATH, type Bed } from './bed.ts';
 import { download, downloadConcurrently, type Transfer } from './curl.ts';
-import { MiB } from './stats.ts';
+import { NodeCeiling } from './node-ceiling.ts';
+import { MiB, summarize } from './stats.ts';
 import { inTurns } from './turns.ts';
 import { runWrk, type WrkResult } from './wrk.ts';
 
@@ -55,6 +56,7 @@ export async function discovery(bed: Bed, opts: BenchOptions): Promise<Figure[]>
         `${names}:${c}`,
         r.acihost.map((x) => x.p50),
       );
+      if (names === 1) figures.push(...(await ceiling(bed, c, rates(r.acihost), opts)));
     }
   }
   for (const c of [1, 64]) {
@@ -72,6 +74,43 @@ export async function discovery(bed: Bed, opts: BenchOptions): Promise<Figure[]>
     );
   }
   return figures;
+}
+
+/**
+ * The Node ceiling at concurrency `c` (bench/node-ceiling.ts), in turns with nginx:
+ * its rate and ratio to nginx, and acihost's rate as a share of it.
+ */
+async function ceiling(bed: Bed, c: number, acihostRates: number[], opts: BenchOptions): Promise<Figure[]> {
+  bed.say(`bench: the Node ceiling, c=${c}`);
+  const node = await NodeCeiling.start(bed, DISCOVERY_PATH);
+  try {
+    const r = await inTurns(
+      opts.runs,
+      () => runWrk(node.url + DISCOVERY_PATH, c, opts.seconds),
+      () => runWrk(bed.nginxSite.url + DISCOVERY_PATH, c, opts.seconds),
+    );
+    const ceilingRates = rates(r.acihost);
+    const { median } = summarize(ceilingRates);
+    const label = `Node ceiling (bare node:https, the same page), c=${c}`;
+    return [
+      figure(`ceiling.c${c}.rate`, label, 'req/s', ceilingRates, rates(r.reference)),
+      figure(
+        `ceiling.c${c}.p99`,
+        `${label} p99`,
+        'ms',
+        r.acihost.map((x) => x.p99),
+        r.reference.map((x) => x.p99),
+      ),
+      figure(
+        `discovery.n1.c${c}.of-ceiling`,
+        `discovery 1 name, c=${c}, acihost / Node ceiling`,
+        '×',
+        acihostRates.map((x) => x / median),
+      ),
+    ];
+  } finally {
+    await node.stop();
+  }
 }
 
 /** The .aci.asc and a public key at c=64. */

@@ -32,7 +32,9 @@ export async function runPinned(
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   try {
-    const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+    // 'close', not 'exit': a child's last output can arrive after it has exited (seen as
+    // an empty curl report, status 0, with eight transfers at once).
+    const [code, signal] = (await once(child, 'close')) as [number | null, string | null];
     if (code !== 0) throw new Error(`${command} ${args.join(' ')} failed (${signal ?? `exit ${code}`}): ${stderr.trim().slice(-500)}`);
     return { stdout, stderr };
   } finally {

@@ -1,11 +1,14 @@
 /**
  * A smoke test of the benchmark's own parts (bench/), fast and without load: the
  * images it pushes pass acihost's inspector, wrk's report is read right, figures
- * are judged against their targets, and the nginx configuration is what nginx needs.
+ * are judged against their targets, the nginx configuration is what nginx needs,
+ * and the Node ceiling server answers with the page it was given.
  * The benchmark itself (npm run bench) is not part of the suite.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -16,7 +19,12 @@ import { nginxConfig } from '../../bench/nginx.ts';
 import { figure, table } from '../../bench/report.ts';
 import { summarize } from '../../bench/stats.ts';
 import { parseWrk } from '../../bench/wrk.ts';
+import { freePort } from '../../bench/processes.ts';
 import { createInspector } from '../../src/aci/inspect.ts';
+import { createTestCertificate } from '../../src/tls/dev-ca.ts';
+import { httpsGet } from '../helpers/tls.ts';
+
+const CEILING_SERVER = new URL('../../bench/node-ceiling-server.ts', import.meta.url).pathname;
 
 const WRK_REPORT = `Running 3s test @ https://127.0.0.1:40000/bench/app?ac-discovery=1
   1 threads and 64 connections
@@ -93,5 +101,34 @@ describe('benchmark harness', () => {
     assert.match(conf, /worker_processes 1;/);
     assert.match(conf, /location \/-\/put\/ \{[^}]*dav_methods PUT;[^}]*client_max_body_size 0;/);
     assert.match(conf, /root \/w\/nginx\/www;/);
+  });
+
+  it('runs the Node ceiling server: the same body and headers for every request', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'acihost-bench-test-'));
+    dirs.push(dir);
+    const { caPem, certPem, keyPem } = await createTestCertificate(['127.0.0.1']);
+    const body = Buffer.from('<html>page</html>');
+    const files = { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem'), answer: join(dir, 'answer.json') };
+    await writeFile(files.cert, certPem);
+    await writeFile(files.key, keyPem);
+    const headers = { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache', 'content-length': String(body.length) };
+    await writeFile(files.answer, JSON.stringify({ headers, body: body.toString('base64') }));
+    const port = await freePort();
+    const server = spawn(process.execPath, [CEILING_SERVER, String(port), files.cert, files.key, files.answer], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      await once(server.stdout!, 'data');
+      for (const path of ['/bench/app?ac-discovery=1', '/anything']) {
+        const res = await httpsGet(`https://127.0.0.1:${port}${path}`, { ca: caPem });
+        assert.equal(res.status, 200);
+        assert.ok(res.body.equals(body));
+        assert.equal(res.headers['content-type'], headers['content-type']);
+        assert.equal(res.headers['cache-control'], 'no-cache');
+      }
+    } finally {
+      server.kill('SIGTERM');
+      await once(server, 'exit');
+    }
   });
 });

@@ -1,0 +1,66 @@
+/**
+ * What Node itself reaches here with the discovery page: bench/node-ceiling-server.ts
+ * answers with the page's bytes and headers from a constant, pinned to the server
+ * core with acihost's launch settings. acihost cannot answer faster than that; the
+ * difference is its own work per request (the memory answer, the access line and
+ * the metrics), and the ceiling's ratio to nginx says what the issue's ratio
+ * targets ask of Node's HTTP and TLS on this machine at this hour.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { join } from 'node:path';
+import { get } from './acihost.ts';
+import type { Bed } from './bed.ts';
+import { freePort, SERVER_CORE, spawnPinned, stopChild, waitFor } from './processes.ts';
+
+const SERVER = new URL('./node-ceiling-server.ts', import.meta.url).pathname;
+
+export class NodeCeiling {
+  readonly url: string;
+  readonly #child: ChildProcess;
+
+  private constructor(url: string, child: ChildProcess) {
+    this.url = url;
+    this.#child = child;
+  }
+
+  /** Starts the ceiling server with acihost's answer to `path` (the headers that vary per answer left out). */
+  static async start(bed: Bed, path: string): Promise<NodeCeiling> {
+    const answer = await headersAndBody(bed.site.url + path, bed.caPem);
+    const answerFile = join(bed.work, 'ceiling-answer.json');
+    await writeFile(answerFile, JSON.stringify(answer));
+    const port = await freePort();
+    const certs = bed.site.certsDir;
+    const child = spawnPinned(
+      SERVER_CORE,
+      process.execPath,
+      [SERVER, String(port), join(certs, 'server.pem'), join(certs, 'server-key.pem'), answerFile],
+      { env: { ...process.env, ...bed.site.env }, stdio: 'ignore' },
+    );
+    const url = `https://127.0.0.1:${port}`;
+    await waitFor('the Node ceiling server', async () => (await get(url + path, bed.caPem, 1000)).status === 200, 30_000, 100);
+    return new NodeCeiling(url, child);
+  }
+
+  stop(): Promise<void> {
+    return stopChild(this.#child);
+  }
+}
+
+function headersAndBody(url: string, ca: string): Promise<{ headers: Record<string, string>; body: string }> {
+  return new Promise((resolve, reject) => {
+    request(url, { ca, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        // Node writes its own Date, Connection and Keep-Alive, as it does for acihost.
+        const { date: _d, connection: _c, 'keep-alive': _k, ...headers } = res.headers as Record<string, string>;
+        resolve({ headers, body: Buffer.concat(chunks).toString('base64') });
+      });
+      res.on('error', reject);
+    })
+      .on('error', reject)
+      .end();
+  });
+}
