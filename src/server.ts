@@ -84,7 +84,8 @@ function createListener(config: Config, handler: FastifyServerFactoryHandler, tl
     watch
       ? (req: IncomingMessage, res: ServerResponse) => {
           handler(req, res);
-          // An answer already ended (from memory) cannot crawl; the idle timeout covers a client that never reads it.
+          // An answer already ended (from memory) holds no file or staging space, only its connection,
+          // which the idle timeout closes if the client stops reading.
           if (!res.writableEnded) watch(req, res);
         }
       : handler,

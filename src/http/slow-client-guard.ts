@@ -20,8 +20,8 @@ const CHECKS_PER_WINDOW = 4;
  * full window: one that began just before a check would otherwise look stalled.
  *
  * Returns what watches one request (nothing when the floor is off); the caller
- * skips requests answered at once (answers from memory), which the idle timeout
- * covers, so that the discovery answers pay nothing for it.
+ * skips requests answered at once (answers from memory), which hold nothing but
+ * their connection, so that the discovery answers pay nothing for it.
  */
 export function guardSlowClients(
   server: Server,

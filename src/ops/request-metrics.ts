@@ -7,22 +7,13 @@
  * call, and four of them per request cost the discovery answers about a tenth of
  * their throughput (bench/).
  */
-import {
-  Counter,
-  type Aggregator,
-  type Histogram,
-  type MetricObjectWithValues,
-  type MetricType,
-  type MetricValueWithName,
-  type Registry,
-} from 'prom-client';
+import { Counter, type Aggregator, type Histogram, type MetricValueWithName, type Registry } from 'prom-client';
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
 /** The counts of one (method, route, status); updated in place on every request. */
 export class RequestTally {
   readonly labels: { method: string; route: string; status: string };
-  readonly latencyLabels: { method: string; route: string };
   count = 0;
   sent = 0;
   received = 0;
@@ -32,7 +23,6 @@ export class RequestTally {
 
   constructor(method: string, route: string, status: number) {
     this.labels = { method, route, status: String(status) };
-    this.latencyLabels = { method, route };
   }
 }
 
@@ -60,7 +50,7 @@ class TalliedHistogram {
     // Tallies differ by status; the histogram's series by method and route only.
     const series = new Map<string, { method: string; route: string; buckets: Float64Array; seconds: number; count: number }>();
     for (const t of this.#tallies) {
-      const { method, route } = t.latencyLabels;
+      const { method, route } = t.labels;
       const key = `${method} ${route}`;
       let s = series.get(key);
       if (!s) series.set(key, (s = { method, route, buckets: new Float64Array(t.buckets.length), seconds: 0, count: 0 }));
@@ -82,12 +72,8 @@ class TalliedHistogram {
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 
-  reset(): void {
-    for (const t of this.#tallies) {
-      t.seconds = 0;
-      t.buckets.fill(0);
-    }
-  }
+  /** Nothing to reset: the tallies are the counts themselves, and the counters read them too. */
+  reset(): void {}
 }
 
 export class RequestMetrics {
