@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { buildApp } from './app.ts';
 import { guardSlowClients } from './http/slow-client-guard.ts';
 import type { Config } from './config/schema.ts';
-import { applyHeapPolicy } from './ops/heap-policy.ts';
+import { applyHeapPolicy, collectAll } from './ops/heap-policy.ts';
 import { InFlight } from './ops/in-flight.ts';
 import { Metrics } from './ops/metrics.ts';
 import { ScheduledVerify } from './ops/scheduled-verify.ts';
@@ -120,7 +120,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   // Before the catalogue is loaded: that load is what would first grow the young generation.
   applyHeapPolicy();
   const metrics = new Metrics();
-  const registry = new Registry(config, log, { storage: new MeteredStorage(createStorage(config), metrics), onStep: crashHook(log) });
+  const registry = new Registry(config, log, {
+    storage: new MeteredStorage(createStorage(config), metrics),
+    onStep: crashHook(log),
+    afterSweep: collectAll,
+  });
   countPushes(registry.audit, metrics);
   await registry.start();
   const scheduledVerify = new ScheduledVerify(registry, metrics, log);

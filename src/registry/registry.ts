@@ -41,9 +41,16 @@ export class Registry {
   private sweeping: Promise<void> | undefined;
   private closed = false;
   private snapshotTaken: { generation: number; at: number } | undefined;
+  private readonly afterSweep: () => void;
 
-  constructor(config: Config, log: Logger, opts: { storage?: Storage; onStep?: StepHook } = {}) {
+  /**
+   * `afterSweep` runs when a sweep has finished (src/server.ts returns its garbage
+   * to the heap then: a sweep lists every record, after a start reads them all, and
+   * writes the snapshot).
+   */
+  constructor(config: Config, log: Logger, opts: { storage?: Storage; onStep?: StepHook; afterSweep?: () => void } = {}) {
     const storage = opts.storage ?? createStorage(config);
+    this.afterSweep = opts.afterSweep ?? (() => undefined);
     this.config = config;
     this.log = log;
     this.domain = imageDomain(config);
@@ -93,7 +100,8 @@ export class Registry {
       // record, and the snapshot of it need not hold up listening. No poll has run since the load,
       // so the journal time is still the one from before it.
       const journalFrom = this.changes.appliedUpTo;
-      if (await this.sweepLeftovers('fresh')) void this.snapshotIndex(journalFrom);
+      if (await this.sweepLeftovers('fresh')) void this.snapshotIndex(journalFrom).finally(this.afterSweep);
+      else this.afterSweep();
     }
     this.sweepTimer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
@@ -127,7 +135,10 @@ export class Registry {
     this.sweeping ??= (async () => {
       const journalFrom = this.changes.appliedUpTo;
       if (await this.sweepLeftovers(index)) await this.snapshotIndex(journalFrom);
-    })().finally(() => (this.sweeping = undefined));
+    })().finally(() => {
+      this.sweeping = undefined;
+      if (!this.closed) this.afterSweep();
+    });
     return this.sweeping;
   }
 

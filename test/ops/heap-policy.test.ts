@@ -54,6 +54,11 @@ describe('the heap policy', () => {
     assert.ok(size < 16, `young generation of ${size} MiB`);
   });
 
+  it('collects the whole heap when asked to after a sweep', async () => {
+    const out = await child(`policy.collectAll();`, { nodeArgs: ['--trace-gc'] });
+    assert.equal(out.split('\n').filter((line) => /Mark-Compact.*testing/.test(line)).length, 1, out);
+  });
+
   it('collects the young generation after every MiB streamed', async () => {
     // gc() calls show in --trace-gc with the reason "testing".
     const out = await child(`for (let i = 0; i < 8; i++) policy.streamed(256 * 1024);`, { nodeArgs: ['--trace-gc'] });

@@ -43,7 +43,7 @@ describe('the index snapshot', () => {
         await writeFile(join(storageDir, r.blob), `bytes of ${r.name}`);
       }
     };
-    const open = async () => {
+    const open = async (afterSweep?: () => void) => {
       const logs: { msg: string; reason?: string; names?: number }[] = [];
       const sink = new Writable({
         write(chunk: Buffer, _enc, done) {
@@ -51,7 +51,7 @@ describe('the index snapshot', () => {
           done();
         },
       });
-      const registry = new Registry(config, createLogger('info', sink));
+      const registry = new Registry(config, createLogger('info', sink), { afterSweep });
       await registry.start();
       return { registry, logs };
     };
@@ -156,6 +156,24 @@ describe('the index snapshot', () => {
       // Ten seconds back for clocks that differ between replicas (change-journal.ts), no more.
       assert.ok(registry.changes.appliedUpTo >= polledAt - 10_000, `${polledAt - registry.changes.appliedUpTo} ms behind`);
     } finally {
+      await registry.close();
+    }
+  });
+
+  it('hands its garbage back after every sweep: the first after a start, restored or not, and each later one', async () => {
+    const s = await site('after-sweep', { indexSnapshotNames: 1 });
+    await s.seed([versionRecord('l/one'), versionRecord('l/two')]);
+    for (const restored of [false, true]) {
+      let sweeps = 0;
+      const { registry, logs } = await s.open(() => sweeps++);
+      for (const deadline = Date.now() + 5000; sweeps === 0 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(sweeps, 1, 'once the first sweep (and its snapshot) after the start is done');
+      assert.equal(
+        logs.some((l) => l.msg === 'index restored from its snapshot'),
+        restored,
+      );
+      await registry.sweep();
+      assert.equal(sweeps, 2);
       await registry.close();
     }
   });
