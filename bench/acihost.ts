@@ -7,6 +7,7 @@
 import { execFile, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
+import type { IncomingHttpHeaders } from 'node:http';
 import { request } from 'node:https';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -54,13 +55,13 @@ export async function acihostCli(site: Site, args: string[]): Promise<string> {
   return stdout;
 }
 
-/** One GET over TLS with the site's CA; resolves with the status and body. */
-export function get(url: string, ca: string, timeoutMs = 5000): Promise<{ status: number; body: Buffer }> {
+/** One GET over TLS with the site's CA; resolves with the status, headers and body. */
+export function get(url: string, ca: string, timeoutMs = 5000): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const req = request(url, { ca, agent: false, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error(`GET ${url} timed out`)));

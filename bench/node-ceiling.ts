@@ -8,7 +8,6 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { request } from 'node:https';
 import { join } from 'node:path';
 import { get } from './acihost.ts';
 import type { Bed } from './bed.ts';
@@ -27,7 +26,11 @@ export class NodeCeiling {
 
   /** Starts the ceiling server with acihost's answer to `path` (the headers that vary per answer left out). */
   static async start(bed: Bed, path: string): Promise<NodeCeiling> {
-    const answer = await headersAndBody(bed.site.url + path, bed.caPem);
+    const res = await get(bed.site.url + path, bed.caPem);
+    if (res.status !== 200) throw new Error(`bench: GET ${path} answered ${res.status}`);
+    // Node writes its own Date, Connection and Keep-Alive, as it does for acihost.
+    const { date: _d, connection: _c, 'keep-alive': _k, ...headers } = res.headers;
+    const answer = { headers, body: res.body.toString('base64') };
     const answerFile = join(bed.work, 'ceiling-answer.json');
     await writeFile(answerFile, JSON.stringify(answer));
     const port = await freePort();
@@ -46,21 +49,4 @@ export class NodeCeiling {
   stop(): Promise<void> {
     return stopChild(this.#child);
   }
-}
-
-function headersAndBody(url: string, ca: string): Promise<{ headers: Record<string, string>; body: string }> {
-  return new Promise((resolve, reject) => {
-    request(url, { ca, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        // Node writes its own Date, Connection and Keep-Alive, as it does for acihost.
-        const { date: _d, connection: _c, 'keep-alive': _k, ...headers } = res.headers as Record<string, string>;
-        resolve({ headers, body: Buffer.concat(chunks).toString('base64') });
-      });
-      res.on('error', reject);
-    })
-      .on('error', reject)
-      .end();
-  });
 }

@@ -1,7 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback, type Writable } from 'node:stream';
 import { tooLarge } from '../errors.ts';
-import { streamed } from '../ops/heap-policy.ts';
 
 function whenWritable(sink: Writable): Promise<void> {
   return new Promise((resolve) => {
@@ -51,7 +50,6 @@ export class UploadTap extends Transform {
       return;
     }
     this.hash.update(chunk);
-
     const waits = this.sinks.filter((sink) => !sink.write(chunk)).map(whenWritable);
     if (waits.length === 0) callback(null, chunk);
     else Promise.all(waits).then(() => callback(null, chunk), callback);

@@ -91,7 +91,8 @@ describe('request metrics from tallies', () => {
 });
 
 describe('access log batching', () => {
-  it('writes every line of one turn in order, past the lines kept for one write', async () => {
+  /** A log destination that keeps what is written to it, write by write. */
+  const capture = () => {
     const chunks: string[] = [];
     const sink = new Writable({
       write(chunk: Buffer, _encoding, done) {
@@ -99,6 +100,11 @@ describe('access log batching', () => {
         done();
       },
     });
+    return { chunks, sink };
+  };
+
+  it('writes every line of one turn in order, past the lines kept for one write', async () => {
+    const { chunks, sink } = capture();
     const logger = pino({ base: { service: 'acihost' } }, sink);
     const log = new AccessLog(new RequestMetrics(new Registry()), logger);
     const kind = log.kind('GET', '/*', '/web/app?ac-discovery=1', 200);
@@ -126,13 +132,7 @@ describe('access log batching', () => {
   });
 
   it('writes what is pending when the app closes', async () => {
-    const chunks: string[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        chunks.push(chunk.toString());
-        done();
-      },
-    });
+    const { chunks, sink } = capture();
     const app = Fastify();
     const log = new AccessLog(new RequestMetrics(new Registry()), pino(sink));
     log.observe(app);
