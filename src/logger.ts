@@ -1,6 +1,13 @@
 import pino, { type Logger } from 'pino';
 
-/** JSON logs; credentials never reach them. */
+/**
+ * JSON logs; credentials never reach them. By default on standard output, written
+ * synchronously: the access log writes a turn's lines at once (src/http/access-log.ts),
+ * and pino's asynchronous default sent each write through a libuv thread and back,
+ * which cost the server about a tenth of its answers at concurrency 64 (bench/). A
+ * stalled reader then holds the server back rather than the process buffering
+ * without bound, as nginx does with its log files.
+ */
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   return pino(
     {
@@ -8,6 +15,6 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       base: { service: 'acihost' },
       redact: { paths: ['req.headers.authorization', 'headers.authorization', 'authorization', 'token'], censor: '[redacted]' },
     },
-    destination,
+    destination ?? pino.destination({ dest: 1, sync: true }),
   );
 }

@@ -54,10 +54,27 @@ interface Connection {
 /** Lines kept for one write at most; past it they are written at once. */
 const BATCH = 4096;
 
+/**
+ * How the lines of a turn are written. pino's own destination (src/logger.ts: a
+ * synchronous SonicBoom on a descriptor) takes strings, and sonic-boom measures
+ * each string twice and encodes it again after the write to find what is left; a
+ * second SonicBoom on the same descriptor, in buffer mode, takes the bytes encoded
+ * once. Both write at once, in this thread, so their lines never interleave. Any
+ * other destination (a transport, a test's stream) gets the string.
+ */
+function linesWriter(stream: pino.DestinationStream): (text: string) => void {
+  const { fd, sync } = stream as { fd?: unknown; sync?: unknown };
+  if (sync !== true || typeof fd !== 'number') return (text) => void stream.write(text);
+  // pino's own kind of destination, so a closed pipe is ignored as the logger ignores it.
+  const bytes = pino.destination({ dest: fd, sync: true, contentMode: 'buffer' });
+  // In buffer mode sonic-boom writes Buffers; its types know only strings.
+  return (text) => void bytes.write(Buffer.from(text) as unknown as string);
+}
+
 export class AccessLog {
   readonly #metrics: RequestMetrics;
   readonly #logger: Logger;
-  readonly #stream: pino.DestinationStream;
+  readonly #write: (text: string) => void;
   /** `{"level":30,"time":` and `,"service":"acihost"`: what pino puts around the time. */
   readonly #head: string;
   readonly #bindings: string;
@@ -76,7 +93,7 @@ export class AccessLog {
   constructor(metrics: RequestMetrics, logger: Logger) {
     this.#metrics = metrics;
     this.#logger = logger;
-    this.#stream = (logger as Logger & { [pino.symbols.streamSym]: pino.DestinationStream })[pino.symbols.streamSym];
+    this.#write = linesWriter((logger as Logger & { [pino.symbols.streamSym]: pino.DestinationStream })[pino.symbols.streamSym]);
     this.#head = `{"level":${logger.levels.values.info},"time":`;
     const bindings = JSON.stringify(logger.bindings()).slice(1, -1);
     this.#bindings = bindings ? `,${bindings}` : '';
@@ -140,7 +157,7 @@ export class AccessLog {
         `,"tokenId":${tokenId === null ? 'null' : JSON.stringify(tokenId)}${this.#ipFields[i]},"msg":"request completed"}\n`;
     }
     // One flat string: a chain of += would leave a tree of pieces for the write to flatten.
-    this.#stream.write(lines.join(''));
+    this.#write(lines.join(''));
   };
 
   // One object per connection, updated in place: this runs for every request.

@@ -2,15 +2,20 @@
  * The request metrics made from tallies (src/ops/request-metrics.ts) read exactly
  * as prom-client's own Counter and Histogram would for the same requests, and the
  * access log (src/http/access-log.ts) writes every line of a turn, in order, even
- * past the number it keeps for one write.
+ * past the number it keeps for one write, and through the logger's own file
+ * descriptor in order with the logger's other lines.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import Fastify from 'fastify';
 import pino from 'pino';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { AccessLog } from '../../src/http/access-log.ts';
+import { createLogger } from '../../src/logger.ts';
 import { RequestMetrics } from '../../src/ops/request-metrics.ts';
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
@@ -142,5 +147,39 @@ describe('access log batching', () => {
     assert.equal(chunks.length, 0);
     await closed;
     assert.equal(JSON.parse(chunks.join('')).reqId, 'req-last');
+  });
+
+  it("writes to the logger's file descriptor in order with the logger's own lines, as UTF-8", async () => {
+    const file = join(await mkdtemp(join(tmpdir(), 'acihost-log-')), 'server.log');
+    // What the server logs to by default (standard output), here on a file.
+    const logger = createLogger('info', pino.destination({ dest: file, sync: true }));
+    const log = new AccessLog(new RequestMetrics(new Registry()), logger);
+    const kind = log.kind('GET', '/*', '/caf\u00e9/app?ac-discovery=1', 200);
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    const exchange = (reqId: string) => ({ reqId, ms: 1, socket: undefined, tokenId: null, ip: '10.0.0.1' });
+    logger.info('before');
+    log.record(kind, exchange('req-1'));
+    log.record(kind, exchange('req-2'));
+    await turn();
+    logger.info('between');
+    log.record(kind, exchange('req-3'));
+    await turn();
+    logger.info('after');
+    const lines = (await readFile(file, 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      lines.map((l) => (l.msg === 'request completed' ? l.reqId : l.msg)),
+      ['before', 'req-1', 'req-2', 'between', 'req-3', 'after'],
+    );
+    assert.equal(lines[1].url, '/caf\u00e9/app?ac-discovery=1');
+    assert.equal(lines[1].service, 'acihost');
+  });
+
+  it('logs to standard output synchronously by default', () => {
+    const stream = (createLogger('info') as unknown as Record<symbol, { fd?: number; sync?: boolean }>)[pino.symbols.streamSym]!;
+    assert.equal(stream.fd, 1);
+    assert.equal(stream.sync, true);
   });
 });
