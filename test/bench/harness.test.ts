@@ -103,32 +103,50 @@ describe('benchmark harness', () => {
     assert.match(conf, /root \/w\/nginx\/www;/);
   });
 
-  it('runs the Node ceiling server: the same body and headers for every request', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'acihost-bench-test-'));
-    dirs.push(dir);
-    const { caPem, certPem, keyPem } = await createTestCertificate(['127.0.0.1']);
-    const body = Buffer.from('<html>page</html>');
-    const files = { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem'), answer: join(dir, 'answer.json') };
-    await writeFile(files.cert, certPem);
-    await writeFile(files.key, keyPem);
-    const headers = { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache', 'content-length': String(body.length) };
-    await writeFile(files.answer, JSON.stringify({ headers, body: body.toString('base64') }));
-    const port = await freePort();
-    const server = spawn(process.execPath, [CEILING_SERVER, String(port), files.cert, files.key, files.answer], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    try {
-      await once(server.stdout!, 'data');
-      for (const path of ['/bench/app?ac-discovery=1', '/anything']) {
-        const res = await httpsGet(`https://127.0.0.1:${port}${path}`, { ca: caPem });
-        assert.equal(res.status, 200);
-        assert.ok(res.body.equals(body));
-        assert.equal(res.headers['content-type'], headers['content-type']);
-        assert.equal(res.headers['cache-control'], 'no-cache');
+  for (const accessLine of [false, true]) {
+    it(`runs the Node ceiling server${accessLine ? ' with the access line' : ''}: the same body and headers for every request`, async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'acihost-bench-test-'));
+      dirs.push(dir);
+      const { caPem, certPem, keyPem } = await createTestCertificate(['127.0.0.1']);
+      const body = Buffer.from('<html>page</html>');
+      const files = { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem'), answer: join(dir, 'answer.json') };
+      await writeFile(files.cert, certPem);
+      await writeFile(files.key, keyPem);
+      const headers = { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache', 'content-length': String(body.length) };
+      const path = '/bench/app?ac-discovery=1';
+      await writeFile(files.answer, JSON.stringify({ path, headers, body: body.toString('base64') }));
+      const port = await freePort();
+      const args = [CEILING_SERVER, String(port), files.cert, files.key, files.answer, ...(accessLine ? ['--access-line'] : [])];
+      const server = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      server.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      try {
+        await once(server.stderr!, 'data');
+        for (const p of [path, '/anything']) {
+          const res = await httpsGet(`https://127.0.0.1:${port}${p}`, { ca: caPem });
+          assert.equal(res.status, 200);
+          assert.ok(res.body.equals(body));
+          assert.equal(res.headers['content-type'], headers['content-type']);
+          assert.equal(res.headers['cache-control'], 'no-cache');
+        }
+      } finally {
+        server.kill('SIGTERM');
+        await once(server, 'exit');
       }
-    } finally {
-      server.kill('SIGTERM');
-      await once(server, 'exit');
-    }
-  });
+      const lines = out
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
+      // acihost's line for the page it stands in for, one per request.
+      assert.deepEqual(
+        lines.map((l) => [l.msg, l.route, l.url, l.status, l.tokenId, l.service]),
+        accessLine ? Array(2).fill(['request completed', '/*', path, 200, null, 'acihost']) : [],
+      );
+      if (accessLine)
+        assert.deepEqual(
+          lines.map((l) => l.reqId),
+          ['req-1', 'req-2'],
+        );
+    });
+  }
 });
