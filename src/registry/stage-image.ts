@@ -3,6 +3,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createInspector, type InspectLimits, type InspectResult } from '../aci/inspect.ts';
 import { isAcihostError } from '../errors.ts';
+import { streamed } from '../ops/heap-policy.ts';
 import { createVerifier, type DetachedSignature, type TrustedKey } from '../signing/signature.ts';
 import { layout } from '../storage/layout.ts';
 import type { Storage } from '../storage/storage.ts';
@@ -48,7 +49,11 @@ export async function stageImage(opts: {
   const stagedKey = (opts.stagedKey ?? layout.stagedUpload)(uploadId);
   const inspector = createInspector(opts.limits);
   const verifier = opts.signature ? createVerifier(opts.signature, opts.keys) : undefined;
-  const tap = new UploadTap(verifier ? [inspector.sink, verifier.sink] : [inspector.sink], opts.limits.maxCompressedBytes);
+  // The upload's dead buffers are freed every streamed MiB: with the signature first its
+  // verification drains these bytes and counts them (src/signing/verifier.ts); without, the tap does.
+  const tap = verifier
+    ? new UploadTap([inspector.sink, verifier.sink], opts.limits.maxCompressedBytes)
+    : new UploadTap([inspector.sink], opts.limits.maxCompressedBytes, streamed);
   // Small queues: chunks held across collections are promoted and then linger as garbage.
   const body = new PassThrough({ highWaterMark: 256 * 1024 });
   const work = [

@@ -25,11 +25,14 @@ export class UploadTap extends Transform {
   private readonly hash: Hash = createHash('sha256');
   private readonly sinks: Writable[];
   private readonly maxBytes: number;
+  private readonly onBytes: ((bytes: number) => void) | undefined;
 
-  constructor(sinks: Writable[], maxBytes: number) {
+  /** `onBytes` hears the size of every chunk that passes (src/ops/heap-policy.ts's `streamed`). */
+  constructor(sinks: Writable[], maxBytes: number, onBytes?: (bytes: number) => void) {
     super({ highWaterMark: 256 * 1024 });
     this.sinks = sinks;
     this.maxBytes = maxBytes;
+    this.onBytes = onBytes;
     for (const sink of sinks) sink.on('error', (e) => this.destroy(e));
   }
 
@@ -50,6 +53,7 @@ export class UploadTap extends Transform {
       return;
     }
     this.hash.update(chunk);
+    this.onBytes?.(chunk.length);
     const waits = this.sinks.filter((sink) => !sink.write(chunk)).map(whenWritable);
     if (waits.length === 0) callback(null, chunk);
     else Promise.all(waits).then(() => callback(null, chunk), callback);
