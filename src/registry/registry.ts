@@ -100,8 +100,8 @@ export class Registry {
       // record, and the snapshot of it need not hold up listening. No poll has run since the load,
       // so the journal time is still the one from before it.
       const journalFrom = this.changes.appliedUpTo;
-      if (await this.sweepLeftovers('fresh')) void this.snapshotIndex(journalFrom).finally(this.afterSweep);
-      else this.afterSweep();
+      if (await this.sweepLeftovers('fresh')) void this.snapshotIndex(journalFrom).finally(this.swept);
+      else this.swept();
     }
     this.sweepTimer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
@@ -137,10 +137,15 @@ export class Registry {
       if (await this.sweepLeftovers(index)) await this.snapshotIndex(journalFrom);
     })().finally(() => {
       this.sweeping = undefined;
-      if (!this.closed) this.afterSweep();
+      this.swept();
     });
     return this.sweeping;
   }
+
+  /** Every sweep ends here, the first one after a fresh start included; none is followed up once closed. */
+  private readonly swept = (): void => {
+    if (!this.closed) this.afterSweep();
+  };
 
   /** Writes the index when it is big enough to be worth it and changed (or its snapshot is ageing). */
   private async snapshotIndex(journalFrom: number): Promise<void> {
