@@ -18,7 +18,7 @@
  * out in one write; the metrics are counted at once (src/ops/request-metrics.ts).
  */
 import type { Socket } from 'node:net';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { RequestMetrics, RequestTally } from '../ops/request-metrics.ts';
 import { presentedTokenId } from './credentials.ts';
@@ -53,6 +53,9 @@ interface Connection {
 
 /** Lines kept for one write at most; past it they are written at once. */
 const BATCH = 4096;
+
+/** The status of a request whose connection closed before any answer was sent (as nginx logs it). */
+const CLIENT_CLOSED = 499;
 
 /**
  * How the lines of a turn are written. pino's own destination (src/logger.ts: a
@@ -169,17 +172,35 @@ export class AccessLog {
     return made;
   }
 
-  /** Records every request Fastify answers, and writes what is pending when the app closes. */
+  /**
+   * Records every request Fastify answers, and writes what is pending when the app closes.
+   * Fastify's onResponse runs when a response finishes; one whose connection closed
+   * first (a client that stopped reading, or one that had every byte it asked for
+   * and hung up before the server ended the response) is recorded at its close,
+   * with the status it was sent, or 499 when none was (nginx's client-closed status).
+   */
   observe(app: FastifyInstance): void {
-    // A callback hook, not an async one: it runs on every request, and a promise per call costs.
-    app.addHook('onResponse', (request, reply, done) => {
-      this.record(this.kind(request.method, request.routeOptions.url ?? 'unmatched', request.url, reply.statusCode), {
+    const recorded = new WeakSet<FastifyRequest>();
+    const recordReply = (request: FastifyRequest, reply: FastifyReply, status: number) => {
+      if (recorded.has(request)) return;
+      recorded.add(request);
+      this.record(this.kind(request.method, request.routeOptions.url ?? 'unmatched', request.url, status), {
         reqId: request.id,
         ms: reply.elapsedTime,
         socket: request.raw.socket,
         tokenId: presentedTokenId(request) ?? null,
         ip: request.ip,
       });
+    };
+    // Callback hooks, not async ones: they run on every request, and a promise per call costs.
+    app.addHook('onRequest', (request, reply, done) => {
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) recordReply(request, reply, reply.raw.headersSent ? reply.statusCode : CLIENT_CLOSED);
+      });
+      done();
+    });
+    app.addHook('onResponse', (request, reply, done) => {
+      recordReply(request, reply, reply.statusCode);
       done();
     });
     app.addHook('onClose', (_app, done) => {

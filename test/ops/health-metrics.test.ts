@@ -10,7 +10,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildAci } from '../helpers/aci-builder.ts';
 import { createGpg, type Gpg } from '../helpers/gpg.ts';
-import { startOpsServer, type OpsServer } from '../helpers/ops-server.ts';
+import { startOpsServer, waitFor, type OpsServer } from '../helpers/ops-server.ts';
 import { curlPush } from '../helpers/push.ts';
 import { freePort } from '../helpers/server.ts';
 import { httpsRequest } from '../helpers/tls.ts';
@@ -71,7 +71,13 @@ describe('health, metrics and access log', () => {
   });
 
   it('exports requests, pushes, signature failures, storage, index and certificate metrics', async () => {
+    const logged = server.logs.length;
     await get('/-/aci/localhost/app/1.0.0/linux/amd64.aci');
+    // A request is counted when its response has finished on the server's side, which can come
+    // just after the client has the last byte: scrape once the download's access line is out.
+    await waitFor('the download to be counted', () =>
+      server.logs.slice(logged).find((l) => l.msg === 'request completed' && l.route === '/-/aci/*'),
+    );
     const res = await get('/-/metrics');
     assert.equal(res.status, 200);
     assert.match(String(res.headers['content-type']), /^text\/plain; version=0\.0\.4/);

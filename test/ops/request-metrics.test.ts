@@ -8,9 +8,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import Fastify from 'fastify';
 import pino from 'pino';
 import { Counter, Histogram, Registry } from 'prom-client';
@@ -181,5 +183,62 @@ describe('access log batching', () => {
     const stream = (createLogger('info') as unknown as Record<symbol, { fd?: number; sync?: boolean }>)[pino.symbols.streamSym]!;
     assert.equal(stream.fd, 1);
     assert.equal(stream.sync, true);
+  });
+
+  it('records once a response whose connection closed before it finished: its status, or 499 before any', async () => {
+    const { chunks, sink } = capture();
+    const app = Fastify();
+    const metrics = new RequestMetrics(new Registry());
+    new AccessLog(metrics, pino(sink)).observe(app);
+    // A body that never ends, and an answer that never comes: the client hangs up on both.
+    app.get('/stream', async () => {
+      const body = new Readable({ read() {} });
+      body.push('x'.repeat(1000));
+      return body;
+    });
+    app.get('/slow', () => new Promise(() => undefined));
+    // A body that fails once sent: Fastify runs onResponse on the response's error, and then it closes unfinished.
+    app.get('/broken', async () => {
+      const body = new Readable({ read() {} });
+      body.push('x'.repeat(1000));
+      setTimeout(() => body.destroy(new Error('broken')), 10);
+      return body;
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = app.server.address() as AddressInfo;
+    try {
+      const hangUp = async (path: string, when: 'first byte' | 'sent') => {
+        const req = httpRequest({ host: '127.0.0.1', port, path });
+        // The hang-up is the client's own: its "socket hang up" is expected.
+        req.on('error', () => undefined);
+        if (when === 'first byte') req.on('response', (res) => res.once('data', () => req.destroy()));
+        else req.on('finish', () => setTimeout(() => req.destroy(), 50));
+        req.end();
+        await new Promise((resolve) => req.once('close', resolve));
+      };
+      await hangUp('/stream', 'first byte');
+      await hangUp('/slow', 'sent');
+      await hangUp('/broken', 'sent');
+      const lines = async () => {
+        for (let i = 0; i < 100 && chunks.join('').split('\n').filter(Boolean).length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+        return chunks
+          .join('')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l));
+      };
+      assert.deepEqual(
+        (await lines()).map((l) => [l.url, l.route, l.status]),
+        [
+          ['/stream', '/stream', 200],
+          ['/slow', '/slow', 499],
+          ['/broken', '/broken', 200],
+        ],
+      );
+    } finally {
+      await app.close();
+    }
+    // Still one line each once everything has settled.
+    assert.equal(chunks.join('').split('\n').filter(Boolean).length, 3);
   });
 });
