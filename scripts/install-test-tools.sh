@@ -21,11 +21,11 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# acfetch: the rkt-equivalent client, built from ../shared/tools/acfetch with Debian's Go libraries.
-acfetch_src="${ACFETCH_SRC:-$here/../shared/tools/acfetch}"
+# acfetch: the rkt-equivalent client (test/clients/acfetch), built with Debian's Go libraries;
+# rebuilt when its source is newer than the binary.
+acfetch_src="$here/test/clients/acfetch"
 acfetch_out="$here/.cache/acfetch"
-if [ ! -x "$acfetch_out" ]; then
-  [ -x "$acfetch_src/build.sh" ] || { echo "install-test-tools: $acfetch_src/build.sh not found (the tests need ../shared beside this checkout)" >&2; exit 1; }
+if [ ! -x "$acfetch_out" ] || [ "$acfetch_src/main.go" -nt "$acfetch_out" ]; then
   echo "install-test-tools: building acfetch into $acfetch_out" >&2
   ACFETCH_OUT="$acfetch_out" "$acfetch_src/build.sh"
 fi

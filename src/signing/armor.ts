@@ -1,8 +1,7 @@
 /**
  * OpenPGP ASCII armor (RFC 4880 §6), written and read here rather than by openpgp.js because
  * rkt's Go reader (x/crypto/openpgp/armor) wants the CRC24 line that openpgp.js v6 treats as
- * optional: it neither checks it on input nor always writes it. See
- * ../shared/docs/contracts.md "Signatures as rkt reads them".
+ * optional: it neither checks it on input nor always writes it.
  */
 
 export interface ArmorBlock {

@@ -2,7 +2,7 @@
  * Which keys acihost accepts: the ones rkt 1.30 can load with Go's x/crypto/openpgp (RSA, DSA,
  * ElGamal, ECDSA/ECDH on the NIST curves; v4 keys only), minus weak RSA and DSA. Go refuses a
  * whole key when any one of its (sub)key packets uses an algorithm it does not know, so every
- * subkey is checked too. See ../shared/docs/appc-protocol.md §2 step 7.
+ * subkey is checked too.
  */
 import type { AlgorithmInfo, Key, Subkey } from 'openpgp';
 import { invalid } from '../errors.ts';

@@ -2,7 +2,6 @@
  * Detached signatures (`.aci.asc`) as rkt reads them: rkt 1.30 reads only the first packet,
  * needs an Issuer key-id subpacket, and its armor reader needs the CRC24 line. We refuse what
  * it would misread and store one v4 signature packet, re-armored with the checksum.
- * See ../shared/docs/appc-protocol.md §2 step 7 and contracts.md "Signatures as rkt reads them".
  */
 import * as openpgp from 'openpgp';
 import { invalid, tooLarge } from '../errors.ts';

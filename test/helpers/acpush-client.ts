@@ -1,5 +1,5 @@
 /**
- * A replay of appc/acpush 0.0.1 on the wire, after ../shared/docs/acpush-wire.md §1:
+ * A replay of appc/acpush 0.0.1 on the wire, after docs/acpush-wire.md §1:
  * anonymous discovery, a start POST with `Content-Length: 0`, the manifest PUT
  * re-serialised from the ACI with Content-Length, the signature and the image PUT
  * chunked in 32 KiB chunks with no length and no Content-Type, and the completion

@@ -1,7 +1,7 @@
 /**
  * The replaying client (test/helpers/acpush-client.ts) against a raw TLS server
  * that records every byte: the requests must be those that acpush 0.0.1 sent in
- * ../shared/docs/acpush-wire.md §1a (heads, framing, connections) and the
+ * docs/acpush-wire.md §1a (heads, framing, connections) and the
  * re-serialised manifest of §1c, so the acpush tests exercise what the real client
  * sends. Only `Host` differs: this server is not on 443, so it carries the port.
  */
