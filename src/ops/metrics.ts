@@ -94,5 +94,8 @@ export class Metrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'acihost_' });
+    // Gauges that prom-client names like counters, which Prometheus tooling refuses; the same
+    // counts stay available per type as acihost_nodejs_active_{handles,requests,resources}.
+    for (const name of ['handles', 'requests', 'resources']) this.registry.removeSingleMetric(`acihost_nodejs_active_${name}_total`);
   }
 }

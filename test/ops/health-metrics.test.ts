@@ -6,6 +6,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildAci } from '../helpers/aci-builder.ts';
@@ -97,6 +98,9 @@ describe('health, metrics and access log', () => {
     assert.ok(expiry > Date.now() / 1000 + 86400 * 300, 'the development certificate lasts months');
     assert.equal(sample(text, 'acihost_certificate_valid'), 1);
     assert.match(text, /acihost_process_resident_memory_bytes/);
+    // Prometheus's own checker, as an operator's CI would run it on the scrape.
+    const promtool = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    assert.equal(promtool.status, 0, promtool.stdout + promtool.stderr);
   });
 
   it('writes one access line per request with id, route, status, bytes, duration and token id, never the token', async () => {
