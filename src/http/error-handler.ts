@@ -24,6 +24,16 @@ export interface ErrorBody {
 
 export const errorBody = (code: string, message: string): ErrorBody => ({ error: { code, message } });
 
+/**
+ * Whether nobody is left to read an answer. The request stream says nothing here:
+ * Node marks it destroyed as soon as its body has been read, with the client
+ * still waiting; only the connection and the response tell.
+ */
+export function clientGone(reply: FastifyReply): boolean {
+  const socket = reply.raw.socket;
+  return reply.raw.destroyed || reply.raw.writableEnded || !socket || socket.destroyed || !socket.writable;
+}
+
 /** Fastify's own 4xx errors (bad headers, wrong content type, ...) keep their status with our shape. */
 function fromFastify(error: FastifyError): { status: number; body: ErrorBody } | null {
   const status = error.statusCode ?? 500;
@@ -48,7 +58,7 @@ export function registerErrorHandler(app: FastifyInstance): void {
     const known = fromFastify(error);
     if (known) return reply.status(known.status).send(known.body);
     // A client that hung up mid-request is not a server failure; nobody is left to answer.
-    if (request.raw.destroyed || request.raw.socket?.destroyed) {
+    if (clientGone(reply)) {
       request.log.info({ code: error.code }, 'client closed the connection');
       return reply.status(499).send();
     }

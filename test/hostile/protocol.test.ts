@@ -1,0 +1,185 @@
+/**
+ * Protocol answers to hostile and broken requests: every refusal, including
+ * those Node and Fastify make before any route runs, is JSON in the one error
+ * shape with a documented code and no internals; a live client is never told
+ * 499; a push's extra parts are named; byte ranges follow RFC 9110.
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { connect } from 'node:tls';
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { promisify } from 'node:util';
+import { buildAci } from '../helpers/aci-builder.ts';
+import { createFixture, type Fixture } from '../helpers/fixture.ts';
+import { curlPush } from '../helpers/push.ts';
+import { assertNoInternals, unharmed } from './support.ts';
+
+const run = promisify(execFile);
+
+interface RawResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Writes bytes as they are over one TLS connection and reads the one answer (until the server closes). */
+function rawRequest(f: Fixture, data: string | Buffer): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port: f.server.port, servername: 'localhost', ca: f.server.caPem });
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => socket.destroy(new Error('no answer within 10 s')), 10_000);
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    // A server that answers and closes while the request is still being written resets it; the answer counts.
+    socket.on('error', (e) => (chunks.length === 0 ? reject(e) : undefined));
+    socket.on('close', () => {
+      clearTimeout(timer);
+      const text = Buffer.concat(chunks).toString('latin1');
+      const cut = text.indexOf('\r\n\r\n');
+      if (cut === -1) return reject(new Error(`no HTTP answer: ${JSON.stringify(text.slice(0, 200))}`));
+      const [statusLine, ...lines] = text.slice(0, cut).split('\r\n');
+      const headers: Record<string, string> = {};
+      for (const line of lines) {
+        const colon = line.indexOf(':');
+        headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+      }
+      resolve({ status: Number(statusLine!.split(' ')[1]), headers, body: text.slice(cut + 4) });
+    });
+    socket.once('secureConnect', () => socket.write(data));
+  });
+}
+
+/** The documented error shape, and only it: a code from `codes`, a message saying what to do, no internals. */
+function assertErrorShape(
+  res: { status: number; headers: Record<string, unknown>; body: string | Buffer },
+  status: number,
+  code: string,
+): void {
+  const body = String(res.body);
+  assert.equal(res.status, status, body);
+  assert.match(String(res.headers['content-type']), /^application\/json/);
+  const json = JSON.parse(body);
+  assert.deepEqual(Object.keys(json), ['error'], body);
+  assert.deepEqual(Object.keys(json.error).sort(), ['code', 'message'], body);
+  assert.equal(json.error.code, code, body);
+  assert.ok(json.error.message.length > 20, `the message says what to do: ${body}`);
+  assertNoInternals(body);
+  assert.doesNotMatch(body, /FST_|statusCode|busboy|needle/i, 'no framework internals');
+}
+
+describe('protocol answers', () => {
+  let f: Fixture;
+  let aci: Buffer;
+  let aciPath: string;
+  let ascPath: string;
+  const image = 'localhost/proto/app';
+
+  before(async () => {
+    // A short headers timeout, so a stalled request is refused within the test.
+    f = await createFixture({ config: { server: { headersTimeoutSeconds: 2 } } });
+    const pushed = await f.push({ name: image, version: '1.0.0' });
+    assert.equal(pushed.status, 201, pushed.raw);
+    aci = pushed.aci;
+    // A second signed image, kept as files for the pushes below.
+    aciPath = join(f.server.dir, 'two.aci');
+    await writeFile(aciPath, await buildAci({ name: image, version: '2.0.0' }));
+    ascPath = await f.gpg.signFile(aciPath, f.key.fingerprint);
+  });
+  after(() => f?.close());
+
+  const auth = () => `Authorization: Bearer ${f.token}\r\n`;
+
+  describe('malformed multipart pushes answer 400 to a client still waiting, not 499', () => {
+    const cases: { name: string; contentType: string; body: string; code: string }[] = [
+      { name: 'multipart without a boundary', contentType: 'multipart/form-data', body: 'hello', code: 'PUSH_NOT_MULTIPART' },
+      {
+        name: 'an overlong boundary',
+        contentType: `multipart/form-data; boundary=${'b'.repeat(300)}`,
+        body: `--${'b'.repeat(300)}\r\n`,
+        code: 'PUSH_NOT_MULTIPART',
+      },
+      {
+        name: 'a garbage body',
+        contentType: 'multipart/form-data; boundary=xyz',
+        body: 'garbage, no boundary anywhere',
+        code: 'PUSH_MULTIPART_MALFORMED',
+      },
+      {
+        name: 'a body cut before its closing boundary',
+        contentType: 'multipart/form-data; boundary=xyz',
+        body: '--xyz\r\nContent-Disposition: form-data; name="asc"\r\n\r\nnot all there',
+        code: 'PUSH_MULTIPART_MALFORMED',
+      },
+      {
+        name: 'a file part cut short',
+        contentType: 'multipart/form-data; boundary=xyz',
+        body: '--xyz\r\nContent-Disposition: form-data; name="aci"; filename="a.aci"\r\nContent-Type: application/octet-stream\r\n\r\n\x1f\x8b',
+        code: 'UPLOAD_ABORTED',
+      },
+    ];
+    for (const c of cases) {
+      it(c.name, async () => {
+        const storage = await unharmed(f.server.storageDir);
+        const res = await f.server.request('/-/push', {
+          method: 'POST',
+          headers: { authorization: `Bearer ${f.token}`, 'content-type': c.contentType },
+          body: Buffer.from(c.body, 'latin1'),
+        });
+        assertErrorShape({ ...res, body: res.body }, 400, c.code);
+        await storage.check();
+      });
+    }
+  });
+
+  describe('a push with a part beyond asc and aci answers 400 PUSH_UNEXPECTED_PART naming it', () => {
+    const cases: { name: string; extra: () => string[]; part: string }[] = [
+      { name: 'a third file part', extra: () => ['-F', `zzz=@${aciPath}`], part: 'zzz' },
+      { name: 'a field part', extra: () => ['-F', 'note=hello'], part: 'note' },
+      { name: 'a second image', extra: () => ['-F', `aci=@${aciPath}`], part: 'aci' },
+      { name: 'a second signature', extra: () => ['-F', `asc=@${ascPath}`], part: 'asc' },
+      { name: 'many small parts at once', extra: () => ['-F', 'a=1', '-F', 'b=2', '-F', 'c=3', '-F', 'd=4'], part: 'a' },
+    ];
+    for (const c of cases) {
+      it(c.name, async () => {
+        const storage = await unharmed(f.server.storageDir);
+        const res = await curlPush({
+          origin: f.server.origin,
+          caFile: f.server.caFile,
+          token: f.token,
+          aci: aciPath,
+          asc: ascPath,
+          extraArgs: c.extra(),
+        });
+        assert.equal(res.status, 400, res.raw);
+        assert.equal(res.json?.error?.code, 'PUSH_UNEXPECTED_PART', res.raw);
+        assert.match(res.json.error.message, new RegExp(`"${c.part}"`));
+        assert.match(res.json.error.message, /\basc\b.*\baci\b/, 'names the expected parts');
+        assertNoInternals(res.raw);
+        await storage.check();
+      });
+    }
+  });
+
+  it('a server failure after the body is read answers 500 INTERNAL to the waiting client', async () => {
+    // The blob volume turns read-only: the upload stages fine, and publishing it fails after the body is read.
+    const blobs = join(f.server.storageDir, 'blobs');
+    await mkdir(blobs, { recursive: true });
+    const storage = await unharmed(f.server.storageDir);
+    await run('mount', ['--bind', blobs, blobs]);
+    try {
+      await run('mount', ['-o', 'remount,ro,bind', blobs]);
+      const res = await curlPush({ origin: f.server.origin, caFile: f.server.caFile, token: f.token, aci: aciPath, asc: ascPath });
+      assert.equal(res.status, 500, res.raw);
+      assert.equal(res.json?.error?.code, 'INTERNAL', res.raw);
+      assert.match(res.json.error.message, /request id req-\w+/);
+      assertNoInternals(res.raw);
+      assert.doesNotMatch(res.raw, /EROFS|read-only|blobs/i);
+    } finally {
+      await run('umount', [blobs]);
+    }
+    await storage.check();
+    const again = await curlPush({ origin: f.server.origin, caFile: f.server.caFile, token: f.token, aci: aciPath, asc: ascPath });
+    assert.equal(again.status, 201, `the next push lands: ${again.raw}`);
+  });
+});
