@@ -182,4 +182,83 @@ describe('protocol answers', () => {
     const again = await curlPush({ origin: f.server.origin, caFile: f.server.caFile, token: f.token, aci: aciPath, asc: ascPath });
     assert.equal(again.status, 201, `the next push lands: ${again.raw}`);
   });
+
+  describe('refusals made before any route runs share the error shape', () => {
+    const get = (target: string, extra = '') => `GET ${target} HTTP/1.1\r\nHost: localhost\r\n${extra}Connection: close\r\n\r\n`;
+    const post = (target: string, headers: string, body = '') =>
+      `POST ${target} HTTP/1.1\r\nHost: localhost\r\n${headers}Connection: close\r\n\r\n${body}`;
+    const cases: { name: string; request: () => string; status: number; code: string }[] = [
+      { name: 'an unknown method', request: () => 'FOO / HTTP/1.1\r\nHost: localhost\r\n\r\n', status: 400, code: 'HTTP_MALFORMED' },
+      { name: 'a request line that is not HTTP', request: () => 'hello there\r\n\r\n', status: 400, code: 'HTTP_MALFORMED' },
+      {
+        name: 'a Content-Length that is no number',
+        request: () => post('/', 'Content-Length: abc\r\n'),
+        status: 400,
+        code: 'HTTP_MALFORMED',
+      },
+      {
+        name: 'two Content-Lengths',
+        request: () => post('/', 'Content-Length: 1\r\nContent-Length: 2\r\n', 'x'),
+        status: 400,
+        code: 'HTTP_MALFORMED',
+      },
+      { name: 'headers too large', request: () => get('/', `X-Big: ${'a'.repeat(20_000)}\r\n`), status: 431, code: 'HEADERS_TOO_LARGE' },
+      { name: 'a URI longer than the header limit', request: () => get(`/${'a'.repeat(20_000)}`), status: 431, code: 'HEADERS_TOO_LARGE' },
+      {
+        name: 'a URL segment longer than any issued',
+        request: () =>
+          `PUT /-/acpush/uploads/${'a'.repeat(150)}/aci HTTP/1.1\r\nHost: localhost\r\n${auth()}Content-Length: 0\r\nConnection: close\r\n\r\n`,
+        status: 414,
+        code: 'URI_TOO_LONG',
+      },
+      { name: 'a bad percent-encoding', request: () => get('/-/api/images/%zz'), status: 400, code: 'URL_INVALID' },
+      {
+        // acpush reads 400 as success.
+        name: 'a bad percent-encoding in an acpush URL',
+        request: () =>
+          `PUT /-/acpush/uploads/%zz/aci HTTP/1.1\r\nHost: localhost\r\n${auth()}Content-Length: 0\r\nConnection: close\r\n\r\n`,
+        status: 404,
+        code: 'URL_INVALID',
+      },
+      { name: 'an API path nothing answers', request: () => get('/-/api/nothing'), status: 404, code: 'API_NOT_FOUND' },
+      {
+        name: 'a method no route takes',
+        request: () => 'PATCH / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n',
+        status: 404,
+        code: 'NOT_FOUND',
+      },
+      {
+        name: 'a body over the JSON limit',
+        request: () => post('/-/api/images', 'Content-Type: application/json\r\nContent-Length: 5000000\r\n', '{"a":'),
+        status: 413,
+        code: 'BODY_TOO_LARGE',
+      },
+      {
+        name: 'a Content-Type that is no media type',
+        request: () => post('/-/api/images', 'Content-Type: ;;;\r\nContent-Length: 3\r\n', 'abc'),
+        status: 415,
+        code: 'MEDIA_TYPE_UNSUPPORTED',
+      },
+      {
+        name: 'invalid JSON',
+        request: () => post('/-/api/images', 'Content-Type: application/json\r\nContent-Length: 3\r\n', '{x}'),
+        status: 400,
+        code: 'JSON_BODY_INVALID',
+      },
+      {
+        name: 'an empty JSON body',
+        request: () =>
+          `DELETE /-/api/images/${image}/9.9.9/linux/amd64 HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
+        status: 400,
+        code: 'JSON_BODY_EMPTY',
+      },
+      { name: 'headers that never end', request: () => 'GET / HTTP/1.1\r\nHost: localhost\r\n', status: 408, code: 'REQUEST_TIMEOUT' },
+    ];
+    for (const c of cases) {
+      it(`${c.status} for ${c.name}`, async () => {
+        const res = await rawRequest(f, c.request());
+        assertErrorShape(res, c.status, c.code);
+      });
+    }
+  });
 });
