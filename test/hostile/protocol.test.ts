@@ -261,4 +261,72 @@ describe('protocol answers', () => {
       });
     }
   });
+  describe('byte ranges follow RFC 9110 for .aci, .aci.asc and pubkeys.gpg', () => {
+    // Each case gets the file's length: the expected status and, for 206, the selected bytes.
+    const cases: { range: (len: number) => string; expect: (len: number) => 200 | 416 | [number, number] }[] = [
+      { range: () => 'bytes=0-9', expect: () => [0, 9] },
+      { range: () => 'bytes=-5', expect: (len) => [len - 5, len - 1] },
+      // A suffix longer than the file selects all of it (§14.1.2).
+      { range: (len) => `bytes=-${len + 1000}`, expect: (len) => [0, len - 1] },
+      { range: () => 'bytes=-99999999999999999999999', expect: (len) => [0, len - 1] },
+      // A last position past the end is clipped.
+      { range: (len) => `bytes=0-${len + 100}`, expect: (len) => [0, len - 1] },
+      { range: (len) => `bytes=${len - 3}-${len * 2}`, expect: (len) => [len - 3, len - 1] },
+      { range: (len) => `bytes=${len - 1}-`, expect: (len) => [len - 1, len - 1] },
+      // A first position at or past the end, or an empty suffix, is unsatisfiable (416 with bytes */len).
+      { range: (len) => `bytes=${len}-`, expect: () => 416 },
+      { range: (len) => `bytes=${len + 10}-${len + 20}`, expect: () => 416 },
+      { range: () => 'bytes=-0', expect: () => 416 },
+      { range: (len) => `bytes=${len + 1}-, -0`, expect: () => 416 },
+      // An unsatisfiable range beside a satisfiable one is dropped.
+      { range: (len) => `bytes=0-4, ${len + 10}-`, expect: () => [0, 4] },
+      // Overlapping or adjacent ranges are one; ranges that do not join get the whole file.
+      { range: () => 'bytes=0-4,5-9', expect: () => [0, 9] },
+      { range: () => 'bytes=3-8, 0-5', expect: () => [0, 8] },
+      { range: () => 'bytes=0-1,5-6', expect: () => 200 },
+      // Units are case-insensitive; another unit or invalid syntax is ignored.
+      { range: () => 'BYTES=0-9', expect: () => [0, 9] },
+      { range: () => 'items=0-9', expect: () => 200 },
+      { range: () => 'bytes=9-2', expect: () => 200 },
+      { range: () => 'bytes=abc', expect: () => 200 },
+      { range: () => 'bytes=', expect: () => 200 },
+      { range: () => 'bytes=1-2-3', expect: () => 200 },
+      { range: () => 'bytes=0x10-20', expect: () => 200 },
+      { range: () => 'bytes 0-9', expect: () => 200 },
+    ];
+    const files = () => [
+      { path: `/-/aci/${image}/1.0.0/linux/amd64.aci`, what: '.aci' },
+      { path: `/-/aci/${image}/1.0.0/linux/amd64.aci.asc`, what: '.aci.asc' },
+      { path: '/pubkeys.gpg', what: 'pubkeys.gpg' },
+    ];
+    for (const what of ['.aci', '.aci.asc', 'pubkeys.gpg']) {
+      it(what, async () => {
+        const { path } = files().find((x) => x.what === what)!;
+        const whole = await f.server.request(path);
+        assert.equal(whole.status, 200);
+        if (what === '.aci') assert.ok(whole.body.equals(aci));
+        const len = whole.body.length;
+        for (const c of cases) {
+          const range = c.range(len);
+          const res = await f.server.request(path, { headers: { range } });
+          const expected = c.expect(len);
+          const label = `${what} Range: ${range}`;
+          if (expected === 200) {
+            assert.equal(res.status, 200, label);
+            assert.ok(res.body.equals(whole.body), label);
+            assert.equal(res.headers['content-range'], undefined, label);
+          } else if (expected === 416) {
+            assertErrorShape({ ...res, body: res.body }, 416, 'RANGE_NOT_SATISFIABLE');
+            assert.equal(res.headers['content-range'], `bytes */${len}`, label);
+          } else {
+            const [start, end] = expected;
+            assert.equal(res.status, 206, label);
+            assert.equal(res.headers['content-range'], `bytes ${start}-${end}/${len}`, label);
+            assert.equal(Number(res.headers['content-length']), end - start + 1, label);
+            assert.ok(res.body.equals(whole.body.subarray(start, end + 1)), label);
+          }
+        }
+      });
+    }
+  });
 });
