@@ -1,7 +1,8 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerFactory } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from './registry/registry.ts';
-import { registerErrorHandler } from './http/error-handler.ts';
+import { answerFrameworkError, registerErrorHandler } from './http/error-handler.ts';
+import { clientErrorHandler } from './http/client-errors.ts';
 import { acpushRoutes } from './http/routes/acpush.ts';
 import { apiImageRoutes } from './http/routes/api-images.ts';
 import { apiKeyRoutes } from './http/routes/api-keys.ts';
@@ -60,6 +61,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // One access line per request (the onResponse hook below) instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    // Refusals before any route runs (unparsable HTTP, a bad URL) answer in the shape of every other error.
+    clientErrorHandler: clientErrorHandler(opts.logger as FastifyBaseLogger, registry.config.server),
+    frameworkErrors: answerFrameworkError,
     // X-Forwarded-For/-Proto are believed only from these proxies (request.ip, the rate limit, the access log).
     trustProxy,
   });

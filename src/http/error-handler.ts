@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isAcihostError, type AcihostError, type ErrorKind } from '../errors.ts';
+import { frameworkAnswer } from './framework-errors.ts';
 
 const STATUS: Record<ErrorKind, number> = {
   malformed: 400,
@@ -24,17 +25,23 @@ export interface ErrorBody {
 
 export const errorBody = (code: string, message: string): ErrorBody => ({ error: { code, message } });
 
-/** Fastify's own 4xx errors (bad headers, wrong content type, ...) keep their status with our shape. */
-function fromFastify(error: FastifyError): { status: number; body: ErrorBody } | null {
-  const status = error.statusCode ?? 500;
-  if (status < 400 || status >= 500) return null;
-  const code = (error.code ?? 'BAD_REQUEST').replace(/^FST_(ERR_)?/, '');
-  return { status, body: errorBody(code, error.message) };
+const internalBody = (reqId: string) =>
+  errorBody('INTERNAL', `internal error; the operator can find it in the server log under request id ${reqId}`);
+
+/**
+ * Whether nobody is left to read an answer. The request stream says nothing here:
+ * Node marks it destroyed as soon as its body has been read, with the client
+ * still waiting; only the connection and the response tell.
+ */
+export function clientGone(reply: FastifyReply): boolean {
+  const socket = reply.raw.socket;
+  return reply.raw.destroyed || reply.raw.writableEnded || !socket || socket.destroyed || !socket.writable;
 }
 
 /**
- * The one place where errors become HTTP: domain errors by kind, framework 4xx as
- * they are, and everything else as a 500 that names the request id, not internals.
+ * The one place where errors become HTTP: domain errors by kind, framework 4xx
+ * with codes of ours (src/http/framework-errors.ts), and everything else as a
+ * 500 that names the request id, not internals.
  */
 export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
@@ -45,19 +52,36 @@ export function registerErrorHandler(app: FastifyInstance): void {
       else request.log.info({ code: error.code }, 'refused request');
       return reply.status(status).send(errorBody(error.code, error.message));
     }
-    const known = fromFastify(error);
-    if (known) return reply.status(known.status).send(known.body);
+    const known = frameworkAnswer(error);
+    if (known) return reply.status(known.status).send(errorBody(known.code, known.message));
     // A client that hung up mid-request is not a server failure; nobody is left to answer.
-    if (request.raw.destroyed || request.raw.socket?.destroyed) {
+    if (clientGone(reply)) {
       request.log.info({ code: error.code }, 'client closed the connection');
       return reply.status(499).send();
     }
     request.log.error({ err: error }, 'failed to serve request');
-    return reply
-      .status(500)
-      .send(errorBody('INTERNAL', `internal error; the operator can find it in the server log under request id ${request.id}`));
+    return reply.status(500).send(internalBody(request.id));
   });
   app.setNotFoundHandler((request, reply) => {
-    reply.status(404).send(errorBody('NOT_FOUND', `nothing at ${request.url.split('?')[0]}`));
+    const path = request.url.split('?')[0];
+    reply
+      .status(404)
+      .send(
+        errorBody('NOT_FOUND', `nothing answers ${request.method} ${path}; images are under GET /-/aci/ and pushes go to POST /-/push`),
+      );
   });
+}
+
+/** Fastify's refusals before any route (a bad URL, an overlong parameter): Fastify's `frameworkErrors`. */
+export function answerFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const known = frameworkAnswer(error);
+  if (!known) {
+    request.log.error({ err: error }, 'failed to serve request');
+    reply.status(500).send(internalBody(request.id));
+    return;
+  }
+  request.log.info({ code: known.code }, 'refused request');
+  // acpush reads 400 as success (acpush-wire.md 1f): a push URL it cannot decode is not found instead.
+  const status = known.status === 400 && request.url.startsWith('/-/acpush/') ? 404 : known.status;
+  reply.status(status).send(errorBody(known.code, known.message));
 }

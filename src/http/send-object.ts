@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import parseRange from 'range-parser';
 import type { Readable } from 'node:stream';
 import { streamed } from '../ops/heap-policy.ts';
 import { isRecyclingReader, type ByteRange } from '../storage/storage.ts';
+import { errorBody } from './error-handler.ts';
+import { selectRange } from './byte-range.ts';
 
 export interface ServedObject {
   size: number;
@@ -55,7 +56,8 @@ function etagMatches(header: string, etag: string): boolean {
 
 /**
  * Serves immutable bytes the way rkt and caches expect: HEAD, a strong ETag with
- * If-None-Match (304), Last-Modified, and one byte range (206/416). Never any
+ * If-None-Match (304), Last-Modified, and one byte range (206/416, see
+ * src/http/byte-range.ts). Never any
  * Content-Encoding: a client that inflates transparently would verify other bytes.
  */
 export async function sendObject(request: FastifyRequest, reply: FastifyReply, obj: ServedObject): Promise<FastifyReply> {
@@ -74,12 +76,20 @@ export async function sendObject(request: FastifyRequest, reply: FastifyReply, o
   const rangeHeader = request.headers.range;
   const ifRange = request.headers['if-range'];
   if (rangeHeader && (!ifRange || ifRange === obj.etag)) {
-    const parsed = parseRange(obj.size, rangeHeader, { combine: true });
-    if (parsed === -1) {
-      return reply.status(416).header('content-range', `bytes */${obj.size}`).send();
+    const selected = selectRange(obj.size, rangeHeader);
+    if (selected === 'unsatisfiable') {
+      return reply
+        .status(416)
+        .header('content-range', `bytes */${obj.size}`)
+        .header('content-type', 'application/json; charset=utf-8')
+        .send(
+          errorBody(
+            'RANGE_NOT_SATISFIABLE',
+            `no requested range starts inside the ${obj.size} bytes; ask for bytes=0-${obj.size - 1} or less`,
+          ),
+        );
     }
-    // Malformed (-2), non-byte units and several ranges are answered with the whole object.
-    if (parsed !== -2 && parsed.type === 'bytes' && parsed.length === 1) range = parsed[0];
+    range = selected;
   }
 
   const length = range ? range.end - range.start + 1 : obj.size;

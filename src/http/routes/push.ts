@@ -10,6 +10,7 @@ import { authorizeScope } from '../../registry/tokens.ts';
 import { readDetachedSignature, type DetachedSignature } from '../../signing/signature.ts';
 import { presentedToken } from '../credentials.ts';
 import { drainRequest, readCapped } from '../read-capped.ts';
+import { multipartRefusal, unexpectedPart } from '../multipart-errors.ts';
 
 const MAX_SIGNATURE_BYTES = 64 * 1024;
 
@@ -37,7 +38,8 @@ export async function pushRoutes(app: FastifyInstance, opts: { registry: Registr
   const { limits } = registry.config;
   // Registered in this scope alone: @fastify/multipart adds hooks to every route of its scope.
   await app.register(multipart, {
-    limits: { fileSize: limits.maxCompressedBytes + 1, files: 2, fields: 2, parts: 4, headerPairs: 64 },
+    // One past the two expected parts of each kind: a third part reaches readParts, which names it.
+    limits: { fileSize: limits.maxCompressedBytes + 1, files: 3, fields: 3, parts: 3, headerPairs: 64 },
   });
 
   async function readParts(request: FastifyRequest): Promise<{ image?: StagedImage; signature?: DetachedSignature }> {
@@ -60,15 +62,12 @@ export async function pushRoutes(app: FastifyInstance, opts: { registry: Registr
             keys: registry.keys.verificationKeys(),
           });
         } else {
-          throw malformed(
-            'PUSH_UNEXPECTED_PART',
-            `unexpected form part ${JSON.stringify(part.fieldname)}; send exactly -F asc=@IMAGE.aci.asc -F aci=@IMAGE.aci`,
-          );
+          throw unexpectedPart(part.fieldname);
         }
       }
     } catch (e) {
       if (image) await registry.storage.delete(image.stagedKey).catch(() => {});
-      throw e;
+      throw multipartRefusal(e);
     }
     return { image, signature };
   }
