@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerFactory } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from './registry/registry.ts';
-import { registerErrorHandler } from './http/error-handler.ts';
+import { registerErrorHandler, routingError } from './http/error-handler.ts';
 import { acpushRoutes } from './http/routes/acpush.ts';
 import { apiImageRoutes } from './http/routes/api-images.ts';
 import { apiKeyRoutes } from './http/routes/api-keys.ts';
@@ -60,6 +60,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // One access line per request (the onResponse hook below) instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    // Paths that do not decode answer in our error shape (src/http/error-handler.ts).
+    frameworkErrors: routingError,
     // X-Forwarded-For/-Proto are believed only from these proxies (request.ip, the rate limit, the access log).
     trustProxy,
   });

@@ -33,6 +33,28 @@ function fromFastify(error: FastifyError): { status: number; body: ErrorBody } |
 }
 
 /**
+ * Errors Fastify meets while routing, before any handler (its `frameworkErrors`). A path
+ * that does not percent-decode to UTF-8 names nothing here: 404, like any other
+ * unknown address. The rest keep their status, in our shape.
+ */
+export function routingError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  if (error.code === 'FST_ERR_BAD_URL') {
+    request.log.info({ code: error.code }, 'refused request');
+    reply.status(404).send(errorBody('NOT_FOUND', 'nothing at this address: its path is not valid percent-encoded UTF-8'));
+    return;
+  }
+  const known = fromFastify(error);
+  if (known) {
+    reply.status(known.status).send(known.body);
+    return;
+  }
+  request.log.error({ err: error }, 'failed to route request');
+  reply
+    .status(500)
+    .send(errorBody('INTERNAL', `internal error; the operator can find it in the server log under request id ${request.id}`));
+}
+
+/**
  * The one place where errors become HTTP: domain errors by kind, framework 4xx as
  * they are, and everything else as a 500 that names the request id, not internals.
  */
