@@ -40,3 +40,17 @@ export const conflict = make('conflict');
 export const tooLarge = make('too-large');
 export const unavailable = make('unavailable');
 export const insufficientStorage = make('insufficient-storage');
+
+/**
+ * A broken invariant inside the server, never a client's doing (a storage key that
+ * no layout function makes, say). Not an AcihostError on purpose: it is answered
+ * as the plain 500 that names the request id, and its message goes to the log only.
+ */
+export class InternalError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'InternalError';
+    this.code = code;
+  }
+}

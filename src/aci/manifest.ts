@@ -7,7 +7,7 @@ import { invalid } from '../errors.ts';
 import { nestsDeeperThan } from './json-depth.ts';
 import { imageManifestSchema } from './manifest-schema.ts';
 import type { ImageManifest } from './manifest-schema.ts';
-import { assertPublishableVersion, isValidOsArch } from './name.ts';
+import { assertLabelFits, assertPublishableVersion, isValidOsArch } from './name.ts';
 
 export type { ImageManifest } from './manifest-schema.ts';
 
@@ -78,6 +78,7 @@ export function publishLabels(m: ImageManifest): PublishLabels {
     );
   }
   const labels = { version: byName.get('version')!, os: byName.get('os')!, arch: byName.get('arch')! };
+  for (const label of ['version', 'os', 'arch'] as const) assertLabelFits(label, labels[label]);
   if (!isValidOsArch(labels.os, labels.arch)) {
     throw invalid(
       'MANIFEST_OS_ARCH_INVALID',

@@ -30,22 +30,68 @@ const VALID_OS_ARCH: Readonly<Record<string, readonly string[]>> = {
   darwin: ['x86_64', 'i386'],
 };
 
+/** Every os/arch pair an image can be published for. */
+export const osArchPairs = (): [string, string][] =>
+  Object.entries(VALID_OS_ARCH).flatMap(([os, arches]) => arches.map((arch): [string, string] => [os, arch]));
+
 export function isValidOsArch(os: string, arch: string): boolean {
   // Object.hasOwn: 'constructor' or '__proto__' must not look like an os.
   return Object.hasOwn(VALID_OS_ARCH, os) && VALID_OS_ARCH[os]!.includes(arch);
 }
 
 /**
+ * Lengths every storage backend holds. A name is one directory per `/`-separated
+ * segment on the filesystem (at most 255 bytes each); the longest name, version
+ * and os/arch together stay well inside an S3 key's 1024 bytes (src/aci/coordinates.ts
+ * works out what is left for the bucket's key prefix). Names and labels are ASCII,
+ * so bytes and characters agree.
+ */
+export const MAX_NAME_BYTES = 512;
+export const MAX_NAME_SEGMENT_BYTES = 255;
+/** version, os and arch: each becomes part of a storage key. */
+export const MAX_LABEL_BYTES = 128;
+
+const longestSegment = (name: string): number => Math.max(...name.split('/').map((s) => Buffer.byteLength(s)));
+
+export const nameFits = (name: string): boolean =>
+  Buffer.byteLength(name) <= MAX_NAME_BYTES && longestSegment(name) <= MAX_NAME_SEGMENT_BYTES;
+
+export function assertNameFits(name: string): void {
+  if (nameFits(name)) return;
+  throw invalid(
+    'NAME_TOO_LONG',
+    `the image name ${JSON.stringify(name.slice(0, 80) + '...')} is ${Buffer.byteLength(name)} bytes with a part of ` +
+      `${longestSegment(name)}; names may be at most ${MAX_NAME_BYTES} bytes, each /-separated part at most ` +
+      `${MAX_NAME_SEGMENT_BYTES}, so that every storage backend can hold them; choose a shorter name`,
+  );
+}
+
+/** Refuses a version, os or arch label over MAX_LABEL_BYTES. */
+export function assertLabelFits(label: string, value: string): void {
+  const bytes = Buffer.byteLength(value);
+  if (bytes <= MAX_LABEL_BYTES) return;
+  throw invalid(
+    'LABEL_TOO_LONG',
+    `the ${label} label is ${bytes} bytes; version, os and arch labels may be at most ${MAX_LABEL_BYTES} bytes, ` +
+      'so that every storage backend can hold them; use a shorter value',
+  );
+}
+
+/**
  * Versions become one URL path segment and one storage path segment, so they
  * must not carry '/', '%', '?', spaces or a leading dot.
  */
-export const VERSION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._+~-]{0,127}$/;
+export const VERSION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._+~-]*$/;
+
+/** A version a published image can have (`latest` included: it is a valid label, reserved only on push). */
+export const isVersionLabel = (version: string): boolean => version.length <= MAX_LABEL_BYTES && VERSION_PATTERN.test(version);
 
 export function assertPublishableVersion(version: string): void {
+  assertLabelFits('version', version);
   if (!VERSION_PATTERN.test(version)) {
     throw invalid(
       'VERSION_INVALID',
-      `the version label ${JSON.stringify(version.slice(0, 140))} cannot be published: use 1-128 characters ` +
+      `the version label ${JSON.stringify(version)} cannot be published: use 1-${MAX_LABEL_BYTES} characters ` +
         'from letters, digits and . _ + ~ -, starting with a letter or digit (for example "1.0.0")',
     );
   }

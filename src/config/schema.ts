@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_S3_PREFIX_BYTES } from '../aci/coordinates.ts';
 import { AC_IDENTIFIER } from '../aci/name.ts';
 import { parseDuration } from './duration.ts';
 import { acmeRequirements, metricsSchema, proxyAddress, rateLimitSchema, tlsSchema } from './ops-schema.ts';
@@ -34,7 +35,11 @@ const s3Schema = z
     endpoint: z.string().url().nullable(),
     region: z.string().min(1),
     bucket: z.string(),
-    prefix: z.string().refine((p) => !p.startsWith('/'), 'must not start with /'),
+    prefix: z
+      .string()
+      .refine((p) => !p.startsWith('/'), 'must not start with /')
+      // The longest image key must still fit in S3's 1024 bytes behind it.
+      .refine((p) => Buffer.byteLength(p) <= MAX_S3_PREFIX_BYTES, `must be at most ${MAX_S3_PREFIX_BYTES} bytes`),
     forcePathStyle: z.boolean(),
     caFile: z.string().min(1).nullable(),
     accessKeyId: z.string().min(1).nullable(),

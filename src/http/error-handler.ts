@@ -81,7 +81,5 @@ export function answerFrameworkError(error: FastifyError, request: FastifyReques
     return;
   }
   request.log.info({ code: known.code }, 'refused request');
-  // acpush reads 400 as success (acpush-wire.md 1f): a push URL it cannot decode is not found instead.
-  const status = known.status === 400 && request.url.startsWith('/-/acpush/') ? 404 : known.status;
-  reply.status(status).send(errorBody(known.code, known.message));
+  reply.status(known.status).send(errorBody(known.code, known.message));
 }

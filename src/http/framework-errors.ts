@@ -12,7 +12,7 @@ export interface FrameworkAnswer {
  * ours: its codes name its internals (FST_ERR_CTP_...), and its messages do not
  * say what to do.
  */
-const KNOWN: Record<string, Omit<FrameworkAnswer, 'status'>> = {
+const KNOWN: Record<string, Omit<FrameworkAnswer, 'status'> & { status?: number }> = {
   FST_ERR_CTP_INVALID_JSON_BODY: {
     code: 'JSON_BODY_INVALID',
     message: 'the body is not valid JSON but its Content-Type says application/json; send valid JSON or no body',
@@ -33,9 +33,11 @@ const KNOWN: Record<string, Omit<FrameworkAnswer, 'status'>> = {
     code: 'CONTENT_LENGTH_MISMATCH',
     message: 'the body is not as long as its Content-Length header says; send the header that matches the body',
   },
+  // A path that does not percent-decode to UTF-8 names nothing here, like any unknown address.
   FST_ERR_BAD_URL: {
-    code: 'URL_INVALID',
-    message: 'the URL holds an invalid percent-encoding; encode each non-ASCII byte of UTF-8 as %XX',
+    status: 404,
+    code: 'NOT_FOUND',
+    message: 'nothing at this address: its path is not valid percent-encoded UTF-8; encode each non-ASCII byte of UTF-8 as %XX',
   },
   FST_ERR_MAX_PARAM_LENGTH: {
     code: 'URI_TOO_LONG',

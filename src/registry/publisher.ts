@@ -1,5 +1,5 @@
 import { publishLabels } from '../aci/manifest.ts';
-import { prefixCovers } from '../aci/name.ts';
+import { assertNameFits, prefixCovers } from '../aci/name.ts';
 import { conflict, invalid, isAcihostError, malformed } from '../errors.ts';
 import { verifyDetached, type DetachedSignature } from '../signing/signature.ts';
 import { layout } from '../storage/layout.ts';
@@ -121,6 +121,7 @@ export class Publisher {
   }
 
   private checkName(name: string): void {
+    assertNameFits(name);
     if (!prefixCovers(this.domain, name)) {
       throw invalid(
         'NAME_OUTSIDE_DOMAIN',

@@ -1,11 +1,23 @@
 import type { Readable } from 'node:stream';
-import { insufficientStorage } from '../errors.ts';
+import { insufficientStorage, InternalError } from '../errors.ts';
 import type { ByteRange, ListOptions, ObjectInfo, PutOptions, Storage } from './storage.ts';
 
 const VALID_KEY = /^(?!\/)(?!.*\/\/)(?!.*(^|\/)\.\.?(\/|$))[^\0\\]+(?<!\/)$/;
 
+const refused = (what: string, key: string) =>
+  new InternalError('STORAGE_KEY_REFUSED', `storage ${what} refused: ${JSON.stringify(key.slice(0, 2048))}`);
+
 function checkKey(key: string): void {
-  if (!VALID_KEY.test(key)) throw new Error(`storage key refused: ${JSON.stringify(key)}`);
+  if (!VALID_KEY.test(key)) throw refused('key', key);
+}
+
+/** A listing prefix follows the key rules, with a trailing slash allowed. */
+function checkedList(prefix: string, list: () => AsyncIterable<ObjectInfo>): AsyncIterable<ObjectInfo> {
+  if (VALID_KEY.test(prefix.replace(/\/$/, ''))) return list();
+  const error = refused('prefix', prefix);
+  return {
+    [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(error) }),
+  };
 }
 
 function labelled<T>(op: Promise<T>): Promise<T> {
@@ -23,7 +35,8 @@ function labelled<T>(op: Promise<T>): Promise<T> {
 
 /**
  * One wrapper around every backend: refuses keys that could escape the layout
- * (a bug, never user input, reaches here) and turns a full disk into a typed error.
+ * (a server bug: URL input is checked before it can reach here, so this answers
+ * a 500 and logs the key) and turns a full disk into a typed error.
  */
 export class CheckedStorage implements Storage {
   private readonly inner: Storage;
@@ -56,7 +69,7 @@ export class CheckedStorage implements Storage {
     return await labelled(this.inner.delete(key));
   }
   list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo> {
-    return this.inner.list(prefix, options);
+    return checkedList(prefix, () => this.inner.list(prefix, options));
   }
   async abortStaleUploads(before: Date): Promise<number> {
     return (await this.inner.abortStaleUploads?.(before)) ?? 0;

@@ -80,13 +80,22 @@ describe('publishable versions', () => {
   });
 
   test('refuses characters that break a URL path segment', async () => {
-    for (const v of ['', '.', '..', '.hidden', '1/2', '1.0 beta', '1%2F', '1?x', '-1', 'x'.repeat(129), 'é']) {
+    for (const v of ['', '.', '..', '.hidden', '1/2', '1.0 beta', '1%2F', '1?x', '-1', 'é']) {
       await rejectsWith(
         Promise.resolve().then(() => assertPublishableVersion(v)),
         'VERSION_INVALID',
         'invalid',
       );
     }
+  });
+
+  test('refuses a version longer than storage keys allow, naming the limit', async () => {
+    const e = await rejectsWith(
+      Promise.resolve().then(() => assertPublishableVersion('x'.repeat(129))),
+      'LABEL_TOO_LONG',
+      'invalid',
+    );
+    assert.match(e.message, /at most 128 bytes/);
   });
 
   test('refuses "latest", which the server resolves itself', async () => {

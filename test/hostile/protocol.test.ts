@@ -211,14 +211,14 @@ describe('protocol answers', () => {
         status: 414,
         code: 'URI_TOO_LONG',
       },
-      { name: 'a bad percent-encoding', request: () => get('/-/api/images/%zz'), status: 400, code: 'URL_INVALID' },
+      // A path that does not decode names nothing: 404, also where acpush would read 400 as success.
+      { name: 'a bad percent-encoding', request: () => get('/-/api/images/%zz'), status: 404, code: 'NOT_FOUND' },
       {
-        // acpush reads 400 as success.
         name: 'a bad percent-encoding in an acpush URL',
         request: () =>
           `PUT /-/acpush/uploads/%zz/aci HTTP/1.1\r\nHost: localhost\r\n${auth()}Content-Length: 0\r\nConnection: close\r\n\r\n`,
         status: 404,
-        code: 'URL_INVALID',
+        code: 'NOT_FOUND',
       },
       { name: 'an API path nothing answers', request: () => get('/-/api/nothing'), status: 404, code: 'API_NOT_FOUND' },
       {

@@ -1,8 +1,8 @@
 import { PassThrough, type Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { parsePushTarget } from '../../aci/coordinates.ts';
 import { invalid, isAcihostError, notFound } from '../../errors.ts';
 import { urls } from '../../discovery/urls.ts';
-import type { Coordinates } from '../../registry/catalog.ts';
 import type { Registry } from '../../registry/registry.ts';
 import { UPLOAD_PARTS, type UploadPart } from '../../registry/uploads/acpush-uploads.ts';
 import { authorizeScope, type TokenRecord } from '../../registry/tokens.ts';
@@ -10,13 +10,7 @@ import { presentedToken } from '../credentials.ts';
 import { drainRequest } from '../read-capped.ts';
 import { completionAnswer, readCompletionReport } from './acpush-completion.ts';
 
-/** `<name>/<version>/<os>/<arch>.aci`, read from the end since names have slashes. */
-function parseTarget(path: string): Coordinates | null {
-  const m = /^(.+)\/([^/]+)\/([^/]+)\/([^/]+)\.aci$/.exec(path);
-  if (!m) return null;
-  const [, name, version, os, arch] = m as unknown as [string, string, string, string, string];
-  return { name, version, os, arch };
-}
+const START_USAGE = 'push URLs look like /-/acpush/start/NAME/VERSION/OS/ARCH.aci';
 
 /**
  * The body as a stream of its own: consumers may destroy it without destroying
@@ -58,9 +52,11 @@ export async function acpushRoutes(app: FastifyInstance, opts: { registry: Regis
 
   app.post<{ Params: { '*': string } }>('/-/acpush/start/*', async (request, reply) => {
     try {
-      const target = parseTarget(request.params['*']);
-      if (!target) throw notFound('ACPUSH_URL_INVALID', 'push URLs look like /-/acpush/start/NAME/VERSION/OS/ARCH.aci');
-      const session = await uploads.start(await pushToken(request), target);
+      const token = await pushToken(request);
+      const path = request.params['*'];
+      if (!path.endsWith('.aci')) throw notFound('ACPUSH_URL_INVALID', START_USAGE);
+      const target = parsePushTarget(path.slice(0, -'.aci'.length), START_USAGE);
+      const session = await uploads.start(token, target);
       request.log.info({ name: target.name, version: target.version }, 'acpush upload started');
       const url = (what: Parameters<typeof urls.upload>[2]) => urls.upload(registry.origin, session.id, what);
       return reply.status(200).send({

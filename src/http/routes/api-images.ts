@@ -1,20 +1,12 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { isAcIdentifier } from '../../aci/name.ts';
+import { isImageName, parseCoordinates } from '../../aci/coordinates.ts';
 import { notFound } from '../../errors.ts';
-import type { Coordinates } from '../../registry/catalog.ts';
 import type { Registry } from '../../registry/registry.ts';
 import type { TokenRecord } from '../../registry/tokens.ts';
 import { pageUrl, versionJson } from '../api/image-json.ts';
 import { encodeCursor, parseListQuery } from '../api/list-query.ts';
 import { presentedToken } from '../credentials.ts';
 import { optionalToken, privateResponse } from '../viewer.ts';
-
-/** `NAME/VERSION/OS/ARCH`, read from the end since names have slashes. */
-function parseCoordinates(path: string): Coordinates | null {
-  const m = /^(.+)\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(path);
-  if (!m || !isAcIdentifier(m[1]!)) return null;
-  return { name: m[1]!, version: m[2]!, os: m[3]!, arch: m[4]! };
-}
 
 const noSuchName = (name: string) => notFound('IMAGE_NOT_FOUND', `no image named ${name.slice(0, 300)}; GET /-/api/images lists the names`);
 
@@ -54,7 +46,7 @@ export async function apiImageRoutes(app: FastifyInstance, opts: { registry: Reg
     const name = request.params['*'].replace(/\/+$/, '');
     listing(reply);
     access.authorizeRead(await optionalToken(registry, request), name);
-    if (!isAcIdentifier(name) || !catalog.has(name)) throw noSuchName(name);
+    if (!isImageName(name) || !catalog.has(name)) throw noSuchName(name);
     const latest = new Set(catalog.latestPerPlatform(name));
     const versions = catalog.versionsOf(name).map((r) => ({ ...versionJson(origin, r), latest: latest.has(r) }));
     return reply.send({ name, private: access.isPrivate(name), pageUrl: pageUrl(origin, domain, name), versions });
@@ -62,8 +54,7 @@ export async function apiImageRoutes(app: FastifyInstance, opts: { registry: Reg
 
   app.delete<{ Params: { '*': string } }>('/-/api/images/*', async (request, reply) => {
     const token = await registry.tokens.authenticate(presentedToken(request));
-    const c = parseCoordinates(request.params['*']);
-    if (!c) throw notFound('IMAGE_NOT_FOUND', 'delete URLs look like /-/api/images/NAME/VERSION/OS/ARCH');
+    const c = parseCoordinates(request.params['*'], 'no image at this address; delete URLs look like /-/api/images/NAME/VERSION/OS/ARCH');
     const { record, latest } = await registry.deleter.delete(token, c);
     request.log.info({ name: c.name, version: c.version, os: c.os, arch: c.arch }, 'version deleted');
     return reply.header('cache-control', 'no-store').send({

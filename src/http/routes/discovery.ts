@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isAcIdentifier } from '../../aci/name.ts';
+import { isImageName } from '../../aci/coordinates.ts';
 import { discoveryTags } from '../../discovery/discovery-tags.ts';
 import { buildPageModel } from '../../discovery/page-model.ts';
 import { notFoundPage, peoplePage } from '../../discovery/people-page.ts';
@@ -97,7 +97,7 @@ export async function discoveryRoutes(app: FastifyInstance, opts: { registry: Re
     const path = request.params['*'].replace(/\/+$/, '');
     const name = `${registry.domain}/${path}`;
     if (!path) return answer(request, reply, registry.domain, true);
-    if (!isAcIdentifier(name)) {
+    if (!isImageName(name)) {
       const html = renderDiscoveryPage('not found', [], notFoundPage(registry.domain, registry.origin, undefined));
       return reply.status(404).header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-cache').send(html);
     }

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { parseCoordinates } from '../../aci/coordinates.ts';
 import { notFound } from '../../errors.ts';
 import type { Registry } from '../../registry/registry.ts';
 import type { Remembers } from '../memory-answers.ts';
@@ -18,12 +19,13 @@ interface FileAddress {
   ext: 'aci' | 'aci.asc';
 }
 
-/** `/-/aci/<name>/<version>/<os>/<arch>.<ext>`, read from the end since names have slashes. */
-function parseAddress(path: string): FileAddress | null {
-  const m = /^(.+)\/([^/]+)\/([^/]+)\/([^/]+)\.(aci|aci\.asc)$/.exec(path);
-  if (!m) return null;
-  const [, name, version, os, arch, ext] = m as unknown as [string, string, string, string, string, FileAddress['ext']];
-  return { name, version, os, arch, ext };
+const USAGE = 'no image at this address; image URLs look like /-/aci/NAME/VERSION/OS/ARCH.aci (or .aci.asc)';
+
+/** `/-/aci/<name>/<version>/<os>/<arch>.<ext>`; 404 unless every part is one a pushed image could have. */
+function parseAddress(path: string): FileAddress {
+  const ext = path.endsWith('.aci.asc') ? 'aci.asc' : path.endsWith('.aci') ? 'aci' : null;
+  if (!ext) throw notFound('IMAGE_NOT_FOUND', USAGE);
+  return { ...parseCoordinates(path.slice(0, -(ext.length + 1)), USAGE), ext };
 }
 
 // Signatures are served from memory, their ETag and date computed once per record.
@@ -55,7 +57,6 @@ export async function fileRoutes(app: FastifyInstance, opts: { registry: Registr
     onSend: opts.answers.remember,
     handler: async (request, reply) => {
       const address = parseAddress(request.params['*']);
-      if (!address) throw notFound('IMAGE_NOT_FOUND', 'image URLs look like /-/aci/NAME/VERSION/OS/ARCH.aci');
       const moving = address.version === 'latest';
       // Under a private prefix the token is checked before existence, so refusals do not reveal versions.
       const isPrivate = registry.access.isPrivate(address.name);

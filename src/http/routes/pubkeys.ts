@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance } from 'fastify';
-import { isAcIdentifier } from '../../aci/name.ts';
+import { isImageName } from '../../aci/coordinates.ts';
 import { notFound } from '../../errors.ts';
 import { keysFile } from '../../registry/keys-file.ts';
 import type { Registry } from '../../registry/registry.ts';
@@ -45,7 +45,7 @@ export async function pubkeysRoutes(app: FastifyInstance, opts: { registry: Regi
     handler: async (request, reply) => {
       const path = request.params['*'].slice(0, -FILE.length).replace(/\/+$/, '');
       const prefix = path ? `${registry.domain}/${path}` : registry.domain;
-      const file = isAcIdentifier(prefix) ? keysFile(registry.keys, registry.domain, prefix) : null;
+      const file = isImageName(prefix) ? keysFile(registry.keys, registry.domain, prefix) : null;
       if (!file) {
         throw notFound('KEYS_FILE_EMPTY', `no key is trusted for ${prefix}; acihost key add --prefix ${prefix} KEY.asc trusts one`);
       }
