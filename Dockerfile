@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# Build: docker build -t acihost .
+# Build: docker build -t acihost .   (.dockerignore lets in only what the build reads)
+# Without a registry, with podman: scripts/container-base.sh && scripts/podman.sh build --format docker --pull=never -t acihost .
 # Run with certificate files (reloaded when they change; SIGHUP also reloads):
 #   docker run -p 443:8443 -v acihost-data:/data -e ACIHOST_PUBLIC_URL=https://aci.example.com \
 #     -e ACIHOST_TLS_CERT=/certs/fullchain.pem -e ACIHOST_TLS_KEY=/certs/privkey.pem -v /etc/acihost/certs:/certs:ro acihost
@@ -13,6 +14,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
 COPY tsconfig.json ./
+COPY scripts/check-node.mjs ./scripts/
 COPY config ./config
 COPY src ./src
 RUN npm run build
