@@ -29,7 +29,8 @@ case "$from" in
 */*) image="docker.io/$from" ;;
 *) image="docker.io/library/$from" ;;
 esac
-node_version="$(node -p "require('$here/package-lock.json').packages['node_modules/node'].version")"
+node_version="$(node -p "require('$here/package-lock.json').packages['node_modules/node']?.version ?? ''")"
+[ -n "$node_version" ] || { say "package-lock.json pins no node devDependency"; exit 1; }
 label=acihost.base.node
 
 if "$podman" image exists "$image" &&
@@ -37,7 +38,7 @@ if "$podman" image exists "$image" &&
   exit 0
 fi
 
-say "building $image with Node $node_version (about a minute)"
+say "building $image with Node $node_version (a minute or two)"
 work="$(mktemp -d "${TMPDIR:-/tmp}/acihost-base.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 root="$work/root"
