@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# Build: docker build -t acihost .
+# Build: docker build -t acihost .   (.dockerignore lets in only what the build reads)
+# Without a registry, with podman: scripts/container-base.sh && scripts/podman.sh build --format docker --pull=never --network=host -t acihost .
 # Run with certificate files (reloaded when they change; SIGHUP also reloads):
 #   docker run -p 443:8443 -v acihost-data:/data -e ACIHOST_PUBLIC_URL=https://aci.example.com \
 #     -e ACIHOST_TLS_CERT=/certs/fullchain.pem -e ACIHOST_TLS_KEY=/certs/privkey.pem -v /etc/acihost/certs:/certs:ro acihost
@@ -7,12 +8,14 @@
 #   docker run -p 443:8443 -p 80:8080 -v acihost-data:/data -e ACIHOST_PUBLIC_URL=https://aci.example.com \
 #     -e ACIHOST_ACME_DIRECTORY=letsencrypt -e ACIHOST_ACME_AGREE_TOS=true -e ACIHOST_ACME_EMAIL=ops@example.com \
 #     -e ACIHOST_HTTP_PORT=8080 acihost
-# `docker stop` sends SIGTERM: readiness fails, requests in flight finish (30 s grace), exit 0.
+# `docker stop` sends SIGTERM: readiness fails (5 s), requests in flight finish (30 s grace), exit 0;
+# run with --stop-timeout 40, as docker sends SIGKILL after 10 s by default.
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
 COPY tsconfig.json ./
+COPY scripts/check-node.mjs ./scripts/
 COPY config ./config
 COPY src ./src
 RUN npm run build

@@ -7,9 +7,10 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # chromium: the browser test drives Debian's build through playwright-core (test/browser/).
 # pebble (ACME test CA, scripts/pebble.sh), haproxy (TLS proxy in front), systemd (systemd-analyze verify of deploy/),
 # prometheus (promtool checks the /-/metrics text).
+# podman, runc, mmdebstrap: test/deploy/container.test.ts builds and runs the image (scripts/container-base.sh).
 pkgs=(gnupg appc-spec openssl xz-utils bzip2 golang-go golang-github-appc-spec-dev golang-golang-x-crypto-dev
   radosgw ceph-mon ceph-osd ceph-common uuid-runtime curl chromium
-  pebble haproxy systemd prometheus)
+  pebble haproxy systemd prometheus podman runc mmdebstrap)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -31,6 +32,10 @@ if [ ! -x "$acfetch_out" ] || [ "$acfetch_src/main.go" -nt "$acfetch_out" ]; the
   ACFETCH_OUT="$acfetch_out" "$acfetch_src/build.sh"
 fi
 
-for tool in gpg gpgconf actool openssl xz bzip2 radosgw ceph-mon ceph-osd /usr/lib/chromium/chromium pebble pebble-challtestsrv haproxy systemd-analyze promtool; do
+for tool in gpg gpgconf actool openssl xz bzip2 radosgw ceph-mon ceph-osd /usr/lib/chromium/chromium pebble pebble-challtestsrv haproxy systemd-analyze promtool podman runc mmdebstrap; do
   command -v "$tool" >/dev/null || { echo "install-test-tools: $tool is still missing" >&2; exit 1; }
 done
+
+# The container test's base: a local stand-in for the official Node image the Dockerfile starts
+# from, built once into .cache/ (no container registry is reachable from the test machines).
+"$here/scripts/container-base.sh"

@@ -1,8 +1,9 @@
 /**
- * What ships for deployment: the Dockerfile's structure (no container engine
- * runs here, so it is read, not built), the HEALTHCHECK script against real
- * servers, and the systemd unit checked by `systemd-analyze verify` on a copy
- * rendered with paths that exist on this machine.
+ * What ships for deployment: the Dockerfile's structure (the promises an
+ * operator relies on, checked in a moment; container.test.ts builds and runs
+ * the image), the HEALTHCHECK script against real servers, and the systemd
+ * unit checked by `systemd-analyze verify` on a copy rendered with paths that
+ * exist on this machine.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -72,6 +73,16 @@ describe('Dockerfile', () => {
       final.some((i) => /^COPY --from=\w+ \/app\/dist/.test(i)),
       'the final stage takes dist/ from the build stage',
     );
+    // Scripts that `npm run build` runs must be copied into the build stage before it.
+    const build = stages[0]!.instructions;
+    const runBuild = build.findIndex((i) => /^RUN npm run build\b/.test(i));
+    assert.ok(runBuild > 0, 'the build stage runs npm run build');
+    for (const file of pkg.scripts.build.match(/\bscripts\/[\w.-]+/g) ?? []) {
+      assert.ok(
+        build.slice(0, runBuild).some((i) => /^COPY\s/i.test(i) && i.includes(file)),
+        `the build stage lacks ${file}`,
+      );
+    }
   });
 
   it('has a healthcheck that passes on a ready server (TLS or not) and fails when none answers', async () => {
