@@ -9,22 +9,6 @@ export function pathSegments(path: string): string[] {
   return path.split('/').filter((s) => s !== '' && s !== '.');
 }
 
-/**
- * Whether a symlink at `linkSegments` (a path inside rootfs, 'rootfs' itself
- * excluded) pointing at `target` leaves rootfs. Absolute targets resolve from
- * the container's root, where '/..' is '/', so they cannot escape; relative ones
- * climb from the link's own directory.
- */
-export function symlinkEscapes(linkSegments: readonly string[], target: string): boolean {
-  if (target.startsWith('/')) return false;
-  let depth = linkSegments.length - 1; // the directory holding the link
-  for (const segment of pathSegments(target)) {
-    if (segment !== '..') depth++;
-    else if (--depth < 0) return true;
-  }
-  return false;
-}
-
 const MAX_SHOWN = 120;
 
 /** A name fit for an error message: decoded as UTF-8, JSON-escaped, cut short. */

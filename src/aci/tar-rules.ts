@@ -5,8 +5,9 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { invalid, tooLarge } from '../errors.ts';
-import { pathSegments, showPath, symlinkEscapes } from './entry-path.ts';
+import { pathSegments, showPath } from './entry-path.ts';
 import { NameSet } from './name-set.ts';
+import { RootfsLinks } from './rootfs-links.ts';
 import type { TarEntry } from './tar-entry.ts';
 
 export interface LayoutLimits {
@@ -22,6 +23,7 @@ const BUILD_HINT = 'build the ACI with actool build or acbuild';
 export class ArchiveLayout {
   readonly #limits: LayoutLimits;
   readonly #names = new NameSet();
+  readonly #links = new RootfsLinks();
   #entries = 0;
   #hasManifest = false;
   #hasRootfs = false;
@@ -60,6 +62,7 @@ export class ArchiveLayout {
     if (!this.#hasRootfs) {
       throw invalid('ARCHIVE_ROOTFS_MISSING', `the archive has no "rootfs" directory entry; ${BUILD_HINT}`);
     }
+    this.#links.finish();
   }
 
   #count(): void {
@@ -77,7 +80,10 @@ export class ArchiveLayout {
     this.#checkLength(path, 'path', path);
     // Names are byte strings here; rkt, gpg-era tooling and the page for people all assume UTF-8.
     if (!isUtf8(Buffer.from(path, 'latin1'))) {
-      throw invalid('ARCHIVE_NAME_NOT_UTF8', `entry ${showPath(path)} has a name that is not valid UTF-8; rename the file in rootfs and rebuild`);
+      throw invalid(
+        'ARCHIVE_NAME_NOT_UTF8',
+        `entry ${showPath(path)} has a name that is not valid UTF-8; rename the file in rootfs and rebuild`,
+      );
     }
     if (path.startsWith('/')) {
       throw invalid('ARCHIVE_PATH_ABSOLUTE', `entry ${showPath(path)} has an absolute path; ${BUILD_HINT}`);
@@ -138,27 +144,29 @@ export class ArchiveLayout {
           'rebuild the ACI without sparse or multi-volume entries',
       );
     }
-    if (entry.type === 'symlink') this.#checkSymlink(entry, segments);
-    if (entry.type === 'link') this.#checkHardLink(entry);
+    if (entry.type === 'symlink') this.#checkSymlink(entry);
+    const hardLinkTarget = entry.type === 'link' ? this.#checkHardLink(entry) : undefined;
     this.#record(entry, segments.join('/'));
+    const location = this.#links.place(segments.slice(1), entry.name);
+    // A hard link to a symlink is another symlink with the same target (link(2) does not follow it).
+    const linkTarget =
+      entry.type === 'symlink' ? entry.linkname : hardLinkTarget && this.#links.linkAt(this.#links.place(hardLinkTarget, entry.name));
+    if (linkTarget !== undefined) this.#links.addSymlink(location, linkTarget, entry.name);
+    else this.#links.replace(location);
   }
 
-  #checkSymlink(entry: TarEntry, segments: string[]): void {
+  #checkSymlink(entry: TarEntry): void {
     this.#checkLength(entry.linkname, 'symlink target', entry.name);
     if (entry.linkname === '') {
       throw invalid('ARCHIVE_LINK_ESCAPES', `the symlink ${showPath(entry.name)} has an empty target`);
     }
-    if (symlinkEscapes(segments.slice(1), entry.linkname)) {
-      throw invalid(
-        'ARCHIVE_LINK_ESCAPES',
-        `the symlink ${showPath(entry.name)} points to ${showPath(entry.linkname)}, outside rootfs; ` +
-          'use a target that stays inside the image (an absolute target resolves inside the container)',
-      );
-    }
   }
 
-  /** A hard link must name an earlier non-directory entry under rootfs/, as extraction needs it. */
-  #checkHardLink(entry: TarEntry): void {
+  /**
+   * A hard link must name an earlier non-directory entry under rootfs/, as extraction needs it.
+   * Returns the target's segments below rootfs.
+   */
+  #checkHardLink(entry: TarEntry): string[] {
     this.#checkLength(entry.linkname, 'hard link target', entry.name);
     const target = pathSegments(entry.linkname);
     const inRootfs = !entry.linkname.startsWith('/') && !target.includes('..') && target.length > 1 && target[0] === 'rootfs';
@@ -169,5 +177,6 @@ export class ArchiveLayout {
           'file inside rootfs; a hard link must name a file archived before it under rootfs/',
       );
     }
+    return target.slice(1);
   }
 }

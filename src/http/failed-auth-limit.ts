@@ -8,11 +8,42 @@
  * bad token must not stop the others behind the same address). Requests without
  * credentials (public downloads, discovery) are never limited either.
  * request.ip honours server.trustProxy, so behind a proxy the client is limited,
- * not the proxy.
+ * not the proxy. A route that answers a wrong token with something other than
+ * 401 (the acpush completion's 200 with a reason, a page that stays public)
+ * counts it with countFailedAuth. Routes whose client reads only a 200 (the acpush
+ * completion: config.answersIn200) get the refusal as a 200 with that reason.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Metrics } from '../ops/metrics.ts';
 import { errorBody } from './error-handler.ts';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The client reads only a 200 JSON {success, reason, server_reason} here: refuse in that shape. */
+    answersIn200?: boolean;
+    /** A page that stays public: past the limit it is answered as if no credentials came. */
+    publicPastLimit?: boolean;
+  }
+}
+
+// Requests the limit refused with a 200.
+const refusedIn200 = new WeakSet<FastifyRequest>();
+
+// Requests let through past the limit whose credentials must be ignored.
+const limitedViewers = new WeakSet<FastifyRequest>();
+
+/** Whether this request's credentials are to be ignored: its address is past the limit. */
+export function ignoreCredentials(request: FastifyRequest): boolean {
+  return limitedViewers.has(request);
+}
+
+// Requests whose route refused their credentials without answering 401.
+const failedWithout401 = new WeakSet<FastifyRequest>();
+
+/** Counts this request as a failed authentication although its answer is not a 401. */
+export function countFailedAuth(request: FastifyRequest): void {
+  failedWithout401.add(request);
+}
 
 interface Window {
   failures: number;
@@ -103,29 +134,41 @@ export function limitFailedAuth(
   async function refuseIfLimited(request: FastifyRequest, reply: FastifyReply, wait: number): Promise<boolean> {
     const id = await opts.validTokenId(request);
     if (id && limiter.workedFrom(request.ip, id)) return false;
+    if (request.routeOptions.config.publicPastLimit) {
+      // rkt sends its auth.d credentials to discovery too: the public page, without the oracle.
+      limitedViewers.add(request);
+      return false;
+    }
     opts.metrics.authFailures.inc({ status: '429' });
     request.log.warn({ ip: request.ip, retryAfter: wait }, 'refused request after too many failed authentications');
-    reply
-      .status(429)
-      .header('retry-after', String(wait))
-      .header('connection', 'close')
-      .send(errorBody('AUTH_RATE_LIMITED', `too many failed authentications from this address; try again in ${wait} s with a valid token`));
+    const message = `too many failed authentications from this address; try again in ${wait} s with a valid token`;
+    reply.header('retry-after', String(wait)).header('connection', 'close');
+    if (request.routeOptions.config.answersIn200) {
+      // A refusal, though a 200: it must not mark the token as having worked from here.
+      refusedIn200.add(request);
+      reply.status(200).send({ success: false, reason: 'AUTH_RATE_LIMITED', server_reason: `AUTH_RATE_LIMITED: ${message}` });
+    } else {
+      reply.status(429).send(errorBody('AUTH_RATE_LIMITED', message));
+    }
     return true;
   }
 
   app.addHook('onResponse', (request, reply, done) => {
+    // Answered by the limit, or with its credentials ignored: nothing learnt about the token.
+    if (refusedIn200.has(request) || limitedViewers.has(request)) return done();
     const status = reply.statusCode;
-    const succeededWithToken = status < 400 && carriesCredentials(request);
-    if (!succeededWithToken && status !== 401) return done();
-    recordOutcome(request, status, succeededWithToken).then(() => done(), done);
+    const failed = status === 401 || failedWithout401.has(request);
+    const succeededWithToken = !failed && status < 400 && carriesCredentials(request);
+    if (!succeededWithToken && !failed) return done();
+    recordOutcome(request, failed, succeededWithToken).then(() => done(), done);
   });
 
-  async function recordOutcome(request: FastifyRequest, status: number, succeededWithToken: boolean): Promise<void> {
+  async function recordOutcome(request: FastifyRequest, failed: boolean, succeededWithToken: boolean): Promise<void> {
     if (succeededWithToken) {
       const id = await opts.validTokenId(request);
       if (id) limiter.recordSuccess(request.ip, id);
     }
-    if (status !== 401) return;
+    if (!failed) return;
     opts.metrics.authFailures.inc({ status: '401' });
     limiter.recordFailure(request.ip);
   }

@@ -3,6 +3,7 @@ import { isAcihostError } from '../errors.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { TokenRecord } from '../registry/tokens.ts';
 import { presentedToken } from './credentials.ts';
+import { countFailedAuth, ignoreCredentials } from './failed-auth-limit.ts';
 
 /**
  * The token a read request presents, if any. A presented token that is wrong is a
@@ -19,11 +20,14 @@ export async function optionalToken(registry: Registry, request: FastifyRequest)
  * not break discovery of public images.
  */
 export async function pageViewer(registry: Registry, request: FastifyRequest): Promise<TokenRecord | undefined> {
+  if (ignoreCredentials(request)) return undefined;
   try {
     return await optionalToken(registry, request);
   } catch (e) {
-    if (isAcihostError(e) && e.kind === 'unauthenticated') return undefined;
-    throw e;
+    if (!isAcihostError(e) || e.kind !== 'unauthenticated') throw e;
+    // The page is answered, but a wrong token still counts: a page showing private names is an oracle.
+    countFailedAuth(request);
+    return undefined;
   }
 }
 

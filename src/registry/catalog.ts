@@ -63,10 +63,14 @@ export class Catalog {
     this.generation++;
   }
 
-  /** Forgets a deleted version; the name goes when its last version does. */
-  remove(c: Coordinates): boolean {
+  /**
+   * Forgets a deleted version; the name goes when its last version does. With
+   * `blob`, only the record holding that blob goes, not one pushed again since.
+   */
+  remove(c: Coordinates, blob?: string): boolean {
     const platforms = this.byName.get(c.name);
     const versions = platforms?.get(platform(c.os, c.arch));
+    if (blob !== undefined && versions?.get(c.version)?.blob !== blob) return false;
     if (!platforms || !versions?.delete(c.version)) return false;
     if (versions.size === 0) platforms.delete(platform(c.os, c.arch));
     if (platforms.size === 0) {

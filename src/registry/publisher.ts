@@ -136,11 +136,16 @@ export class Publisher {
 
   /** A deleted version comes back only with the overwrite scope: published bytes never change silently. */
   private async refuseDeleted(token: TokenRecord, c: Coordinates): Promise<void> {
-    if (token.scopes.includes('overwrite') || !(await this.storage.stat(layout.tombstone(c)))) return;
+    if (token.scopes.includes('overwrite') || !(await this.wasDeleted(c))) return;
     throw conflict(
       'VERSION_DELETED',
       `${c.name} ${c.version} ${c.os}/${c.arch} was published and then deleted, and versions are write-once; push a new version, or re-push it with a token that has the overwrite scope`,
     );
+  }
+
+  private async wasDeleted(c: Coordinates): Promise<boolean> {
+    for await (const _ of this.storage.list(layout.recordTombstones(c))) return true;
+    return (await this.storage.stat(layout.tombstone(c))) !== null;
   }
 
   private sameOrConflict(existing: VersionRecord, image: StagedImage): PublishResult {

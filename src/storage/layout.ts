@@ -3,8 +3,11 @@
  *
  *   images/<name>/_v/<os>-<arch>/<version>.json   version record: the commit point of a publish
  *                                                 (image ID, digest, size, signer, signature, blob key)
- *   images/<name>/_d/<os>-<arch>/<version>.json   tombstone of a deleted version: re-pushing it needs
+ *   images/<name>/_t/<os>-<arch>/<version>/<blob id>.json  tombstone of one deleted version record (named for
+ *                                                 its blob), written create-only: the commit point of a delete, so one
+ *                                                 delete wins per record; re-pushing a version with any tombstone needs
  *                                                 the overwrite scope (published bytes never change silently)
+ *   images/<name>/_d/<os>-<arch>/<version>.json   the one tombstone per version that older servers wrote; still honoured
  *   blobs/<upload id>.aci                         image bytes, reachable only through a record
  *   keys/<fingerprint>.json                       a trusted public key and its prefixes
  *   tokens/<token id>.json                        a token's hash, prefixes, scopes and expiry
@@ -47,6 +50,7 @@ export type UploadFile = 'session.json' | 'manifest.json' | 'signature.asc' | 'i
 const IMAGES = 'images/';
 const VERSIONS = '/_v/';
 const TOMBSTONES = '/_d/';
+const RECORD_TOMBSTONES = '/_t/';
 
 export const layout = {
   images: IMAGES,
@@ -68,7 +72,13 @@ export const layout = {
   journalTime: (key: string): number => Number(key.slice('journal/'.length, 'journal/'.length + 13)),
 
   versionRecord: (c: VersionCoordinates): string => `${IMAGES}${c.name}${VERSIONS}${c.os}-${c.arch}/${c.version}.json`,
+  /** The tombstone an older server wrote for a deleted version (one per coordinates); still honoured. */
   tombstone: (c: VersionCoordinates): string => `${IMAGES}${c.name}${TOMBSTONES}${c.os}-${c.arch}/${c.version}.json`,
+  /** Every tombstone of records deleted under these coordinates starts with this. */
+  recordTombstones: (c: VersionCoordinates): string => `${IMAGES}${c.name}${RECORD_TOMBSTONES}${c.os}-${c.arch}/${c.version}/`,
+  /** The tombstone of the one record whose blob is `blobKey`: a re-pushed version has a new blob, so a new tombstone. */
+  recordTombstone: (c: VersionCoordinates, blobKey: string): string =>
+    `${IMAGES}${c.name}${RECORD_TOMBSTONES}${c.os}-${c.arch}/${c.version}/${blobKey.slice(blobKey.lastIndexOf('/') + 1).replace(/\.aci$/, '')}.json`,
   /** `stamp` sorts by time (e.g. 20261123T181700123Z); `random` keeps two events of one millisecond apart. */
   auditEvent: (day: string, stamp: string, random: string): string => `audit/${day}/${stamp}-${random}.json`,
   auditDay: (day: string): string => `audit/${day}/`,

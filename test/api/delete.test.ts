@@ -92,7 +92,8 @@ describe('deleting a version', () => {
     }
     assert.equal(await exists(recordPath), false, 'version record deleted');
     assert.equal((await readdir(join(f.server.storageDir, 'blobs'))).length, blobsBefore.length - 1, 'blob deleted');
-    assert.ok(await exists(join(f.server.storageDir, layout.tombstone(V('2.0.0')))), 'tombstone kept');
+    const tombstones = await readdir(join(f.server.storageDir, layout.recordTombstones(V('2.0.0'))));
+    assert.equal(tombstones.length, 1, 'tombstone kept');
 
     const latest = await f.server.request(`/-/aci/${APP}/latest/linux/amd64.aci`);
     assert.equal(latest.status, 200);

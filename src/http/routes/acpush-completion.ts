@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { invalid, isAcihostError } from '../../errors.ts';
 import { statusOf } from '../error-handler.ts';
+import { countFailedAuth } from '../failed-auth-limit.ts';
 
 const MAX_REPORT_BYTES = 64 * 1024;
 
@@ -49,6 +50,8 @@ export async function completionAnswer(request: FastifyRequest, work: () => Prom
     return { success: true };
   } catch (e) {
     if (isAcihostError(e)) {
+      // A wrong token here is answered 200 like any refusal, but counts against the address like a 401.
+      if (e.kind === 'unauthenticated') countFailedAuth(request);
       if (statusOf(e) >= 500) request.log.error({ err: e }, 'failed to complete acpush upload');
       else request.log.info({ code: e.code }, 'refused acpush upload');
       return { success: false, reason: e.code, server_reason: `${e.code}: ${e.message}` };

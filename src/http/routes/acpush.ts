@@ -88,7 +88,7 @@ export async function acpushRoutes(app: FastifyInstance, opts: { registry: Regis
     return reply.status(200).send({});
   });
 
-  app.post<{ Params: { id: string } }>('/-/acpush/uploads/:id/complete', async (request, reply) => {
+  app.post<{ Params: { id: string } }>('/-/acpush/uploads/:id/complete', { config: { answersIn200: true } }, async (request, reply) => {
     const answer = await completionAnswer(request, async () => {
       const report = await readCompletionReport(detachedBody(request.raw));
       const token = await pushToken(request);

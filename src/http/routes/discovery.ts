@@ -91,9 +91,11 @@ export async function discoveryRoutes(app: FastifyInstance, opts: { registry: Re
   // stored; an answer from memory would skip that look until the next change reached this index.
   const remember: Remembers['remember'] = (request, reply, payload, done) =>
     lookedUp.has(request) ? done(null, payload) : opts.answers.remember(request, reply, payload, done);
-  app.get('/', { onSend: remember }, async (request, reply) => answer(request, reply, registry.domain, true));
+  app.get('/', { onSend: remember, config: { publicPastLimit: true } }, async (request, reply) =>
+    answer(request, reply, registry.domain, true),
+  );
 
-  app.get<{ Params: { '*': string } }>('/*', { onSend: remember }, async (request, reply) => {
+  app.get<{ Params: { '*': string } }>('/*', { onSend: remember, config: { publicPastLimit: true } }, async (request, reply) => {
     const path = request.params['*'].replace(/\/+$/, '');
     const name = `${registry.domain}/${path}`;
     if (!path) return answer(request, reply, registry.domain, true);

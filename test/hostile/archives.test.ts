@@ -11,7 +11,7 @@ import { gzipSync, constants } from 'node:zlib';
 import { buildAci, compress, manifestJson } from '../helpers/aci-builder.ts';
 import { createFixture, type Fixture } from '../helpers/fixture.ts';
 import { curlPush } from '../helpers/push.ts';
-import { scratchFiles, storageSnapshot } from '../helpers/storage-snapshot.ts';
+import { assertNoInternals, unharmed } from './support.ts';
 
 const CAP = 8 * 1024 * 1024;
 
@@ -45,12 +45,13 @@ describe('hostile archives', () => {
   }
 
   async function refused(aci: Buffer, status: number, code: string | RegExp) {
-    const before = await storageSnapshot(f.server.storageDir);
+    const storage = await unharmed(f.server.storageDir);
     const res = await push(aci);
     assert.equal(res.status, status, res.raw);
     assert.match(res.json.error.code, code instanceof RegExp ? code : new RegExp(`^${code}$`));
-    assert.deepEqual(await storageSnapshot(f.server.storageDir), before);
-    assert.deepEqual(await scratchFiles(f.server.storageDir), []);
+    assertNoInternals(res.raw);
+    await storage.check();
+    return res;
   }
 
   const tarOf = (opts: Parameters<typeof buildAci>[0]) => buildAci({ name: 'localhost/hostile/app', compression: 'none', ...opts });
@@ -115,6 +116,42 @@ describe('hostile archives', () => {
     const tar = await tarOf({});
     await refused(compress(Buffer.concat([tar, Buffer.from('garbage after the end '.repeat(40))]), 'gzip'), 422, 'ARCHIVE_CORRUPT');
     await refused(Buffer.concat([compress(tar, 'gzip'), Buffer.from('junk')]), 422, 'ARCHIVE_CORRUPT');
+  });
+
+  const link = (name: string, linkname: string) => ({ name: `rootfs/${name}`, type: 'symlink' as const, linkname });
+
+  it('a chain of symlinks that climbs out of rootfs: 422', async () => {
+    const res = await refused(
+      await tarOf({ entries: [link('d1/d2', '..'), link('l', 'd1/d2/..')] }).then((t) => compress(t, 'gzip')),
+      422,
+      'ARCHIVE_LINK_ESCAPES',
+    );
+    assert.match(res.json.error.message, /rootfs\/l/);
+  });
+
+  it('a later symlink that makes an earlier one climb out, and a hard link to an escaping symlink: 422', async () => {
+    await refused(compress(await tarOf({ entries: [link('x', 'a/..'), link('a', '.')] }), 'gzip'), 422, 'ARCHIVE_LINK_ESCAPES');
+    const hard = { name: 'rootfs/h', type: 'link' as const, linkname: 'rootfs/a/b/up' };
+    await refused(compress(await tarOf({ entries: [link('a/b/up', '../..'), hard] }), 'gzip'), 422, 'ARCHIVE_LINK_ESCAPES');
+    // Through b (-> .), b/l is really l, at the top of rootfs.
+    await refused(compress(await tarOf({ entries: [link('b', '.'), link('b/l', '../x')] }), 'gzip'), 422, 'ARCHIVE_LINK_ESCAPES');
+  });
+
+  it('a symlink loop, and a chain longer than 255 links: 422 at once', async () => {
+    await refused(compress(await tarOf({ entries: [link('a', 'b'), link('b', 'a'), link('c', 'a/x')] }), 'gzip'), 422, 'ARCHIVE_LINK_LOOP');
+    const chain = Array.from({ length: 300 }, (_, i) => link(`l${i}`, `l${i + 1}`));
+    const started = Date.now();
+    await refused(compress(await tarOf({ entries: chain }), 'gzip'), 422, 'ARCHIVE_LINK_LOOP');
+    assert.ok(Date.now() - started < 10_000);
+  });
+
+  it('symlinks through earlier links that stay inside, absolute ones included: 201', async () => {
+    const aci = await buildAci({
+      name: 'localhost/hostile/links',
+      entries: [link('d1/d2', '..'), link('l', 'd1/d2/etc'), link('abs', '/d1/d2/../../..'), link('usr/bin/sh', '../../l/hello')],
+    });
+    const res = await push(aci);
+    assert.equal(res.status, 201, res.raw);
   });
 
   it('device nodes and fifos inside rootfs are legitimate: 201', async () => {
