@@ -74,14 +74,16 @@ export function parsePushTarget(path: string, usage: string): VersionCoordinates
 
 const longestPlatform = osArchPairs().reduce((a, b) => (a.join('-').length >= b.join('-').length ? a : b));
 
-/** The longest key an image can have: its version record or tombstone at the longest name, version and os/arch. */
-export const LONGEST_IMAGE_KEY_BYTES = Math.max(
-  ...[layout.versionRecord, layout.tombstone].map((key) =>
-    Buffer.byteLength(
-      key({ name: 'n'.repeat(MAX_NAME_BYTES), version: 'v'.repeat(MAX_LABEL_BYTES), os: longestPlatform[0], arch: longestPlatform[1] }),
-    ),
-  ),
-);
+const longestCoordinates = { name: 'n'.repeat(MAX_NAME_BYTES), version: 'v'.repeat(MAX_LABEL_BYTES), os: longestPlatform[0], arch: longestPlatform[1] };
+
+/** The longest keys an image can have: its version record and tombstones at the longest name, version and os/arch. */
+export const LONGEST_IMAGE_KEYS = [
+  layout.versionRecord(longestCoordinates),
+  layout.tombstone(longestCoordinates),
+  layout.recordTombstone(longestCoordinates, layout.blob('0'.repeat(32))),
+];
+
+export const LONGEST_IMAGE_KEY_BYTES = Math.max(...LONGEST_IMAGE_KEYS.map((k) => Buffer.byteLength(k)));
 
 /** S3 keys hold 1024 bytes; what the longest image key leaves is the most storage.s3.prefix may take. */
 export const MAX_S3_PREFIX_BYTES = 1024 - LONGEST_IMAGE_KEY_BYTES;
