@@ -10,6 +10,7 @@ import { authorizeScope } from '../../registry/tokens.ts';
 import { readDetachedSignature, type DetachedSignature } from '../../signing/signature.ts';
 import { presentedToken } from '../credentials.ts';
 import { drainRequest, readCapped } from '../read-capped.ts';
+import { requestLifetime } from '../request-lifetime.ts';
 
 const MAX_SIGNATURE_BYTES = 64 * 1024;
 
@@ -58,6 +59,7 @@ export async function pushRoutes(app: FastifyInstance, opts: { registry: Registr
             limits,
             signature,
             keys: registry.keys.verificationKeys(),
+            signal: requestLifetime(request),
           });
         } else {
           throw malformed(
