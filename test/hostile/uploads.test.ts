@@ -205,3 +205,130 @@ describe('closing the server under an upload', () => {
     socket.destroy();
   });
 });
+
+const LIMIT = 3;
+
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(series + ' '));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+/** The open-session gauge of one scrape, and the storage listings the scrape made. */
+async function scrapeSessions(fx: AcpushFixture): Promise<{ open: number | undefined; listed: string[] }> {
+  const storage = fx.server.running.registry.storage;
+  const list = storage.list;
+  const listed: string[] = [];
+  storage.list = function (prefix, options) {
+    listed.push(prefix);
+    return list.call(this, prefix, options);
+  };
+  try {
+    const res = await fx.server.request('/-/metrics');
+    assert.equal(res.status, 200);
+    return { open: sample(res.body.toString(), 'acihost_upload_sessions_open'), listed: listed.filter((p) => p.startsWith('uploads')) };
+  } finally {
+    storage.list = list;
+  }
+}
+
+async function refusedAtLimit(fx: AcpushFixture, auth: AcpushAuth = { bearer: fx.token }): Promise<void> {
+  const check = await unharmed(fx.server.storageDir);
+  const res = await startSession(fx, '2.0.0', auth);
+  assert.equal(res.status, 429, res.body.toString());
+  assert.equal(res.json.error.code, 'UPLOAD_SESSIONS_LIMIT');
+  assert.match(res.json.error.message, new RegExp(`already has ${LIMIT} acpush uploads open .*limits\\.maxUploadSessionsPerToken`));
+  assertNoInternals(res.body.toString());
+  await check.check();
+}
+
+describe(`acpush sessions per token (limits.maxUploadSessionsPerToken = ${LIMIT})`, () => {
+  let fx: AcpushFixture;
+  let other: string;
+  const mine: Record<string, string>[] = [];
+
+  before(async () => {
+    fx = await createAcpushFixture({ prefix: PREFIX, config: { limits: { maxUploadSessionsPerToken: LIMIT } } });
+    await fx.keysVisible('/hostile');
+    other = await fx.createToken(['--prefix', PREFIX]);
+  });
+  after(() => fx?.close());
+
+  it('refuses a start past the limit with 429, which acpush reports as a failure', async () => {
+    for (let i = 0; i < LIMIT; i++) mine.push(await openSession(fx, '2.0.0'));
+    await refusedAtLimit(fx);
+    const { aci, asc } = await fx.signed({ version: '2.0.0' });
+    const r = await fx.acpush({ aci, asc, name: NAME, version: '2.0.0' });
+    assert.deepEqual([r.exitCode, r.stderr], [1, 'err: bad HTTP status code: 429']);
+    assert.equal(r.parts.length, 0, 'no part is sent after a refused start');
+  });
+
+  it('leaves other tokens their own sessions', async () => {
+    const res = await startSession(fx, '2.0.0', { bearer: other });
+    assert.equal(res.status, 200, res.body.toString());
+  });
+
+  it('counts open sessions for the metrics without listing them', async () => {
+    const scrape = await scrapeSessions(fx);
+    assert.deepEqual(scrape, { open: LIMIT + 1, listed: [] });
+  });
+
+  it('frees a slot when an upload finishes', async () => {
+    const { aci, asc } = await fx.signed({ version: '2.0.1' });
+    await refusedAtLimit(fx);
+    // Finishing one (here: the client reports a failure, which discards it) leaves room for one more.
+    const report = await wireRequest(mine[0]!.completed_url!, {
+      method: 'POST',
+      ca: fx.server.caPem,
+      auth: { bearer: fx.token },
+      body: Buffer.from('{"success":false,"reason":"given up"}'),
+    });
+    assert.equal(report.status, 200);
+    const r = await fx.acpush({ aci, asc, name: NAME, version: '2.0.1' });
+    assert.deepEqual([r.exitCode, r.stderr], [0, '']);
+    // The published upload's session is gone as well: one slot is free again, and only one.
+    await openSession(fx, '2.0.0');
+    await refusedAtLimit(fx);
+    assert.deepEqual(await scrapeSessions(fx), { open: LIMIT + 1, listed: [] });
+  });
+
+  it('keeps the count and the limit across a restart (the sweep recounts from storage)', async () => {
+    await fx.server.restart();
+    assert.deepEqual(await scrapeSessions(fx), { open: LIMIT + 1, listed: [] });
+    await refusedAtLimit(fx);
+  });
+});
+
+describe('acpush sessions per token, once expired', () => {
+  const EXPIRY_SECONDS = 2;
+  let fx: AcpushFixture;
+
+  before(async () => {
+    fx = await createAcpushFixture({
+      prefix: PREFIX,
+      config: { limits: { maxUploadSessionsPerToken: 1 }, acpush: { uploadExpirySeconds: EXPIRY_SECONDS } },
+    });
+    await fx.keysVisible('/hostile');
+  });
+  after(() => fx?.close());
+
+  it('frees the slot of an abandoned upload once it expires, and the sweep removes it from the count', async () => {
+    const before = await unharmed(fx.server.storageDir);
+    await openSession(fx, '3.0.0');
+    const refused = await startSession(fx, '3.0.0');
+    assert.deepEqual([refused.status, refused.json.error.code], [429, 'UPLOAD_SESSIONS_LIMIT']);
+    await sleep(EXPIRY_SECONDS * 1000 + 300);
+    // Expired, not yet swept: it no longer holds the slot.
+    const urls = await openSession(fx, '3.0.0');
+    assert.equal((await scrapeSessions(fx)).open, 2);
+    await fx.server.running.registry.sweep();
+    assert.equal((await scrapeSessions(fx)).open, 1, 'the expired one is swept, the fresh one kept');
+    await wireRequest(urls.completed_url!, {
+      method: 'POST',
+      ca: fx.server.caPem,
+      auth: { bearer: fx.token },
+      body: Buffer.from('{"success":false}'),
+    });
+    assert.equal((await scrapeSessions(fx)).open, 0);
+    await before.check();
+  });
+});

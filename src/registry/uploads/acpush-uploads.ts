@@ -36,15 +36,32 @@ export class AcpushUploads {
   private readonly keys: KeyStore;
   private readonly limits: StageLimits;
 
-  constructor(opts: { storage: Storage; publisher: Publisher; keys: KeyStore; limits: StageLimits; expirySeconds: number }) {
+  constructor(opts: {
+    storage: Storage;
+    publisher: Publisher;
+    keys: KeyStore;
+    limits: StageLimits;
+    expirySeconds: number;
+    maxSessionsPerToken: number;
+  }) {
     this.storage = opts.storage;
     this.publisher = opts.publisher;
     this.keys = opts.keys;
     this.limits = opts.limits;
-    this.store = new UploadStore(opts.storage, opts.expirySeconds);
+    this.store = new UploadStore(opts.storage, { expirySeconds: opts.expirySeconds, maxPerToken: opts.maxSessionsPerToken });
   }
 
-  /** Opens a session for `target`, the push URL's claim, which the token must cover. */
+  /** Sessions in storage, as last counted (no listing). */
+  get openSessions(): number {
+    return this.store.openSessions.size;
+  }
+
+  /** Removes expired sessions and recounts the open ones; returns how many went. */
+  sweep(): Promise<number> {
+    return this.store.sweep();
+  }
+
+  /** Opens a session for `target`, the push URL's claim, which the token must cover (at most limits.maxUploadSessionsPerToken). */
   async start(token: TokenRecord, target: Coordinates): Promise<UploadSession> {
     if (!isAcIdentifier(target.name)) {
       throw invalid(
