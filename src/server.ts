@@ -11,7 +11,7 @@ import { Metrics } from './ops/metrics.ts';
 import { ScheduledVerify } from './ops/scheduled-verify.ts';
 import { countPushes } from './ops/push-metrics.ts';
 import { ServerState } from './ops/server-state.ts';
-import { Shutdown } from './ops/shutdown.ts';
+import { CLEANUP_MS, Shutdown } from './ops/shutdown.ts';
 import { Registry } from './registry/registry.ts';
 import type { StepHook } from './registry/steps.ts';
 import { createStorage } from './storage/create-storage.ts';
@@ -176,7 +176,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         log,
       ),
     close: async () => {
-      await app.close();
+      const closed = app.close();
+      // At once: requests in flight are cut, and an upload's handler removes its staging before the rest closes.
+      app.server.closeAllConnections();
+      await inFlight.drained(CLEANUP_MS);
+      await closed;
       await closeRest();
     },
   };

@@ -96,6 +96,8 @@ export const configSchema = z
         maxEntries: positiveInt,
         maxManifestBytes: positiveInt.max(64 * 1024 * 1024),
         maxPathBytes: positiveInt.max(65536),
+        // acpush uploads one token may hold open at once; past it a start is refused (429).
+        maxUploadSessionsPerToken: positiveInt,
       })
       .strict(),
     tokens: z.object({ defaultExpiry: duration }).strict(),

@@ -22,7 +22,7 @@ export interface ShutdownTarget {
 }
 
 // How long cut-off handlers get to clean up after their connections were closed.
-const CLEANUP_MS = 5000;
+export const CLEANUP_MS = 5000;
 
 export class Shutdown {
   private hurry: (() => void) | undefined;

@@ -51,6 +51,7 @@ export async function importImage(registry: Registry, dir: string, file: string)
       limits: registry.config.limits,
       signature,
       keys: registry.keys.verificationKeys(),
+      signal: new AbortController().signal, // a file ends or fails on its own
     });
     const result = await registry.publisher.publish(operatorToken(registry.domain, 'import'), staged, signature);
     return { file, status: result.outcome === 'created' ? 'published' : 'present', record: result.record };

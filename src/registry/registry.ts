@@ -13,7 +13,7 @@ import { ChangeJournal, pruneJournal } from './change-journal.ts';
 import { Publisher } from './publisher.ts';
 import type { StepHook } from './steps.ts';
 import { ReadAccess } from './read-access.ts';
-import { sweep, sweepUploads } from './sweep.ts';
+import { sweep } from './sweep.ts';
 import { TokenStore } from './tokens.ts';
 import { AcpushUploads } from './uploads/acpush-uploads.ts';
 
@@ -79,6 +79,7 @@ export class Registry {
       keys: this.keys,
       limits: config.limits,
       expirySeconds: config.acpush.uploadExpirySeconds,
+      maxSessionsPerToken: config.limits.maxUploadSessionsPerToken,
     });
   }
 
@@ -167,7 +168,7 @@ export class Registry {
     try {
       const report = await sweep(this.storage, this.catalog, this.config.storage.sweepGraceSeconds, Date.now(), index);
       if (report.staging || report.orphanBlobs || report.abortedUploads) this.log.info(report, 'swept leftovers');
-      const uploads = await sweepUploads(this.storage, this.config.acpush.uploadExpirySeconds);
+      const uploads = await this.uploads.sweep();
       if (uploads) this.log.info({ uploads }, 'swept expired acpush uploads');
       const journal = await pruneJournal(this.storage);
       if (journal) this.log.debug({ journal }, 'pruned old journal entries');

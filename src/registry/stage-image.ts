@@ -35,6 +35,10 @@ const SETTLE_AFTER_FAILURE_MS = 5000;
  * and, when the signature is already known, verifying it: one pass, bounded memory.
  * On any failure the staged object is removed and the most telling error is thrown
  * (a typed domain error before a stream's "premature close").
+ *
+ * `signal` is the lifetime of the request that carries the image: once it aborts,
+ * every stream is destroyed and the scratch and staged files are removed, since a
+ * source whose connection is gone may never end or fail on its own.
  */
 export async function stageImage(opts: {
   storage: Storage;
@@ -42,6 +46,7 @@ export async function stageImage(opts: {
   limits: StageLimits;
   signature?: DetachedSignature;
   keys: TrustedKey[];
+  signal: AbortSignal;
   /** Where to stage, from the upload id; default tmp/uploads/. acpush stages inside its upload session. */
   stagedKey?: (uploadId: string) => string;
 }): Promise<StagedImage> {
@@ -57,7 +62,7 @@ export async function stageImage(opts: {
   // Small queues: chunks held across collections are promoted and then linger as garbage.
   const body = new PassThrough({ highWaterMark: 256 * 1024 });
   const work = [
-    pipeline(opts.source, tap, body),
+    pipeline(opts.source, tap, body, { signal: opts.signal }),
     opts.storage.put(stagedKey, body),
     inspector.result,
     verifier?.result.then(
@@ -74,7 +79,8 @@ export async function stageImage(opts: {
     return { uploadId, stagedKey, digest: tap.digest(), size: tap.size, inspection, signatureCheck };
   } catch (e) {
     await opts.storage.delete(stagedKey).catch(() => {});
-    throw e;
+    // A cut body can look like a bad archive to the inspector; the cut is what happened.
+    throw opts.signal.aborted ? opts.signal.reason : e;
   }
 }
 

@@ -42,6 +42,12 @@ describe('configuration', () => {
     assert.equal(loadConfig({ env: { ACIHOST_PUBLIC_URL: 'https://img.example.org' } }).server.publicUrl, 'https://img.example.org');
   });
 
+  it('bounds acpush sessions per token at 16 unless ACIHOST_MAX_UPLOAD_SESSIONS_PER_TOKEN says otherwise', () => {
+    assert.equal(loadConfig({ env: {} }).limits.maxUploadSessionsPerToken, 16);
+    assert.equal(loadConfig({ env: { ACIHOST_MAX_UPLOAD_SESSIONS_PER_TOKEN: '4' } }).limits.maxUploadSessionsPerToken, 4);
+    assert.throws(() => loadConfig({ env: { ACIHOST_MAX_UPLOAD_SESSIONS_PER_TOKEN: '0' } }), /limits\.maxUploadSessionsPerToken/);
+  });
+
   it('reports every problem with its path: unknown keys, bad values', async () => {
     const dir = await tempDir('acihost-config-');
     const file = join(dir, 'c.json');

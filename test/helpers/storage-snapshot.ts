@@ -19,11 +19,15 @@ export async function storageSnapshot(root: string): Promise<string[]> {
   const files = await filesBelow(root, root, ['tmp', 'audit']);
   const lines = await Promise.all(
     files.map(async (rel) => {
-      const s = await stat(join(root, rel));
-      return `${rel} ${s.size} ${s.mtimeMs}`;
+      // A file the server removes between the listing and this look is not there.
+      const s = await stat(join(root, rel)).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') return null;
+        throw e;
+      });
+      return s && `${rel} ${s.size} ${s.mtimeMs}`;
     }),
   );
-  return lines.sort();
+  return lines.filter((l) => l !== null).sort();
 }
 
 /** Files left under tmp/ (scratch that a finished request must have removed). */

@@ -1,4 +1,4 @@
-import { PassThrough, type Readable } from 'node:stream';
+import { addAbortSignal, PassThrough, type Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parsePushTarget } from '../../aci/coordinates.ts';
 import { invalid, isAcihostError, notFound } from '../../errors.ts';
@@ -8,6 +8,7 @@ import { UPLOAD_PARTS, type UploadPart } from '../../registry/uploads/acpush-upl
 import { authorizeScope, type TokenRecord } from '../../registry/tokens.ts';
 import { presentedToken } from '../credentials.ts';
 import { drainRequest } from '../read-capped.ts';
+import { requestLifetime } from '../request-lifetime.ts';
 import { completionAnswer, readCompletionReport } from './acpush-completion.ts';
 
 const START_USAGE = 'push URLs look like /-/acpush/start/NAME/VERSION/OS/ARCH.aci';
@@ -16,11 +17,12 @@ const START_USAGE = 'push URLs look like /-/acpush/start/NAME/VERSION/OS/ARCH.ac
  * The body as a stream of its own: consumers may destroy it without destroying
  * the socket, so a refused part is still read to its end and answered (acpush
  * shows a broken pipe instead of the status otherwise, acpush-wire.md 1f).
+ * pipe() does not pass on a cut connection, so the request's lifetime ends it.
  */
-function detachedBody(raw: Readable): Readable {
-  const body = new PassThrough({ highWaterMark: 1024 * 1024 });
+function detachedBody(request: FastifyRequest): Readable {
+  const body = addAbortSignal(requestLifetime(request), new PassThrough({ highWaterMark: 1024 * 1024 }));
   body.on('error', () => {}); // its consumer reports the failure
-  raw.pipe(body);
+  request.raw.pipe(body);
   return body;
 }
 
@@ -74,12 +76,12 @@ export async function acpushRoutes(app: FastifyInstance, opts: { registry: Regis
   });
 
   app.put<{ Params: { id: string; part: string } }>('/-/acpush/uploads/:id/:part', async (request, reply) => {
-    const body = detachedBody(request.raw);
+    const body = detachedBody(request);
     try {
       const part = request.params.part as UploadPart;
       if (!UPLOAD_PARTS.includes(part)) throw notFound('ACPUSH_PART_UNKNOWN', 'upload parts are manifest, signature and aci');
       const token = await pushToken(request);
-      await uploads.receive(await uploads.open(request.params.id, token), part, body);
+      await uploads.receive(await uploads.open(request.params.id, token), part, body, requestLifetime(request));
     } catch (e) {
       throw neverBadRequest(e);
     } finally {
@@ -90,7 +92,7 @@ export async function acpushRoutes(app: FastifyInstance, opts: { registry: Regis
 
   app.post<{ Params: { id: string } }>('/-/acpush/uploads/:id/complete', { config: { answersIn200: true } }, async (request, reply) => {
     const answer = await completionAnswer(request, async () => {
-      const report = await readCompletionReport(detachedBody(request.raw));
+      const report = await readCompletionReport(detachedBody(request));
       const token = await pushToken(request);
       const session = await uploads.open(request.params.id, token);
       if (!report.success) {

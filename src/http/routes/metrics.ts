@@ -7,7 +7,6 @@ import type { FastifyInstance } from 'fastify';
 import type { ServerState } from '../../ops/server-state.ts';
 import type { Registry } from '../../registry/registry.ts';
 import { authorizeScope } from '../../registry/tokens.ts';
-import { layout } from '../../storage/layout.ts';
 import { presentedToken } from '../credentials.ts';
 
 export async function metricsRoutes(app: FastifyInstance, opts: { registry: Registry; state: ServerState }): Promise<void> {
@@ -19,20 +18,12 @@ export async function metricsRoutes(app: FastifyInstance, opts: { registry: Regi
       authorizeScope(await registry.tokens.authenticate(presentedToken(request)), 'metrics');
     }
     metrics.indexVersions.set(registry.catalog.size);
-    metrics.uploadSessions.set(await countUploadSessions(registry));
+    // Counted by the upload service and the sweep: a scrape never lists the sessions.
+    metrics.uploadSessions.set(registry.uploads.openSessions);
     const served = state.certificate?.get();
     if (served) metrics.certificateExpiry.set(Math.floor(served.info.notAfter.getTime() / 1000));
     if (state.certificate) metrics.certificateValid.set(state.certificate.valid() ? 1 : 0);
     const text = await metrics.registry.metrics();
     return reply.header('cache-control', 'no-store').type(metrics.registry.contentType).send(text);
   });
-}
-
-// Each session has exactly one session.json; counting them counts sessions.
-async function countUploadSessions(registry: Registry): Promise<number> {
-  let count = 0;
-  for await (const obj of registry.storage.list(layout.uploads)) {
-    if (obj.key.endsWith('/session.json')) count++;
-  }
-  return count;
 }

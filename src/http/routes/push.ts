@@ -11,6 +11,7 @@ import { readDetachedSignature, type DetachedSignature } from '../../signing/sig
 import { presentedToken } from '../credentials.ts';
 import { drainRequest, readCapped } from '../read-capped.ts';
 import { multipartRefusal, unexpectedPart } from '../multipart-errors.ts';
+import { requestLifetime } from '../request-lifetime.ts';
 
 const MAX_SIGNATURE_BYTES = 64 * 1024;
 
@@ -60,6 +61,7 @@ export async function pushRoutes(app: FastifyInstance, opts: { registry: Registr
             limits,
             signature,
             keys: registry.keys.verificationKeys(),
+            signal: requestLifetime(request),
           });
         } else {
           throw unexpectedPart(part.fieldname);

@@ -36,15 +36,32 @@ export class AcpushUploads {
   private readonly keys: KeyStore;
   private readonly limits: StageLimits;
 
-  constructor(opts: { storage: Storage; publisher: Publisher; keys: KeyStore; limits: StageLimits; expirySeconds: number }) {
+  constructor(opts: {
+    storage: Storage;
+    publisher: Publisher;
+    keys: KeyStore;
+    limits: StageLimits;
+    expirySeconds: number;
+    maxSessionsPerToken: number;
+  }) {
     this.storage = opts.storage;
     this.publisher = opts.publisher;
     this.keys = opts.keys;
     this.limits = opts.limits;
-    this.store = new UploadStore(opts.storage, opts.expirySeconds);
+    this.store = new UploadStore(opts.storage, { expirySeconds: opts.expirySeconds, maxPerToken: opts.maxSessionsPerToken });
   }
 
-  /** Opens a session for `target`, the push URL's claim, which the token must cover. */
+  /** Sessions in storage, as last counted (no listing). */
+  get openSessions(): number {
+    return this.store.openSessions.size;
+  }
+
+  /** Removes expired sessions and recounts the open ones; returns how many went. */
+  sweep(): Promise<number> {
+    return this.store.sweep();
+  }
+
+  /** Opens a session for `target`, the push URL's claim, which the token must cover (at most limits.maxUploadSessionsPerToken). */
   async start(token: TokenRecord, target: Coordinates): Promise<UploadSession> {
     if (!isAcIdentifier(target.name)) {
       throw invalid(
@@ -64,16 +81,20 @@ export class AcpushUploads {
   /**
    * Stores one part. A part whose content fails a check is recorded for the
    * completion answer instead of being refused; after such a failure later parts
-   * are not stored. The caller reads what is left of `body` afterwards.
+   * are not stored. The caller reads what is left of `body` afterwards. `signal`
+   * is the request's lifetime: a part cut short is not a refusal to report, and
+   * it ends the upload, since acpush never sends a part again; kept, it would
+   * hold one of its token's sessions until it expired.
    */
-  async receive(session: UploadSession, part: UploadPart, body: Readable): Promise<void> {
+  async receive(session: UploadSession, part: UploadPart, body: Readable, signal: AbortSignal): Promise<void> {
     if (await this.store.failure(session.id)) return;
     try {
       if (part === 'manifest') await this.receiveManifest(session, body);
       else if (part === 'signature') await this.receiveSignature(session, body);
-      else await this.receiveImage(session, body);
+      else await this.receiveImage(session, body, signal);
     } catch (e) {
-      if (!isAcihostError(e) || !REPORTED_AT_COMPLETION.has(e.kind)) throw e;
+      if (signal.aborted) await this.store.discard(session.id);
+      if (signal.aborted || !isAcihostError(e) || !REPORTED_AT_COMPLETION.has(e.kind)) throw e;
       await this.store.recordFailure(session.id, part, e);
     }
   }
@@ -131,7 +152,7 @@ export class AcpushUploads {
   }
 
   /** Streams the image into the session; with the signature already there, it is verified in the same pass. */
-  private async receiveImage(session: UploadSession, body: Readable): Promise<void> {
+  private async receiveImage(session: UploadSession, body: Readable, signal: AbortSignal): Promise<void> {
     await this.store.assertAbsent(session.id, 'image.json', 'ACI'); // before streaming gigabytes for nothing
     const image = await stageImage({
       storage: this.storage,
@@ -139,6 +160,7 @@ export class AcpushUploads {
       limits: this.limits,
       signature: await this.signature(session),
       keys: this.keys.verificationKeys(),
+      signal,
       stagedKey: (stagingId) => layout.uploadImage(session.id, stagingId),
     });
     try {

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { conflict, forbidden, notFound, type AcihostError } from '../../errors.ts';
+import { conflict, forbidden, notFound, tooMany, type AcihostError } from '../../errors.ts';
 import { layout, type UploadFile } from '../../storage/layout.ts';
 import { KeyExistsError, type ObjectInfo, type Storage } from '../../storage/storage.ts';
 import type { Coordinates } from '../catalog.ts';
+import { sweepUploads } from '../sweep.ts';
+import { OpenSessions, type OpenSession } from './open-sessions.ts';
 
 const sessionSchema = z.object({
   id: z.string(),
@@ -39,20 +41,62 @@ export function isIdle(objects: readonly ObjectInfo[], expirySeconds: number, no
  * part is written create-only, which makes concurrent or repeated PUTs safe
  * without a read-modify-write of shared state. Expiry counts from the last
  * activity (the newest object), so a long image upload does not expire itself.
+ * Each token holds at most `maxPerToken` sessions that have not expired.
  */
 export class UploadStore {
+  /** Counted in memory, refreshed from storage by every sweep. */
+  readonly openSessions = new OpenSessions();
   private readonly storage: Storage;
   private readonly expirySeconds: number;
+  private readonly maxPerToken: number;
 
-  constructor(storage: Storage, expirySeconds: number) {
+  constructor(storage: Storage, opts: { expirySeconds: number; maxPerToken: number }) {
     this.storage = storage;
-    this.expirySeconds = expirySeconds;
+    this.expirySeconds = opts.expirySeconds;
+    this.maxPerToken = opts.maxPerToken;
   }
 
   async create(tokenId: string, target: Coordinates, now = new Date()): Promise<UploadSession> {
+    const at = now.getTime();
+    if (this.openSessions.countFor(tokenId, at - this.expirySeconds * 1000) >= this.maxPerToken) {
+      throw tooMany(
+        'UPLOAD_SESSIONS_LIMIT',
+        `this token already has ${this.maxPerToken} acpush uploads open (limits.maxUploadSessionsPerToken); ` +
+          `let one finish, or wait until an abandoned one expires (${this.expirySeconds} s after its last part), then run acpush again`,
+      );
+    }
     const session: UploadSession = { id: randomBytes(32).toString('base64url'), tokenId, ...target, startedAt: now.toISOString() };
-    await this.storage.put(layout.uploadFile(session.id, 'session.json'), Buffer.from(JSON.stringify(session)), { ifAbsent: true });
+    // Counted before the write, so concurrent starts cannot all pass the check.
+    this.openSessions.add(session.id, tokenId, at);
+    try {
+      await this.storage.put(layout.uploadFile(session.id, 'session.json'), Buffer.from(JSON.stringify(session)), { ifAbsent: true });
+    } catch (e) {
+      this.openSessions.remove(session.id);
+      throw e;
+    }
     return session;
+  }
+
+  /**
+   * Removes the sessions idle past their expiry (src/registry/sweep.ts) and
+   * recounts the open ones from what storage holds. Returns how many went.
+   */
+  async sweep(now = Date.now()): Promise<number> {
+    const recount = this.openSessions.beginRecount();
+    try {
+      const { removed, kept } = await sweepUploads(this.storage, this.expirySeconds, now);
+      const listed = new Map<string, OpenSession>();
+      for (const [id, objects] of kept) {
+        // Only a session this process has not seen (another's, or from before a restart) is read.
+        const tokenId = this.openSessions.tokenOf(id) ?? (await this.tokenOf(id));
+        if (tokenId) listed.set(id, { tokenId, active: Math.max(...objects.map((o) => o.modified.getTime())) });
+      }
+      this.openSessions.endRecount(recount, listed);
+      return removed;
+    } catch (e) {
+      this.openSessions.abandonRecount(recount);
+      throw e;
+    }
   }
 
   /**
@@ -96,6 +140,7 @@ export class UploadStore {
       if (!(e instanceof KeyExistsError)) throw e;
       throw partExists(what);
     }
+    this.openSessions.touch(id, Date.now());
   }
 
   /** Refuses a part that is already there before its body is read. */
@@ -119,6 +164,7 @@ export class UploadStore {
     await this.storage.put(layout.uploadFile(id, 'failure.json'), Buffer.from(JSON.stringify(failure)), { ifAbsent: true }).catch((e) => {
       if (!(e instanceof KeyExistsError)) throw e;
     });
+    this.openSessions.touch(id, Date.now());
   }
 
   async failure(id: string): Promise<PartFailure | null> {
@@ -135,7 +181,19 @@ export class UploadStore {
   async discard(id: string): Promise<void> {
     const sessionKey = layout.uploadFile(id, 'session.json');
     await this.storage.delete(sessionKey);
+    this.openSessions.remove(id);
     for (const o of await this.objects(id)) await this.storage.delete(o.key);
+  }
+
+  /** The token that started session `id`, or undefined when its record is gone or unreadable. */
+  private async tokenOf(id: string): Promise<string | undefined> {
+    const bytes = await this.get(id, 'session.json');
+    if (!bytes) return undefined;
+    try {
+      return sessionSchema.parse(JSON.parse(bytes.toString('utf8'))).tokenId;
+    } catch {
+      return undefined;
+    }
   }
 
   private async objects(id: string): Promise<ObjectInfo[]> {
