@@ -44,6 +44,8 @@ export async function stageImage(opts: {
   keys: TrustedKey[];
   /** Where to stage, from the upload id; default tmp/uploads/. acpush stages inside its upload session. */
   stagedKey?: (uploadId: string) => string;
+  /** Stops the work at once, wherever it is (the upload's client is gone). */
+  signal?: AbortSignal;
 }): Promise<StagedImage> {
   const uploadId = randomBytes(16).toString('hex');
   const stagedKey = (opts.stagedKey ?? layout.stagedUpload)(uploadId);
@@ -65,6 +67,14 @@ export async function stageImage(opts: {
       (error: unknown) => ({ error }),
     ),
   ] as const;
+  // The whole upload may have passed the tap long before it is decoded: an abort
+  // reaches the inspector and verifier themselves, which stop their decoders.
+  const stop = () => {
+    const reason = opts.signal?.reason instanceof Error ? opts.signal.reason : new Error('the upload was abandoned');
+    for (const stream of [opts.source, tap, body, inspector.sink, verifier?.sink]) stream?.destroy(reason);
+  };
+  if (opts.signal?.aborted) stop();
+  else opts.signal?.addEventListener('abort', stop, { once: true });
   try {
     const [, , inspection, signatureCheck] = await firstFailureOrAll(work, (reason) => {
       tap.destroy(reason instanceof Error ? reason : new Error(String(reason)));
@@ -75,6 +85,8 @@ export async function stageImage(opts: {
   } catch (e) {
     await opts.storage.delete(stagedKey).catch(() => {});
     throw e;
+  } finally {
+    opts.signal?.removeEventListener('abort', stop);
   }
 }
 

@@ -6,6 +6,7 @@ import type { Coordinates } from '../../registry/catalog.ts';
 import type { Registry } from '../../registry/registry.ts';
 import { UPLOAD_PARTS, type UploadPart } from '../../registry/uploads/acpush-uploads.ts';
 import { authorizeScope, type TokenRecord } from '../../registry/tokens.ts';
+import { untilAnswered } from '../client-gone.ts';
 import { presentedToken } from '../credentials.ts';
 import { drainRequest } from '../read-capped.ts';
 import { completionAnswer, readCompletionReport } from './acpush-completion.ts';
@@ -83,7 +84,7 @@ export async function acpushRoutes(app: FastifyInstance, opts: { registry: Regis
       const part = request.params.part as UploadPart;
       if (!UPLOAD_PARTS.includes(part)) throw notFound('ACPUSH_PART_UNKNOWN', 'upload parts are manifest, signature and aci');
       const token = await pushToken(request);
-      await uploads.receive(await uploads.open(request.params.id, token), part, body);
+      await uploads.receive(await uploads.open(request.params.id, token), part, body, untilAnswered(reply.raw));
     } catch (e) {
       throw neverBadRequest(e);
     } finally {

@@ -8,6 +8,7 @@ import { stageImage, type StagedImage } from '../../registry/stage-image.ts';
 import { refusal } from '../../registry/audit-log.ts';
 import { authorizeScope } from '../../registry/tokens.ts';
 import { readDetachedSignature, type DetachedSignature } from '../../signing/signature.ts';
+import { untilAnswered } from '../client-gone.ts';
 import { presentedToken } from '../credentials.ts';
 import { drainRequest, readCapped } from '../read-capped.ts';
 
@@ -40,7 +41,7 @@ export async function pushRoutes(app: FastifyInstance, opts: { registry: Registr
     limits: { fileSize: limits.maxCompressedBytes + 1, files: 2, fields: 2, parts: 4, headerPairs: 64 },
   });
 
-  async function readParts(request: FastifyRequest): Promise<{ image?: StagedImage; signature?: DetachedSignature }> {
+  async function readParts(request: FastifyRequest, signal: AbortSignal): Promise<{ image?: StagedImage; signature?: DetachedSignature }> {
     let image: StagedImage | undefined;
     let signature: DetachedSignature | undefined;
     try {
@@ -58,6 +59,7 @@ export async function pushRoutes(app: FastifyInstance, opts: { registry: Registr
             limits,
             signature,
             keys: registry.keys.verificationKeys(),
+            signal,
           });
         } else {
           throw malformed(
@@ -81,7 +83,7 @@ export async function pushRoutes(app: FastifyInstance, opts: { registry: Registr
     }
     let parts: Awaited<ReturnType<typeof readParts>>;
     try {
-      parts = await readParts(request);
+      parts = await readParts(request, untilAnswered(reply.raw));
     } catch (e) {
       if (isAcihostError(e) && e.kind === 'too-large') reply.header('connection', 'close');
       else await drainRequest(request.raw, limits.maxCompressedBytes);

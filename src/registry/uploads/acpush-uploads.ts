@@ -64,14 +64,15 @@ export class AcpushUploads {
   /**
    * Stores one part. A part whose content fails a check is recorded for the
    * completion answer instead of being refused; after such a failure later parts
-   * are not stored. The caller reads what is left of `body` afterwards.
+   * are not stored. The caller reads what is left of `body` afterwards; `signal`
+   * stops an image part at once (its client is gone).
    */
-  async receive(session: UploadSession, part: UploadPart, body: Readable): Promise<void> {
+  async receive(session: UploadSession, part: UploadPart, body: Readable, signal?: AbortSignal): Promise<void> {
     if (await this.store.failure(session.id)) return;
     try {
       if (part === 'manifest') await this.receiveManifest(session, body);
       else if (part === 'signature') await this.receiveSignature(session, body);
-      else await this.receiveImage(session, body);
+      else await this.receiveImage(session, body, signal);
     } catch (e) {
       if (!isAcihostError(e) || !REPORTED_AT_COMPLETION.has(e.kind)) throw e;
       await this.store.recordFailure(session.id, part, e);
@@ -131,7 +132,7 @@ export class AcpushUploads {
   }
 
   /** Streams the image into the session; with the signature already there, it is verified in the same pass. */
-  private async receiveImage(session: UploadSession, body: Readable): Promise<void> {
+  private async receiveImage(session: UploadSession, body: Readable, signal?: AbortSignal): Promise<void> {
     await this.store.assertAbsent(session.id, 'image.json', 'ACI'); // before streaming gigabytes for nothing
     const image = await stageImage({
       storage: this.storage,
@@ -140,6 +141,7 @@ export class AcpushUploads {
       signature: await this.signature(session),
       keys: this.keys.verificationKeys(),
       stagedKey: (stagingId) => layout.uploadImage(session.id, stagingId),
+      signal,
     });
     try {
       await this.store.putOnce(session.id, 'image.json', serializeStagedImage(image), 'ACI');
