@@ -12,6 +12,7 @@ export type ErrorKind =
   | 'conflict' // write-once violated (409)
   | 'too-large' // over a configured cap (413)
   | 'unsupported-media' // (415)
+  | 'too-many' // over a limit on requests at once; retry later (429)
   | 'unavailable' // the store is away (503)
   | 'insufficient-storage'; // disk full (507)
 
@@ -38,5 +39,6 @@ export const forbidden = make('forbidden');
 export const notFound = make('not-found');
 export const conflict = make('conflict');
 export const tooLarge = make('too-large');
+export const tooMany = make('too-many');
 export const unavailable = make('unavailable');
 export const insufficientStorage = make('insufficient-storage');

@@ -42,6 +42,7 @@ const ENV: Record<string, [string[], (v: string) => unknown]> = {
   ACIHOST_ACME_AGREE_TOS: [['tls', 'acme', 'agreeTos'], (v) => (v === 'true' ? true : v === 'false' ? false : v)],
   ACIHOST_ACME_CA_FILE: [['tls', 'acme', 'caFile'], String],
   ACIHOST_LOG_LEVEL: [['log', 'level'], String],
+  ACIHOST_CONCURRENT_UPLOADS_PER_TOKEN: [['limits', 'concurrentUploadsPerToken'], (v) => (/^\d+$/.test(v) ? Number(v) : v)],
   ACIHOST_PRIVATE_PREFIXES: [
     ['access', 'privatePrefixes'],
     (v) =>

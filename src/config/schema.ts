@@ -91,6 +91,8 @@ export const configSchema = z
         maxEntries: positiveInt,
         maxManifestBytes: positiveInt.max(64 * 1024 * 1024),
         maxPathBytes: positiveInt.max(65536),
+        // Uploads (pushes and acpush parts) one token may send at once; past it they are answered 429.
+        concurrentUploadsPerToken: positiveInt,
       })
       .strict(),
     tokens: z.object({ defaultExpiry: duration }).strict(),

@@ -10,6 +10,7 @@ const STATUS: Record<ErrorKind, number> = {
   conflict: 409,
   'too-large': 413,
   'unsupported-media': 415,
+  'too-many': 429,
   unavailable: 503,
   'insufficient-storage': 507,
 };

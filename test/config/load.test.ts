@@ -59,6 +59,12 @@ describe('configuration', () => {
     );
   });
 
+  it('limits each token to 4 concurrent uploads unless ACIHOST_CONCURRENT_UPLOADS_PER_TOKEN says otherwise', () => {
+    assert.equal(loadConfig({ env: {} }).limits.concurrentUploadsPerToken, 4);
+    assert.equal(loadConfig({ env: { ACIHOST_CONCURRENT_UPLOADS_PER_TOKEN: '12' } }).limits.concurrentUploadsPerToken, 12);
+    assert.throws(() => loadConfig({ env: { ACIHOST_CONCURRENT_UPLOADS_PER_TOKEN: '0' } }), /limits\.concurrentUploadsPerToken/);
+  });
+
   it('acihost check-config exits 0 on a good file and non-zero with every problem on a bad one', async () => {
     const dir = await tempDir('acihost-config-');
     const good = join(dir, 'good.json');

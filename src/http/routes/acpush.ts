@@ -8,6 +8,7 @@ import { UPLOAD_PARTS, type UploadPart } from '../../registry/uploads/acpush-upl
 import { authorizeScope, type TokenRecord } from '../../registry/tokens.ts';
 import { untilAnswered } from '../client-gone.ts';
 import { presentedToken } from '../credentials.ts';
+import type { UploadSlots } from '../upload-slots.ts';
 import { drainRequest } from '../read-capped.ts';
 import { completionAnswer, readCompletionReport } from './acpush-completion.ts';
 
@@ -42,7 +43,7 @@ function neverBadRequest(e: unknown): unknown {
  * Start and parts answer exactly 200 or a 4xx/5xx other than 400; the completion
  * always answers 200 JSON, since its server_reason is the only text acpush shows.
  */
-export async function acpushRoutes(app: FastifyInstance, opts: { registry: Registry }): Promise<void> {
+export async function acpushRoutes(app: FastifyInstance, opts: { registry: Registry; uploadSlots: UploadSlots }): Promise<void> {
   const { registry } = opts;
   const { uploads } = registry;
   const drain = (request: FastifyRequest) => drainRequest(request.raw, registry.config.limits.maxCompressedBytes);
@@ -84,6 +85,7 @@ export async function acpushRoutes(app: FastifyInstance, opts: { registry: Regis
       const part = request.params.part as UploadPart;
       if (!UPLOAD_PARTS.includes(part)) throw notFound('ACPUSH_PART_UNKNOWN', 'upload parts are manifest, signature and aci');
       const token = await pushToken(request);
+      opts.uploadSlots.take(token.id, reply.raw);
       await uploads.receive(await uploads.open(request.params.id, token), part, body, untilAnswered(reply.raw));
     } catch (e) {
       throw neverBadRequest(e);

@@ -10,6 +10,7 @@ import { authorizeScope } from '../../registry/tokens.ts';
 import { readDetachedSignature, type DetachedSignature } from '../../signing/signature.ts';
 import { untilAnswered } from '../client-gone.ts';
 import { presentedToken } from '../credentials.ts';
+import type { UploadSlots } from '../upload-slots.ts';
 import { drainRequest, readCapped } from '../read-capped.ts';
 
 const MAX_SIGNATURE_BYTES = 64 * 1024;
@@ -33,7 +34,7 @@ export function pushResponse(origin: string, { record }: PublishResult) {
  * front door to the publish pipeline. With the signature first the image is
  * verified while it streams; otherwise from the staged copy.
  */
-export async function pushRoutes(app: FastifyInstance, opts: { registry: Registry }): Promise<void> {
+export async function pushRoutes(app: FastifyInstance, opts: { registry: Registry; uploadSlots: UploadSlots }): Promise<void> {
   const { registry } = opts;
   const { limits } = registry.config;
   // Registered in this scope alone: @fastify/multipart adds hooks to every route of its scope.
@@ -78,6 +79,7 @@ export async function pushRoutes(app: FastifyInstance, opts: { registry: Registr
   app.post('/-/push', async (request, reply) => {
     const token = await registry.tokens.authenticate(presentedToken(request));
     authorizeScope(token, 'push');
+    opts.uploadSlots.take(token.id, reply.raw);
     if (!request.isMultipart()) {
       throw malformed('PUSH_NOT_MULTIPART', 'send a multipart/form-data body: curl -F asc=@IMAGE.aci.asc -F aci=@IMAGE.aci');
     }
