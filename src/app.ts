@@ -16,6 +16,7 @@ import { AccessLog } from './http/access-log.ts';
 import { MemoryAnswers } from './http/memory-answers.ts';
 import { clientAddressOf } from './http/client-address.ts';
 import { limitFailedAuth } from './http/failed-auth-limit.ts';
+import { UploadSlots } from './http/upload-slots.ts';
 import { presentedToken } from './http/credentials.ts';
 import { healthRoutes } from './http/routes/health.ts';
 import { metricsRoutes } from './http/routes/metrics.ts';
@@ -94,9 +95,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(metricsRoutes, { registry, state });
   await app.register(fileRoutes, { registry, answers });
   await app.register(keyRoutes, { registry, answers });
-  await app.register(pushRoutes, { registry });
+  // Both front doors share each token's upload slots.
+  const uploadSlots = new UploadSlots(registry.config.limits.maxConcurrentUploadsPerToken);
+  await app.register(pushRoutes, { registry, uploadSlots });
   // The acpush protocol, the second front door to the same publish; its scope reads every body raw.
-  await app.register(acpushRoutes, { registry });
+  await app.register(acpushRoutes, { registry, uploadSlots });
   // The JSON API for tools (/-/api/...; unknown API paths answer JSON, not the page for people).
   await app.register(apiImageRoutes, { registry });
   await app.register(apiKeyRoutes, { registry });

@@ -12,7 +12,7 @@ export type ErrorKind =
   | 'conflict' // write-once violated (409)
   | 'too-large' // over a configured cap (413)
   | 'unsupported-media' // (415)
-  | 'too-many' // over a count a client may hold at once (429)
+  | 'too-many' // over what one token may hold or send at once; retry later (429)
   | 'unavailable' // the store is away (503)
   | 'insufficient-storage'; // disk full (507)
 

@@ -79,17 +79,12 @@ function createListener(config: Config, handler: FastifyServerFactoryHandler, tl
     windowMs: config.server.idleTimeoutSeconds * 1000,
     minBytesPerSecond: config.server.minTransferBytesPerSecond,
   });
-  server.on(
-    'request',
-    watch
-      ? (req: IncomingMessage, res: ServerResponse) => {
-          handler(req, res);
-          // An answer already ended (from memory) holds no file or staging space, only its connection,
-          // which the idle timeout closes if the client stops reading.
-          if (!res.writableEnded) watch(req, res);
-        }
-      : handler,
-  );
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    handler(req, res);
+    // An answer already ended (from memory) holds no file or staging space, only its connection,
+    // which the idle timeout closes if the client stops reading.
+    if (!res.writableEnded) watch(req, res);
+  });
   return server;
 }
 

@@ -98,6 +98,8 @@ export const configSchema = z
         maxPathBytes: positiveInt.max(65536),
         // acpush uploads one token may hold open at once; past it a start is refused (429).
         maxUploadSessionsPerToken: positiveInt,
+        // Uploads (pushes and acpush parts) one token may send at once; past it they are answered 429.
+        maxConcurrentUploadsPerToken: positiveInt,
       })
       .strict(),
     tokens: z.object({ defaultExpiry: duration }).strict(),

@@ -46,6 +46,7 @@ export async function stageImage(opts: {
   limits: StageLimits;
   signature?: DetachedSignature;
   keys: TrustedKey[];
+  /** The upload's lifetime (src/http/request-lifetime.ts): aborted, the work stops wherever it is. */
   signal: AbortSignal;
   /** Where to stage, from the upload id; default tmp/uploads/. acpush stages inside its upload session. */
   stagedKey?: (uploadId: string) => string;
@@ -62,7 +63,7 @@ export async function stageImage(opts: {
   // Small queues: chunks held across collections are promoted and then linger as garbage.
   const body = new PassThrough({ highWaterMark: 256 * 1024 });
   const work = [
-    pipeline(opts.source, tap, body, { signal: opts.signal }),
+    pipeline(opts.source, tap, body),
     opts.storage.put(stagedKey, body),
     inspector.result,
     verifier?.result.then(
@@ -70,6 +71,14 @@ export async function stageImage(opts: {
       (error: unknown) => ({ error }),
     ),
   ] as const;
+  // The whole upload may have passed the tap long before it is decoded: an abort
+  // reaches the inspector and verifier themselves, which stop their decoders.
+  const stop = () => {
+    const reason = opts.signal.reason instanceof Error ? opts.signal.reason : new Error('the upload was abandoned');
+    for (const stream of [opts.source, tap, body, inspector.sink, verifier?.sink]) stream?.destroy(reason);
+  };
+  if (opts.signal.aborted) stop();
+  else opts.signal.addEventListener('abort', stop, { once: true });
   try {
     const [, , inspection, signatureCheck] = await firstFailureOrAll(work, (reason) => {
       tap.destroy(reason instanceof Error ? reason : new Error(String(reason)));
@@ -81,6 +90,8 @@ export async function stageImage(opts: {
     await opts.storage.delete(stagedKey).catch(() => {});
     // A cut body can look like a bad archive to the inspector; the cut is what happened.
     throw opts.signal.aborted ? opts.signal.reason : e;
+  } finally {
+    opts.signal.removeEventListener('abort', stop);
   }
 }
 

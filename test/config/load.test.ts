@@ -65,6 +65,12 @@ describe('configuration', () => {
     );
   });
 
+  it('limits each token to 4 concurrent uploads unless ACIHOST_MAX_CONCURRENT_UPLOADS_PER_TOKEN says otherwise', () => {
+    assert.equal(loadConfig({ env: {} }).limits.maxConcurrentUploadsPerToken, 4);
+    assert.equal(loadConfig({ env: { ACIHOST_MAX_CONCURRENT_UPLOADS_PER_TOKEN: '12' } }).limits.maxConcurrentUploadsPerToken, 12);
+    assert.throws(() => loadConfig({ env: { ACIHOST_MAX_CONCURRENT_UPLOADS_PER_TOKEN: '0' } }), /limits\.maxConcurrentUploadsPerToken/);
+  });
+
   it('acihost check-config exits 0 on a good file and non-zero with every problem on a bad one', async () => {
     const dir = await tempDir('acihost-config-');
     const good = join(dir, 'good.json');

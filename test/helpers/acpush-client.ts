@@ -228,8 +228,11 @@ const fail = (r: AcpushResult, message: string): AcpushResult => ({ ...r, exitCo
 
 /** The whole acpush run, request by request as the real client makes them. */
 export async function acpush(o: AcpushOptions): Promise<AcpushResult> {
+  // With os and arch given and the manifest part supplied, the ACI is never opened (it may not unpack).
   const labels = new Map<string, string>(
-    (JSON.parse((await manifestOf(o.aci)).toString()).labels ?? []).map((l: Json) => [l.name, l.value]),
+    o.os !== undefined && o.arch !== undefined
+      ? []
+      : (JSON.parse((await manifestOf(o.aci)).toString()).labels ?? []).map((l: Json) => [l.name, l.value]),
   );
   // As acpush: os and arch from the name's labels, else the manifest; the version only from the name.
   const v = { name: o.name, version: o.version ?? 'latest', os: o.os ?? labels.get('os') ?? '', arch: o.arch ?? labels.get('arch') ?? '' };

@@ -1,5 +1,5 @@
 import { addAbortSignal, PassThrough, type Readable } from 'node:stream';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parsePushTarget } from '../../aci/coordinates.ts';
 import { invalid, isAcihostError, notFound } from '../../errors.ts';
 import { urls } from '../../discovery/urls.ts';
@@ -7,6 +7,7 @@ import type { Registry } from '../../registry/registry.ts';
 import { UPLOAD_PARTS, type UploadPart } from '../../registry/uploads/acpush-uploads.ts';
 import { authorizeScope, type TokenRecord } from '../../registry/tokens.ts';
 import { presentedToken } from '../credentials.ts';
+import type { UploadSlots } from '../upload-slots.ts';
 import { drainRequest } from '../read-capped.ts';
 import { requestLifetime } from '../request-lifetime.ts';
 import { completionAnswer, readCompletionReport } from './acpush-completion.ts';
@@ -19,8 +20,8 @@ const START_USAGE = 'push URLs look like /-/acpush/start/NAME/VERSION/OS/ARCH.ac
  * shows a broken pipe instead of the status otherwise, acpush-wire.md 1f).
  * pipe() does not pass on a cut connection, so the request's lifetime ends it.
  */
-function detachedBody(request: FastifyRequest): Readable {
-  const body = addAbortSignal(requestLifetime(request), new PassThrough({ highWaterMark: 1024 * 1024 }));
+function detachedBody(request: FastifyRequest, reply: FastifyReply): Readable {
+  const body = addAbortSignal(requestLifetime(request, reply), new PassThrough({ highWaterMark: 1024 * 1024 }));
   body.on('error', () => {}); // its consumer reports the failure
   request.raw.pipe(body);
   return body;
@@ -37,7 +38,7 @@ function neverBadRequest(e: unknown): unknown {
  * Start and parts answer exactly 200 or a 4xx/5xx other than 400; the completion
  * always answers 200 JSON, since its server_reason is the only text acpush shows.
  */
-export async function acpushRoutes(app: FastifyInstance, opts: { registry: Registry }): Promise<void> {
+export async function acpushRoutes(app: FastifyInstance, opts: { registry: Registry; uploadSlots: UploadSlots }): Promise<void> {
   const { registry } = opts;
   const { uploads } = registry;
   const drain = (request: FastifyRequest) => drainRequest(request.raw, registry.config.limits.maxCompressedBytes);
@@ -76,12 +77,13 @@ export async function acpushRoutes(app: FastifyInstance, opts: { registry: Regis
   });
 
   app.put<{ Params: { id: string; part: string } }>('/-/acpush/uploads/:id/:part', async (request, reply) => {
-    const body = detachedBody(request);
+    const body = detachedBody(request, reply);
     try {
       const part = request.params.part as UploadPart;
       if (!UPLOAD_PARTS.includes(part)) throw notFound('ACPUSH_PART_UNKNOWN', 'upload parts are manifest, signature and aci');
       const token = await pushToken(request);
-      await uploads.receive(await uploads.open(request.params.id, token), part, body, requestLifetime(request));
+      opts.uploadSlots.take(token.id, reply.raw);
+      await uploads.receive(await uploads.open(request.params.id, token), part, body, requestLifetime(request, reply));
     } catch (e) {
       throw neverBadRequest(e);
     } finally {
@@ -92,7 +94,7 @@ export async function acpushRoutes(app: FastifyInstance, opts: { registry: Regis
 
   app.post<{ Params: { id: string } }>('/-/acpush/uploads/:id/complete', { config: { answersIn200: true } }, async (request, reply) => {
     const answer = await completionAnswer(request, async () => {
-      const report = await readCompletionReport(detachedBody(request));
+      const report = await readCompletionReport(detachedBody(request, reply));
       const token = await pushToken(request);
       const session = await uploads.open(request.params.id, token);
       if (!report.success) {

@@ -9,6 +9,7 @@ import { refusal } from '../../registry/audit-log.ts';
 import { authorizeScope } from '../../registry/tokens.ts';
 import { readDetachedSignature, type DetachedSignature } from '../../signing/signature.ts';
 import { presentedToken } from '../credentials.ts';
+import type { UploadSlots } from '../upload-slots.ts';
 import { drainRequest, readCapped } from '../read-capped.ts';
 import { multipartRefusal, unexpectedPart } from '../multipart-errors.ts';
 import { requestLifetime } from '../request-lifetime.ts';
@@ -34,7 +35,7 @@ export function pushResponse(origin: string, { record }: PublishResult) {
  * front door to the publish pipeline. With the signature first the image is
  * verified while it streams; otherwise from the staged copy.
  */
-export async function pushRoutes(app: FastifyInstance, opts: { registry: Registry }): Promise<void> {
+export async function pushRoutes(app: FastifyInstance, opts: { registry: Registry; uploadSlots: UploadSlots }): Promise<void> {
   const { registry } = opts;
   const { limits } = registry.config;
   // Registered in this scope alone: @fastify/multipart adds hooks to every route of its scope.
@@ -43,7 +44,7 @@ export async function pushRoutes(app: FastifyInstance, opts: { registry: Registr
     limits: { fileSize: limits.maxCompressedBytes + 1, files: 3, fields: 3, parts: 3, headerPairs: 64 },
   });
 
-  async function readParts(request: FastifyRequest): Promise<{ image?: StagedImage; signature?: DetachedSignature }> {
+  async function readParts(request: FastifyRequest, signal: AbortSignal): Promise<{ image?: StagedImage; signature?: DetachedSignature }> {
     let image: StagedImage | undefined;
     let signature: DetachedSignature | undefined;
     try {
@@ -61,7 +62,7 @@ export async function pushRoutes(app: FastifyInstance, opts: { registry: Registr
             limits,
             signature,
             keys: registry.keys.verificationKeys(),
-            signal: requestLifetime(request),
+            signal,
           });
         } else {
           throw unexpectedPart(part.fieldname);
@@ -77,12 +78,13 @@ export async function pushRoutes(app: FastifyInstance, opts: { registry: Registr
   app.post('/-/push', async (request, reply) => {
     const token = await registry.tokens.authenticate(presentedToken(request));
     authorizeScope(token, 'push');
+    opts.uploadSlots.take(token.id, reply.raw);
     if (!request.isMultipart()) {
       throw malformed('PUSH_NOT_MULTIPART', 'send a multipart/form-data body: curl -F asc=@IMAGE.aci.asc -F aci=@IMAGE.aci');
     }
     let parts: Awaited<ReturnType<typeof readParts>>;
     try {
-      parts = await readParts(request);
+      parts = await readParts(request, requestLifetime(request, reply));
     } catch (e) {
       if (isAcihostError(e) && e.kind === 'too-large') reply.header('connection', 'close');
       else await drainRequest(request.raw, limits.maxCompressedBytes);
