@@ -5,6 +5,7 @@ import './ops/compile-cache.ts';
 import { UsageError } from './cli/args.ts';
 import { checkArgs, checkOptions, has, readCommandLine } from './cli/command-line.ts';
 import { COMMANDS, findCommand, type Command } from './cli/commands.ts';
+import { fileErrorReason, isFileError } from './cli/file-errors.ts';
 import { isAcihostError } from './errors.ts';
 
 // Only the command table is loaded here: each command's modules, the configuration
@@ -49,6 +50,10 @@ run(process.argv.slice(2)).then(
       process.exitCode = 2;
     } else if (isAcihostError(e)) {
       process.stderr.write(`acihost: ${e.message} (${e.code})\n`);
+      process.exitCode = 1;
+    } else if (isFileError(e)) {
+      // A file the configuration names (a certificate, the storage directory), not a bug.
+      process.stderr.write(`acihost: cannot use ${e.path}: ${fileErrorReason(e)}\n`);
       process.exitCode = 1;
     } else {
       process.stderr.write(`acihost: ${(e as Error)?.stack ?? e}\n`);

@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import type { Config } from '../config/schema.ts';
 import { usageError, type CliValues } from './args.ts';
 import { withRegistry } from './open-registry.ts';
 import { auditCli } from './cli-audit.ts';
+import { readArgumentFile } from './file-errors.ts';
 import { keyState } from '../registry/key-state.ts';
 import { removeKey } from '../registry/key-removal.ts';
 
@@ -16,8 +16,9 @@ const fingerprintArg = (args: string[]): string => args.join(' ');
 export async function keyAdd(config: Config, args: string[], values: CliValues): Promise<number> {
   const prefix = values.prefix?.[0];
   if (!prefix || values.prefix!.length > 1) throw usageError('key add needs one --prefix PREFIX');
+  const bytes = await readArgumentFile(args[0]!, 'key file');
   return withRegistry(config, async (registry) => {
-    const added = await registry.keys.add(prefix, await readFile(args[0]!));
+    const added = await registry.keys.add(prefix, bytes);
     for (const { info, prefixes, retiredAt } of added) {
       for (const w of info.warnings) err(`warning: ${info.fingerprint}: ${w}`);
       out(`${info.fingerprint} ${info.algorithm} ${info.userIds[0] ?? ''} trusted for ${prefixes.join(', ')}`);

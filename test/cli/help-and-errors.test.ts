@@ -141,5 +141,12 @@ describe('acihost command line', () => {
       assertUsageError(await cli('key', 'list', 'extra'), 'acihost help key list', /key list takes no arguments, got "extra"/);
       assertUsageError(await cli('import'), 'acihost help import', /import needs DIR/);
     });
+
+    it('key add names a missing or unreadable key file in one line, without a stack trace', async () => {
+      const missing = join(dir, 'missing.asc');
+      const r = await cli('key', 'add', '--prefix', 'localhost/team', missing);
+      assertUsageError(r, 'acihost help key add', new RegExp(`cannot read the key file ${missing}: no such file or directory`));
+      assertUsageError(await cli('key', 'add', '--prefix', 'localhost/team', dir), 'acihost help key add', /it is a directory/);
+    });
   });
 });
