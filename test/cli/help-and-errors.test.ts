@@ -142,6 +142,15 @@ describe('acihost command line', () => {
       assertUsageError(await cli('import'), 'acihost help import', /import needs DIR/);
     });
 
+    it('audit --since takes only a real calendar day', async () => {
+      for (const day of ['2026-13-45', '2026-02-30', '2025-02-29', 'yesterday', '2026-1-5'])
+        assertUsageError(await cli('audit', '--since', day), 'acihost help audit', new RegExp(`--since "${day}" is not a date`));
+      for (const day of ['2024-02-29', '2026-12-31']) {
+        const r = await cli('audit', '--since', day);
+        assert.equal(r.code, 0, `${day}: ${r.stderr}`);
+      }
+    });
+
     it('key add names a missing or unreadable key file in one line, without a stack trace', async () => {
       const missing = join(dir, 'missing.asc');
       const r = await cli('key', 'add', '--prefix', 'localhost/team', missing);
