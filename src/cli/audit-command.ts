@@ -9,7 +9,10 @@ export function isCalendarDate(text: string): boolean {
   return !Number.isNaN(day.getTime()) && day.toISOString().slice(0, 10) === text;
 }
 
-/** `acihost audit [--since YYYY-MM-DD]`: the audit log as JSON lines, oldest first (any storage backend). */
+/**
+ * `acihost audit [--since YYYY-MM-DD]`: the audit log as JSON lines, oldest first (any
+ * storage backend). --json is accepted and changes nothing: the lines are JSON already.
+ */
 export async function auditCommand(config: Config, _args: string[], values: CliValues): Promise<number> {
   const since = values.since;
   if (since !== undefined && !isCalendarDate(since))

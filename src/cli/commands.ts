@@ -81,18 +81,16 @@ export const COMMANDS: Command[] = [
   {
     name: 'check-config',
     summary: 'validate the configuration and print every problem',
-    usage: 'check-config [--connect]',
+    usage: 'check-config [--connect] [--json]',
     args: none,
     options: {
       connect: 'also prove the storage works: write, read, list and delete a probe object',
+      json: 'print {"valid", "problems", "storage"} as one JSON object on stdout',
     },
     config: true,
     example: 'acihost check-config --config /etc/acihost.json --connect',
-    notes: 'Exit 2 when the configuration is invalid.',
-    run: withConfig(async () => {
-      const { checkConfigCommand } = await import('./check-config-command.ts');
-      return (config, _args, values) => checkConfigCommand(config, values.connect === true);
-    }),
+    notes: 'Exit 2 when the configuration is invalid, 1 when --connect finds the storage unusable.',
+    run: async ({ values }) => (await import('./check-config-command.ts')).checkConfigCommand(values),
   },
   {
     name: 'key add',
@@ -210,6 +208,7 @@ export const COMMANDS: Command[] = [
     args: none,
     options: {
       since: 'only the events of this day (UTC) and later',
+      json: 'accepted for uniformity: the output is JSON lines already',
     },
     config: true,
     example: 'acihost audit --since 2026-01-31 > audit.jsonl',
@@ -232,11 +231,12 @@ export const COMMANDS: Command[] = [
   {
     name: 'import',
     summary: 'publish a directory of .aci + .aci.asc files (a classic static host)',
-    usage: 'import DIR [--dry-run] [--trust-keys PREFIX]',
+    usage: 'import DIR [--dry-run] [--trust-keys PREFIX] [--json]',
     args: one('DIR'),
     options: {
       'dry-run': 'do everything over storage that forgets every write',
       'trust-keys': 'trust the keys of the pubkeys.gpg files found in DIR for this prefix first',
+      json: 'print the report (hints, keys, images, counts) as one JSON object',
     },
     config: true,
     example: 'acihost import /srv/www/aci --trust-keys aci.example.com/team --dry-run',

@@ -1,5 +1,5 @@
 /** The command line explains itself: help per command, the version, and one-line errors that say what to do. */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -156,6 +156,52 @@ describe('acihost command line', () => {
       const r = await cli('key', 'add', '--prefix', 'localhost/team', missing);
       assertUsageError(r, 'acihost help key add', new RegExp(`cannot read the key file ${missing}: no such file or directory`));
       assertUsageError(await cli('key', 'add', '--prefix', 'localhost/team', dir), 'acihost help key add', /it is a directory/);
+    });
+  });
+
+  describe('--json', () => {
+    it('check-config --json reports validity and every problem as JSON', async () => {
+      const ok = await cli('check-config', '--json', '--connect');
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.deepEqual(JSON.parse(ok.stdout), { valid: true, problems: [], storage: { backend: 'fs', ok: true } });
+      const bad = join(dir, 'bad.json');
+      await writeFile(bad, JSON.stringify({ storage: { dri: 'x' }, server: { port: 'x' } }));
+      const ko = await cli('check-config', '--json', '--config', bad);
+      assert.equal(ko.code, 2);
+      const report = JSON.parse(ko.stdout);
+      assert.equal(report.valid, false);
+      assert.ok(
+        report.problems.some((p: string) => p.startsWith('storage: Unrecognized key')),
+        ko.stdout,
+      );
+      assert.ok(
+        report.problems.some((p: string) => p.startsWith('server.port')),
+        ko.stdout,
+      );
+    });
+
+    it('import --json prints its report as one JSON object', async () => {
+      const tree = join(dir, 'www');
+      await mkdir(tree);
+      const html = '<meta name="ac-discovery-pubkeys" content="localhost https://localhost/pubkeys.gpg">';
+      await writeFile(join(tree, 'index.html'), html);
+      const r = await cli('import', tree, '--json', '--dry-run');
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout), {
+        dir: tree,
+        dryRun: true,
+        hints: [{ file: 'index.html', url: 'https://localhost/pubkeys.gpg', prefix: 'localhost', insideDomain: true }],
+        keys: [],
+        images: [],
+        published: 0,
+        present: 0,
+        refused: 0,
+      });
+    });
+
+    it('audit accepts --json: its lines are JSON already', async () => {
+      const r = await cli('audit', '--json');
+      assert.equal(r.code, 0, r.stderr);
     });
   });
 });
