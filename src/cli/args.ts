@@ -1,5 +1,6 @@
 import type { parseArgs, ParseArgsConfig } from 'node:util';
 
+/** Every option any command takes; src/cli/commands.ts says which command takes which. */
 export const CLI_OPTIONS = {
   config: { type: 'string' },
   prefix: { type: 'string', multiple: true },
@@ -13,10 +14,23 @@ export const CLI_OPTIONS = {
   'dry-run': { type: 'boolean' },
   'trust-keys': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
 } satisfies ParseArgsConfig['options'];
+
+export type OptionName = keyof typeof CLI_OPTIONS;
 
 export type CliValues = ReturnType<typeof parseArgs<{ options: typeof CLI_OPTIONS; allowPositionals: true }>>['values'];
 
-/** A mistake in how a command was called: printed with the usage text, exit 2. */
-export class UsageError extends Error {}
-export const usageError = (message: string) => new UsageError(message);
+/**
+ * A mistake in how a command was called, exit 2: printed as one line with a pointer to
+ * `acihost help COMMAND` (the command is filled in by the dispatcher when not given).
+ */
+export class UsageError extends Error {
+  command: string | undefined;
+  constructor(message: string, command?: string) {
+    super(message);
+    this.name = 'UsageError';
+    this.command = command;
+  }
+}
+export const usageError = (message: string, command?: string) => new UsageError(message, command);

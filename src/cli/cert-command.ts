@@ -10,8 +10,7 @@ import { AcmeStore } from '../tls/acme-store.ts';
 import { daysLeft, describeCertificate, type CertificateInfo } from '../tls/certificate-info.ts';
 import { devCertPaths } from '../tls/dev-ca.ts';
 import { keyMatchesCertificate } from '../tls/issue.ts';
-import type { CliValues } from './args.ts';
-import { usageError } from './args.ts';
+import { usageError, type CliValues } from './args.ts';
 import { withRegistry } from './open-registry.ts';
 
 interface Found {
@@ -71,22 +70,21 @@ function print(found: Found): void {
   for (const [label, value] of lines) process.stdout.write(`${`${label}:`.padEnd(12)}${value}\n`);
 }
 
-export async function certCommand(config: Config, args: string[], values: CliValues): Promise<number> {
-  const [sub] = args;
-  if (sub === 'info') {
-    const found = await find(config);
-    if (values.json) process.stdout.write(JSON.stringify(found) + '\n');
-    else print(found);
-    return 0;
-  }
-  if (sub === 'renew') {
-    if (config.tls.acme.directoryUrl === null)
-      throw usageError('cert renew applies to ACME certificates (tls.acme); reload files with SIGHUP');
-    await withRegistry(config, (registry) => new AcmeStore(registry.storage).requestRenewal());
-    process.stdout.write(
-      `renewal requested: a running server orders a new certificate within ${config.tls.acme.checkIntervalSeconds} s (at once on SIGHUP)\n`,
-    );
-    return 0;
-  }
-  throw usageError('cert needs a subcommand: info or renew');
+/** `acihost cert info [--json]` */
+export async function certInfo(config: Config, _args: string[], values: CliValues): Promise<number> {
+  const found = await find(config);
+  if (values.json) process.stdout.write(JSON.stringify(found) + '\n');
+  else print(found);
+  return 0;
+}
+
+/** `acihost cert renew` */
+export async function certRenew(config: Config): Promise<number> {
+  if (config.tls.acme.directoryUrl === null)
+    throw usageError('cert renew applies to ACME certificates (tls.acme); reload certificate files with SIGHUP');
+  await withRegistry(config, (registry) => new AcmeStore(registry.storage).requestRenewal());
+  process.stdout.write(
+    `renewal requested: a running server orders a new certificate within ${config.tls.acme.checkIntervalSeconds} s (at once on SIGHUP)\n`,
+  );
+  return 0;
 }

@@ -12,21 +12,39 @@ import { createStorage } from '../storage/create-storage.ts';
 import { DryRunStorage } from '../storage/dry-run-storage.ts';
 import { usageError, type CliValues } from './args.ts';
 
-const out = (s: string) => process.stdout.write(s + '\n');
 const err = (s: string) => process.stderr.write(s + '\n');
 const MAX_INDEX_BYTES = 1024 * 1024;
 
+type ImageEntry =
+  | { file: string; status: 'published' | 'present'; name: string; version: string; os: string; arch: string; signer: string }
+  | { file: string; status: 'refused'; code: string; message: string };
+
+/** What --json prints: the same findings as the text lines, in one object. */
+interface ImportReport {
+  dir: string;
+  dryRun: boolean;
+  hints: { file: string; url: string; prefix: string; insideDomain: boolean }[];
+  keys: { file: string; fingerprint: string; algorithm: string; userId: string | null; trustedFor: string[] }[];
+  images: ImageEntry[];
+  published: number;
+  present: number;
+  refused: number;
+}
+
 /**
- * `acihost import DIR [--dry-run] [--trust-keys PREFIX]`: shows the keys and index.html
- * hints found in DIR, trusts the keys when asked, then publishes each .aci and prints one
- * line per file. A dry run does all of it over storage that forgets every write.
- * Exit 1 when any file was refused, so a migration script notices.
+ * `acihost import DIR [--dry-run] [--trust-keys PREFIX] [--json]`: shows the keys and
+ * index.html hints found in DIR, trusts the keys when asked, then publishes each .aci and
+ * prints one line per file as it goes (with --json, one object at the end). A dry run does
+ * all of it over storage that forgets every write. Exit 1 when any file was refused, so a
+ * migration script notices.
  */
 export async function importCommand(config: Config, args: string[], values: CliValues): Promise<number> {
-  const [dir, ...extra] = args;
-  if (!dir || extra.length > 0) throw usageError('import needs exactly one DIR');
+  const dir = args[0]!;
   if (!(await stat(dir).catch(() => null))?.isDirectory()) throw usageError(`${dir} is not a directory`);
   const dryRun = values['dry-run'] === true;
+  const json = values.json === true;
+  const out = json ? () => {} : (s: string) => process.stdout.write(s + '\n');
+  const report: ImportReport = { dir, dryRun, hints: [], keys: [], images: [], published: 0, present: 0, refused: 0 };
   const scan = await scanTree(dir);
   const real = createStorage(config);
   const registry = new Registry(config, createLogger('warn', process.stderr as never), {
@@ -34,23 +52,30 @@ export async function importCommand(config: Config, args: string[], values: CliV
   });
   try {
     if (dryRun) out('dry run: nothing will be stored');
-    await showIndexHints(dir, scan, registry.domain, values['trust-keys']);
-    await showAndTrustKeys(registry, dir, scan, values['trust-keys']);
+    await showIndexHints(dir, scan, registry.domain, values['trust-keys'], report, out);
+    await showAndTrustKeys(registry, dir, scan, values['trust-keys'], report, out);
     await registry.keys.list(); // load the trusted keys once: the CLI registry does not poll
-    const counts = { published: 0, present: 0, refused: 0 };
     for (const file of scan.images) {
       const outcome = await importImage(registry, dir, file);
-      counts[outcome.status]++;
+      report[outcome.status]++;
+      report.images.push(entry(outcome));
       out(describe(outcome, dryRun));
     }
     const published = dryRun ? 'would be published' : 'published';
     out(
-      `${scan.images.length} image files: ${counts.published} ${published}, ${counts.present} already present, ${counts.refused} refused`,
+      `${scan.images.length} image files: ${report.published} ${published}, ${report.present} already present, ${report.refused} refused`,
     );
-    return counts.refused > 0 ? 1 : 0;
+    if (json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+    return report.refused > 0 ? 1 : 0;
   } finally {
     await registry.close();
   }
+}
+
+function entry(o: ImportOutcome): ImageEntry {
+  if (o.status === 'refused') return { file: o.file, status: o.status, code: o.code, message: o.message };
+  const { name, version, os, arch, signer } = o.record;
+  return { file: o.file, status: o.status, name, version, os, arch, signer };
 }
 
 function describe(o: ImportOutcome, dryRun: boolean): string {
@@ -61,19 +86,36 @@ function describe(o: ImportOutcome, dryRun: boolean): string {
 }
 
 /** The prefixes a classic index.html trusted its keys for, as candidates for --trust-keys. */
-async function showIndexHints(dir: string, scan: TreeScan, domain: string, trustPrefix: string | undefined): Promise<void> {
+async function showIndexHints(
+  dir: string,
+  scan: TreeScan,
+  domain: string,
+  trustPrefix: string | undefined,
+  report: ImportReport,
+  out: (s: string) => void,
+): Promise<void> {
   for (const file of scan.indexFiles) {
     const html = (await readFile(join(dir, file))).subarray(0, MAX_INDEX_BYTES).toString('utf8');
     for (const tag of pubkeysTags(html)) {
-      const note = prefixCovers(domain, tag.prefix) ? '' : ` (outside this server's domain ${domain}: images named there are refused)`;
+      const insideDomain = prefixCovers(domain, tag.prefix);
+      report.hints.push({ file, url: tag.url, prefix: tag.prefix, insideDomain });
+      const note = insideDomain ? '' : ` (outside this server's domain ${domain}: images named there are refused)`;
       out(`${file}: ac-discovery-pubkeys trusts ${tag.url} for ${tag.prefix}${note}`);
-      if (!trustPrefix && scan.keyFiles.length > 0 && !note) out(`  to trust the keys found here for it: --trust-keys ${tag.prefix}`);
+      if (!trustPrefix && scan.keyFiles.length > 0 && insideDomain)
+        out(`  to trust the keys found here for it: --trust-keys ${tag.prefix}`);
     }
   }
 }
 
 /** Prints each key of each pubkeys.gpg; with --trust-keys, trusts them all for that prefix first. */
-async function showAndTrustKeys(registry: Registry, dir: string, scan: TreeScan, prefix: string | undefined): Promise<void> {
+async function showAndTrustKeys(
+  registry: Registry,
+  dir: string,
+  scan: TreeScan,
+  prefix: string | undefined,
+  report: ImportReport,
+  out: (s: string) => void,
+): Promise<void> {
   if (prefix && scan.keyFiles.length === 0) {
     throw invalid(
       'IMPORT_NO_KEYS_FILE',
@@ -91,13 +133,19 @@ async function showAndTrustKeys(registry: Registry, dir: string, scan: TreeScan,
       continue;
     }
     for (const k of keys) out(`${file}: key ${k.fingerprint} ${k.algorithm} ${k.userIds[0] ?? ''}`);
+    const trusted = new Map<string, string[]>();
     if (!prefix) {
       out(`  not trusted: check these fingerprints, then run again with --trust-keys PREFIX to trust them`);
-      continue;
+    } else {
+      for (const { info, prefixes } of await registry.keys.add(prefix, bytes)) {
+        for (const w of info.warnings) err(`warning: ${info.fingerprint}: ${w}`);
+        out(`  trusted ${info.fingerprint} for ${prefixes.join(', ')}`);
+        trusted.set(info.fingerprint, prefixes);
+      }
     }
-    for (const { info, prefixes } of await registry.keys.add(prefix, bytes)) {
-      for (const w of info.warnings) err(`warning: ${info.fingerprint}: ${w}`);
-      out(`  trusted ${info.fingerprint} for ${prefixes.join(', ')}`);
+    for (const k of keys) {
+      const { fingerprint, algorithm } = k;
+      report.keys.push({ file, fingerprint, algorithm, userId: k.userIds[0] ?? null, trustedFor: trusted.get(fingerprint) ?? [] });
     }
   }
 }

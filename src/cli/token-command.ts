@@ -23,51 +23,50 @@ function scopes(values: CliValues): Scope[] {
   return given as Scope[];
 }
 
-export async function tokenCommand(config: Config, args: string[], values: CliValues): Promise<number> {
-  const [sub, ...rest] = args;
+/** `acihost token create --prefix PREFIX... [--scope SCOPE]... [--name LABEL] [--expires DURATION] [--json]` */
+export async function tokenCreate(config: Config, _args: string[], values: CliValues): Promise<number> {
+  if (!values.prefix?.length) throw usageError('token create needs --prefix PREFIX (repeatable)');
+  const prefixes = values.prefix;
+  const granted = scopes(values);
+  const expiresInSeconds = expirySeconds(values.expires ?? config.tokens.defaultExpiry);
   return withRegistry(config, async (registry) => {
-    switch (sub) {
-      case 'create': {
-        if (!values.prefix?.length) throw usageError('token create needs --prefix PREFIX (repeatable)');
-        const { token, record } = await registry.tokens.create({
-          prefixes: values.prefix,
-          scopes: scopes(values),
-          name: values.name ?? '',
-          expiresInSeconds: expirySeconds(values.expires ?? config.tokens.defaultExpiry),
-        });
-        // The token alone on the first line, so TOKEN=$(acihost token create ...) works.
-        out(token);
-        const { id, scopes: granted, prefixes, expiresAt } = record;
-        await auditCli(registry, {
-          action: 'token.create',
-          result: 'created',
-          detail: { tokenId: id, name: record.name, scopes: granted, prefixes, expiresAt },
-        });
-        const { secretSha256: _secret, ...details } = record;
-        if (values.json) out(JSON.stringify(details));
-        else
-          err(
-            `created token ${record.id} (${record.scopes.join(',')} on ${record.prefixes.join(',')}, expires ${record.expiresAt ?? 'never'}); it is shown only once`,
-          );
-        return 0;
-      }
-      case 'list': {
-        const tokens = (await registry.tokens.list()).map(({ secretSha256: _secret, ...t }) => t);
-        if (values.json) out(JSON.stringify(tokens, null, 2));
-        else
-          for (const t of tokens)
-            out(`${t.id}  ${t.scopes.join(',')}  ${t.prefixes.join(',')}  expires ${t.expiresAt ?? 'never'}  ${t.name}`);
-        return 0;
-      }
-      case 'revoke': {
-        if (!rest[0]) throw usageError('token revoke needs an ID (see acihost token list)');
-        await registry.tokens.revoke(rest[0]);
-        out(`revoked ${rest[0]}`);
-        await auditCli(registry, { action: 'token.revoke', result: 'revoked', detail: { tokenId: rest[0] } });
-        return 0;
-      }
-      default:
-        throw usageError(`unknown token command ${JSON.stringify(sub ?? '')}; use create, list or revoke`);
-    }
+    const { token, record } = await registry.tokens.create({ prefixes, scopes: granted, name: values.name ?? '', expiresInSeconds });
+    // The token alone on the first line, so TOKEN=$(acihost token create ...) works.
+    out(token);
+    const { id, expiresAt } = record;
+    await auditCli(registry, {
+      action: 'token.create',
+      result: 'created',
+      detail: { tokenId: id, name: record.name, scopes: record.scopes, prefixes: record.prefixes, expiresAt },
+    });
+    const { secretSha256: _secret, ...details } = record;
+    if (values.json) out(JSON.stringify(details));
+    else
+      err(
+        `created token ${record.id} (${record.scopes.join(',')} on ${record.prefixes.join(',')}, expires ${record.expiresAt ?? 'never'}); it is shown only once`,
+      );
+    return 0;
+  });
+}
+
+/** `acihost token list [--json]` */
+export async function tokenList(config: Config, _args: string[], values: CliValues): Promise<number> {
+  return withRegistry(config, async (registry) => {
+    const tokens = (await registry.tokens.list()).map(({ secretSha256: _secret, ...t }) => t);
+    if (values.json) out(JSON.stringify(tokens, null, 2));
+    else
+      for (const t of tokens) out(`${t.id}  ${t.scopes.join(',')}  ${t.prefixes.join(',')}  expires ${t.expiresAt ?? 'never'}  ${t.name}`);
+    return 0;
+  });
+}
+
+/** `acihost token revoke ID` */
+export async function tokenRevoke(config: Config, args: string[]): Promise<number> {
+  const id = args[0]!;
+  return withRegistry(config, async (registry) => {
+    await registry.tokens.revoke(id);
+    out(`revoked ${id}`);
+    await auditCli(registry, { action: 'token.revoke', result: 'revoked', detail: { tokenId: id } });
+    return 0;
   });
 }

@@ -27,8 +27,7 @@ function progress(): { show(text: string): void; clear(): void } {
  * `acihost verify [--prefix P] [--json]`: one line per problem as it is found, then a
  * summary; exit 1 when anything is wrong, so a cron job or CI step can alert on it.
  */
-export async function verifyCommand(config: Config, args: string[], values: CliValues): Promise<number> {
-  if (args.length > 0) throw usageError(`verify takes no arguments (got ${JSON.stringify(args[0])}); use --prefix PREFIX`);
+export async function verifyCommand(config: Config, _args: string[], values: CliValues): Promise<number> {
   if ((values.prefix?.length ?? 0) > 1) throw usageError('verify takes at most one --prefix');
   const prefix = values.prefix?.[0]?.replace(/\/+$/, '');
   return withRegistry(config, async (registry) => {

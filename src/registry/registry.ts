@@ -59,7 +59,7 @@ export class Registry {
     const onBadRecord = (key: string, err: unknown) => log.warn({ key, err }, 'skipped unreadable record');
     this.catalog = new Catalog(storage);
     this.keys = new KeyStore(storage, this.domain, onBadRecord);
-    this.tokens = new TokenStore(storage, onBadRecord);
+    this.tokens = new TokenStore(storage, this.domain, onBadRecord);
     this.audit = new AuditLog(storage, (err, event) => log.error({ err, event }, 'failed to write audit event'));
     this.access = new ReadAccess(config.access.privatePrefixes);
     this.changes = new ChangeJournal(storage, this.catalog, log);

@@ -36,10 +36,12 @@ export interface NewToken {
 /** Bearer tokens: created and revoked by the CLI, checked by the server. */
 export class TokenStore {
   private readonly storage: Storage;
+  private readonly domain: string;
   readonly mirror: PrefixMirror<TokenRecord>;
 
-  constructor(storage: Storage, onBadRecord: (key: string, e: unknown) => void = () => {}) {
+  constructor(storage: Storage, domain: string, onBadRecord: (key: string, e: unknown) => void = () => {}) {
     this.storage = storage;
+    this.domain = domain;
     this.mirror = new PrefixMirror({
       storage,
       prefix: layout.tokens,
@@ -49,10 +51,7 @@ export class TokenStore {
   }
 
   async create(spec: NewToken, now = new Date()): Promise<{ token: string; record: TokenRecord }> {
-    for (const p of spec.prefixes) {
-      if (!isAcIdentifier(p))
-        throw invalid('TOKEN_PREFIX_INVALID', `prefix ${JSON.stringify(p)} is not an AC identifier such as example.com/team`);
-    }
+    for (const p of spec.prefixes) this.checkPrefix(p);
     const id = randomBytes(10).toString('hex');
     const secret = randomBytes(32).toString('base64url');
     const record: TokenRecord = {
@@ -66,6 +65,22 @@ export class TokenStore {
     };
     await this.storage.put(layout.token(id), Buffer.from(JSON.stringify(record, null, 1)), { ifAbsent: true });
     return { token: `acih_${id}_${secret}`, record };
+  }
+
+  // Every pushed name is under the image domain, so a token for a prefix outside it could never push.
+  private checkPrefix(prefix: string): void {
+    if (!isAcIdentifier(prefix)) {
+      throw invalid(
+        'TOKEN_PREFIX_INVALID',
+        `prefix ${JSON.stringify(prefix)} is not an AC identifier; use a lowercase name prefix such as ${this.domain}/team`,
+      );
+    }
+    if (!prefixCovers(this.domain, prefix)) {
+      throw invalid(
+        'TOKEN_PREFIX_OUTSIDE_DOMAIN',
+        `prefix ${prefix} is outside this server's image domain ${this.domain}; use ${this.domain} or a prefix under it (set ACIHOST_PUBLIC_URL for another domain)`,
+      );
+    }
   }
 
   async list(): Promise<TokenRecord[]> {

@@ -158,6 +158,22 @@ describe('acihost key and token commands', () => {
       assert.equal((await server.cli(['token', 'create'])).code, 2);
     });
 
+    it('refuses prefixes outside the image domain or not AC identifiers, as key add does, printing no token', async () => {
+      for (const [prefix, code] of [
+        ['example.com/team', 'TOKEN_PREFIX_OUTSIDE_DOMAIN'],
+        ['localhostx', 'TOKEN_PREFIX_OUTSIDE_DOMAIN'],
+        ['localhost/Team', 'TOKEN_PREFIX_INVALID'],
+      ]) {
+        const r = await server.cli(['token', 'create', '--prefix', 'localhost/ok', '--prefix', prefix!]);
+        assert.equal(r.code, 1, prefix);
+        assert.equal(r.stdout, '', prefix);
+        assert.match(r.stderr, new RegExp(`${code}`), prefix);
+        assert.match(r.stderr, /image domain localhost|such as localhost\/team/, prefix);
+      }
+      const list = JSON.parse((await server.cli(['token', 'list', '--json'])).stdout);
+      assert.ok(!list.some((t: { prefixes: string[] }) => t.prefixes.includes('localhost/ok')), 'no token was stored');
+    });
+
     it('a new token works at once; a revoked one stops within 2 s on the running server', async () => {
       const r = await server.cli(['token', 'create', '--prefix', 'localhost/rev', '--json']);
       const [token, json] = r.stdout.trim().split('\n');

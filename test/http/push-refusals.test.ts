@@ -82,7 +82,7 @@ describe('push refusals', () => {
     ];
     await trust(trusted, 'localhost/team');
     await trust(elsewhere, 'localhost/other');
-    tokens.push = await token(['--prefix', 'localhost/team', '--prefix', 'example.com']);
+    tokens.push = await token(['--prefix', 'localhost/team']);
     tokens.pull = await token(['--prefix', 'localhost/team', '--scope', 'pull']);
     tokens.revoked = await token(['--prefix', 'localhost/team']);
     const list = await server.cli(['token', 'list', '--json']);

@@ -167,6 +167,33 @@ describe('acihost import of a classic static tree', () => {
     assert.deepEqual(await storageSnapshot(server.storageDir), before);
   });
 
+  it('with --json, prints the same findings as one object', async () => {
+    const r = await importTree('--trust-keys', 'localhost', '--json');
+    assert.equal(r.code, 1, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.equal(report.dryRun, false);
+    assert.deepEqual(report.hints, [{ file: 'index.html', url: 'https://localhost/pubkeys.gpg', prefix: 'localhost', insideDomain: true }]);
+    const key = report.keys.find((k: { fingerprint: string }) => k.fingerprint === primary);
+    assert.deepEqual(key.trustedFor, ['localhost']);
+    assert.deepEqual([report.published, report.present, report.refused], [0, 3, 2]);
+    const byFile = new Map(report.images.map((i: { file: string }) => [i.file, i]));
+    assert.deepEqual(byFile.get('misc/unsigned.aci'), {
+      file: 'misc/unsigned.aci',
+      status: 'refused',
+      code: 'SIGNATURE_MISSING',
+      message: (byFile.get('misc/unsigned.aci') as { message: string }).message,
+    });
+    assert.deepEqual(byFile.get('misc/any/layout.aci'), {
+      file: 'misc/any/layout.aci',
+      status: 'present',
+      name: 'localhost/tools/lint',
+      version: 'v1.2.0',
+      os: 'linux',
+      arch: 'amd64',
+      signer: primary,
+    });
+  });
+
   it('makes the imported names discoverable by a running server within 2 s; acfetch fetches and verifies them', async () => {
     const file = await readFile(join(tree, 'hello/hello-0.0.1-linux-amd64.aci'));
     const id = 'sha512-' + createHash('sha512').update(gunzipSync(file)).digest('hex');
@@ -189,6 +216,6 @@ describe('acihost import of a classic static tree', () => {
   it('refuses a directory that does not exist, with usage help', async () => {
     const r = await server.cli(['import', join(server.dir, 'nowhere')]);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /is not a directory/);
+    assert.match(r.stderr, /is not a directory; see `acihost help import`$/m);
   });
 });
