@@ -3,7 +3,8 @@
  * check of every promise. `npm run soak -- 10m` (default 60s).
  *
  * Traffic: discovery, downloads with and without ranges, pushes of new versions,
- * acpush uploads, API listing, bad requests and aborted uploads. Afterwards:
+ * acpush uploads, API listing, bad requests and uploads aborted mid-image
+ * (curl-style pushes and acpush image PUTs). Afterwards:
  * zero 5xx, every published image re-downloaded and hashed, RSS flat after
  * warm-up (under 10% growth), no file descriptor growth, no scratch left.
  */
@@ -45,7 +46,8 @@ async function main(): Promise<number> {
   const port = await freePort();
   const origin = `https://localhost:${port}`;
   const configFile = join(dir, 'config.json');
-  await writeFile(configFile, JSON.stringify({ tls: { devCertsDir: join(dir, 'certs') } }));
+  // One token sends every upload here, more at once than a CI job would: the soak is about what lasts, not that limit.
+  await writeFile(configFile, JSON.stringify({ tls: { devCertsDir: join(dir, 'certs') }, limits: { maxConcurrentUploadsPerToken: 64 } }));
   const env = {
     ACIHOST_HOST: '127.0.0.1',
     ACIHOST_PORT: String(port),
@@ -127,6 +129,7 @@ async function main(): Promise<number> {
     return { v, aci, asc: await sign(aci) };
   };
   const auth = { authorization: `Bearer ${token}` };
+  const basic = { authorization: `Basic ${Buffer.from(`soak:${token}`).toString('base64')}` };
   const pick = <T>(list: T[]) => list[Math.floor(Math.random() * list.length)];
 
   const operations: [Op, number, () => Promise<number>][] = [
@@ -214,6 +217,19 @@ async function main(): Promise<number> {
         const { aci, asc } = await newImage();
         const { type, body } = multipart(asc, aci);
         await http('POST', '/-/push', { headers: { ...auth, 'content-type': type }, body, abortAfter: Math.floor(body.length / 2) });
+        return 0;
+      },
+    ],
+    [
+      'acpush-aborted',
+      6,
+      async () => {
+        // An acpush upload whose client hangs up in the middle of the image PUT.
+        const { v, aci } = await newImage();
+        const start = await http('POST', `/-/acpush/start/localhost/soak/app/${v}/linux/amd64.aci`, { headers: basic });
+        if (start.status !== 200) throw new Error(`an acpush start was refused: ${start.status} ${start.body.toString().slice(0, 200)}`);
+        const imageUrl = new URL(JSON.parse(start.body.toString()).upload_aci_url as string);
+        await http('PUT', imageUrl.pathname, { headers: basic, body: aci, abortAfter: Math.floor(aci.length / 2) });
         return 0;
       },
     ],
