@@ -42,6 +42,7 @@ const ENV: Record<string, [string[], (v: string) => unknown]> = {
   ACIHOST_ACME_AGREE_TOS: [['tls', 'acme', 'agreeTos'], (v) => (v === 'true' ? true : v === 'false' ? false : v)],
   ACIHOST_ACME_CA_FILE: [['tls', 'acme', 'caFile'], String],
   ACIHOST_LOG_LEVEL: [['log', 'level'], String],
+  ACIHOST_ANSWER_CACHE_BYTES: [['limits', 'answerCacheBytes'], (v) => (/^\d+$/.test(v) ? Number(v) : v)],
   ACIHOST_PRIVATE_PREFIXES: [
     ['access', 'privatePrefixes'],
     (v) =>

@@ -91,6 +91,8 @@ export const configSchema = z
         maxEntries: positiveInt,
         maxManifestBytes: positiveInt.max(64 * 1024 * 1024),
         maxPathBytes: positiveInt.max(65536),
+        // Each in-memory cache of answers (rendered pages; answers given before routing) holds at most this; 0: none.
+        answerCacheBytes: z.number().int().min(0),
       })
       .strict(),
     tokens: z.object({ defaultExpiry: duration }).strict(),
