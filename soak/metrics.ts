@@ -1,6 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 
-export type Op = 'discovery' | 'download' | 'range' | 'push' | 'acpush' | 'api' | 'bad' | 'aborted' | 'acpush-aborted';
+export type Op = 'discovery' | 'download' | 'range' | 'push' | 'acpush' | 'api' | 'pages' | 'bad' | 'aborted' | 'acpush-aborted';
 
 interface Sample {
   atMs: number;

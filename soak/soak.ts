@@ -3,8 +3,9 @@
  * check of every promise. `npm run soak -- 10m` (default 60s).
  *
  * Traffic: discovery, downloads with and without ranges, pushes of new versions,
- * acpush uploads, API listing, bad requests and uploads aborted mid-image
- * (curl-style pushes and acpush image PUTs). Afterwards:
+ * acpush uploads, API listing, bad requests, uploads aborted mid-image (curl-style
+ * pushes and acpush image PUTs), and anonymous floods of page values and junk
+ * queries over a catalogue of many pages. Afterwards:
  * zero 5xx, every published image re-downloaded and hashed, RSS flat after
  * warm-up (under 10% growth), no file descriptor growth, no scratch left.
  */
@@ -17,6 +18,7 @@ import * as openpgp from 'openpgp';
 import { buildAci } from '../test/helpers/aci-builder.ts';
 import { acpush } from '../test/helpers/acpush-client.ts';
 import { spawnServer } from '../test/helpers/process-server.ts';
+import { seedRecords, versionRecord } from '../test/helpers/records.ts';
 import { freePort, runCli } from '../test/helpers/server.ts';
 import { parseDuration } from '../src/config/duration.ts';
 import { Metrics, type Op } from './metrics.ts';
@@ -32,6 +34,11 @@ const MAX_IN_FLIGHT = 16;
 const SAMPLE_EVERY_MS = 1000;
 // Traffic before the measured duration: V8 sizes its heap to the load in the first tens of seconds.
 const WARM_UP_MS = 120_000;
+// Names seeded under localhost/fleet (and so under /): pages of names that page floods aim at.
+const FLEET = 600;
+const FLEET_PAGES = FLEET / 50;
+// Requests in one page flood operation, each a URL never asked for before.
+const PAGE_BURST = 8;
 
 interface Published {
   path: string;
@@ -69,6 +76,11 @@ async function main(): Promise<number> {
   });
   await writeFile(join(dir, 'soak.asc'), publicKey.armor());
   await cli(['key', 'add', '--prefix', 'localhost/soak', join(dir, 'soak.asc')]);
+  // Records only (no blobs are fetched for them): what makes the pages of names worth caching.
+  await seedRecords(
+    join(dir, 'storage'),
+    Array.from({ length: FLEET }, (_, i) => versionRecord(`localhost/fleet/service-${i}-of-the-fleet-with-a-descriptive-name`, {}, i)),
+  );
   const token = (await cli(['token', 'create', '--prefix', 'localhost/soak'])).split('\n')[0]!;
   const caFile = join(dir, 'certs', 'ca.pem');
   const server = await spawnServer({ configFile, env, origin, caPem: () => readFile(caFile, 'utf8') });
@@ -130,6 +142,7 @@ async function main(): Promise<number> {
   };
   const auth = { authorization: `Bearer ${token}` };
   const basic = { authorization: `Basic ${Buffer.from(`soak:${token}`).toString('base64')}` };
+  let pageFloods = 0;
   const pick = <T>(list: T[]) => list[Math.floor(Math.random() * list.length)];
 
   const operations: [Op, number, () => Promise<number>][] = [
@@ -190,6 +203,24 @@ async function main(): Promise<number> {
       },
     ],
     ['api', 10, async () => (await http('GET', '/-/api/images?prefix=localhost/soak&limit=20')).status],
+    [
+      'pages',
+      10,
+      async () => {
+        // Anonymous and distinct every time: page values mostly past the last page, zero-padded ones, junk parameters.
+        for (let i = 0; i < PAGE_BURST; i++) {
+          const n = pageFloods++;
+          const query = pick([
+            `page=${FLEET_PAGES + 1 + ((n * 7919) % 9_000_000)}`,
+            `ac-discovery=1&page=${'0'.repeat(1 + (n % 6))}${1 + (n % FLEET_PAGES)}&n=${n}`,
+            `ac-discovery=1&utm_source=${n}`,
+          ])!;
+          const r = await http('GET', `${pick(['/', '/fleet'])!}?${query}`);
+          if (r.status !== 200) return r.status;
+        }
+        return 200;
+      },
+    ],
     [
       'bad',
       20,

@@ -14,6 +14,7 @@ import { pubkeysRoutes } from './http/routes/pubkeys.ts';
 import { pushRoutes } from './http/routes/push.ts';
 import { AccessLog } from './http/access-log.ts';
 import { MemoryAnswers } from './http/memory-answers.ts';
+import { PageCache } from './discovery/page-cache.ts';
 import { clientAddressOf } from './http/client-address.ts';
 import { limitFailedAuth } from './http/failed-auth-limit.ts';
 import { UploadSlots } from './http/upload-slots.ts';
@@ -39,9 +40,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const requestIds = requestIdSequence();
   const clientAddress = clientAddressOf(trustProxy);
   const accessLog = new AccessLog(state.metrics.http, opts.logger);
+  // Both generations only grow, so their sum changes whenever either does.
+  const stamp = () => registry.catalog.generation + registry.keys.mirror.generation;
+  const cacheBytes = registry.config.limits.answerCacheBytes;
+  const pages = new PageCache(cacheBytes, stamp);
   const answers = new MemoryAnswers({
-    // Both generations only grow, so their sum changes whenever either does.
-    stamp: () => registry.catalog.generation + registry.keys.mirror.generation,
+    stamp,
+    maxBytes: cacheBytes,
     shuttingDown: () => state.shuttingDown,
     nextId: requestIds,
     kindOf: (route, url) => accessLog.kind('GET', route, url, 200),
@@ -51,6 +56,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       accessLog.record(kind, { reqId, ms, socket: request.socket, tokenId: null, ip: clientAddress(request) });
     },
   });
+  state.metrics.watchCache('pages', pages.use);
+  state.metrics.watchCache('answers', answers.use);
   const factory = opts.serverFactory;
   const serverFactory: FastifyServerFactory | undefined =
     factory && ((handler, o) => factory((req, res) => answers.answer(req, res) || handler(req, res), o));
@@ -106,7 +113,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(apiMetaRoutes, { registry });
   // pubkeys.gpg at any depth shares discovery's `/*`; a route constraint on the last segment picks it.
   await app.register(pubkeysRoutes, { registry, answers });
-  await app.register(discoveryRoutes, { registry, answers });
+  await app.register(discoveryRoutes, { registry, answers, pages });
   return app;
 }
 

@@ -44,6 +44,7 @@ const ENV: Record<string, [string[], (v: string) => unknown]> = {
   ACIHOST_LOG_LEVEL: [['log', 'level'], String],
   ACIHOST_MAX_UPLOAD_SESSIONS_PER_TOKEN: [['limits', 'maxUploadSessionsPerToken'], (v) => (/^\d+$/.test(v) ? Number(v) : v)],
   ACIHOST_MAX_CONCURRENT_UPLOADS_PER_TOKEN: [['limits', 'maxConcurrentUploadsPerToken'], (v) => (/^\d+$/.test(v) ? Number(v) : v)],
+  ACIHOST_ANSWER_CACHE_BYTES: [['limits', 'answerCacheBytes'], (v) => (/^\d+$/.test(v) ? Number(v) : v)],
   ACIHOST_PRIVATE_PREFIXES: [
     ['access', 'privatePrefixes'],
     (v) =>

@@ -100,6 +100,8 @@ export const configSchema = z
         maxUploadSessionsPerToken: positiveInt,
         // Uploads (pushes and acpush parts) one token may send at once; past it they are answered 429.
         maxConcurrentUploadsPerToken: positiveInt,
+        // Each in-memory cache of answers (rendered pages; answers given before routing) holds at most this; 0: none.
+        answerCacheBytes: z.number().int().min(0),
       })
       .strict(),
     tokens: z.object({ defaultExpiry: duration }).strict(),

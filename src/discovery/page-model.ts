@@ -50,11 +50,15 @@ function entry(registry: Registry, viewer: TokenRecord | undefined, name: string
   };
 }
 
+/** How many pages the names below `name` fill: at least one, even when there are none. */
+export const pageCount = (catalog: Pick<Registry['catalog'], 'countBelow'>, name: string): number =>
+  Math.max(1, Math.ceil(catalog.countBelow(name) / NAMES_PER_PAGE));
+
 /** Everything the page for `name` shows, bounded whatever the catalogue holds. */
 export function buildPageModel(registry: Registry, name: string, page: number, viewer: TokenRecord | undefined): PageModel {
   const { catalog, access, keys, origin, domain } = registry;
   const total = catalog.countBelow(name);
-  const pages = Math.max(1, Math.ceil(total / NAMES_PER_PAGE));
+  const pages = pageCount(catalog, name);
   const current = Math.min(Math.max(1, page), pages);
   const below = catalog.namesBelowFrom(name, (current - 1) * NAMES_PER_PAGE, NAMES_PER_PAGE).map((n) => entry(registry, viewer, n));
   const model: PageModel = {

@@ -5,6 +5,7 @@
  * (seconds, bytes), `_total` for counters.
  */
 import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
+import type { CacheUse } from '../util/byte-lru.ts';
 import { RequestMetrics } from './request-metrics.ts';
 
 const STORAGE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
@@ -92,10 +93,36 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // The in-memory caches of answers, by name, read at each scrape.
+  readonly #caches: Record<string, CacheUse> = {};
+  readonly answerCacheBytes = new Gauge({
+    name: 'acihost_answer_cache_bytes',
+    help: 'Bytes held by each in-memory cache of answers (pages: rendered discovery pages; answers: those given before routing)',
+    labelNames: ['cache'],
+    registers: [this.registry],
+    collect: () => {
+      for (const [cache, use] of Object.entries(this.#caches)) this.answerCacheBytes.set({ cache }, use.bytes);
+    },
+  });
+  readonly answerCacheEntries = new Gauge({
+    name: 'acihost_answer_cache_entries',
+    help: 'Entries in each in-memory cache of answers',
+    labelNames: ['cache'],
+    registers: [this.registry],
+    collect: () => {
+      for (const [cache, use] of Object.entries(this.#caches)) this.answerCacheEntries.set({ cache }, use.size);
+    },
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'acihost_' });
     // Gauges that prom-client names like counters, which Prometheus tooling refuses; the same
     // counts stay available per type as acihost_nodejs_active_{handles,requests,resources}.
     for (const name of ['handles', 'requests', 'resources']) this.registry.removeSingleMetric(`acihost_nodejs_active_${name}_total`);
+  }
+
+  /** Reports `use` as the cache named `name` (acihost_answer_cache_*). */
+  watchCache(name: string, use: CacheUse): void {
+    this.#caches[name] = use;
   }
 }

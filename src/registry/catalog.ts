@@ -1,5 +1,6 @@
 import type { Storage } from '../storage/storage.ts';
 import { layout } from '../storage/layout.ts';
+import { ByteLru, type CacheUse } from '../util/byte-lru.ts';
 import { mapLimit } from '../util/map-limit.ts';
 import { compareVersions, highestVersion } from './version-order.ts';
 import { parseVersionRecord, type VersionRecord } from './version-record.ts';
@@ -14,7 +15,10 @@ export interface Coordinates {
 
 const LOAD_CONCURRENCY = 32;
 const MISS_MEMORY_MS = 1000;
-const MAX_REMEMBERED_MISSES = 10_000;
+// Names come from request paths, as long as a request line allows: the misses are bounded in bytes.
+const MISS_MEMORY_BYTES = 2 * 1024 * 1024;
+// A remembered miss's cost besides its name: the entry and its map slot.
+const MISS_OVERHEAD = 64;
 
 const platform = (os: string, arch: string) => `${os}/${arch}`;
 
@@ -27,7 +31,7 @@ const platform = (os: string, arch: string) => `${os}/${arch}`;
 export class Catalog {
   private readonly storage: Storage;
   private readonly names: string[] = [];
-  private readonly misses = new Map<string, number>();
+  private readonly misses = new ByteLru<string, number>(MISS_MEMORY_BYTES, (_until, name) => name.length + MISS_OVERHEAD);
   private readonly byName = new Map<string, Map<string, Map<string, VersionRecord>>>();
   /** Bumped on every change so renderers can cache by it. */
   generation = 0;
@@ -141,12 +145,16 @@ export class Catalog {
     if (this.byName.has(name)) return;
     const now = Date.now();
     if ((this.misses.get(name) ?? 0) > now) return;
-    if (this.misses.size >= MAX_REMEMBERED_MISSES) this.misses.clear();
     this.misses.set(name, now + MISS_MEMORY_MS);
     for await (const obj of this.storage.list(`${layout.images}${name}/_v/`)) {
       const c = layout.parseVersionRecord(obj.key);
       if (c?.name === name) await this.find(c);
     }
+  }
+
+  /** What the remembered misses hold. */
+  get missUse(): CacheUse {
+    return this.misses;
   }
 
   latest(name: string, os: string, arch: string): VersionRecord | undefined {

@@ -8,7 +8,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { MemoryAnswers } from '../../src/http/memory-answers.ts';
 import { createFixture, type Fixture } from '../helpers/fixture.ts';
 import { seedRecords, versionRecord } from '../helpers/records.ts';
@@ -140,46 +140,65 @@ describe('answers from memory', () => {
   });
 });
 
-describe('answers from memory, bounds', () => {
-  it('drops everything kept and starts again past its count or byte bound', async () => {
-    let answeredFromMemory = 0;
-    const answers = new MemoryAnswers({
+describe('answers from memory, bounds and keys', () => {
+  let app: FastifyInstance;
+  let base: string;
+  let answeredFromMemory = 0;
+  let answers: MemoryAnswers<undefined>;
+
+  before(async () => {
+    answers = new MemoryAnswers({
       stamp: () => 1,
       shuttingDown: () => false,
       nextId: () => 'req-x',
       kindOf: () => undefined,
       record: () => void answeredFromMemory++,
-      maxAnswers: 2,
-      maxBytes: 1000,
+      // Three answers of 500 bytes fit (with their headers, keys and bookkeeping), four do not.
+      maxBytes: 3000,
     });
-    const app = Fastify({
+    app = Fastify({
       serverFactory: (handler) => createServer((req, res) => answers.answer(req, res) || handler(req, res)),
     });
     app.get<{ Params: { size: string } }>('/:size', { onSend: answers.remember }, async (request) =>
       Buffer.alloc(Number(request.params.size), 'x'),
     );
     await app.listen({ port: 0, host: '127.0.0.1' });
-    const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
-    const fromMemory = async (path: string) => {
-      const before = answeredFromMemory;
-      const res = await fetch(base + path);
-      assert.equal(res.status, 200);
-      assert.equal((await res.arrayBuffer()).byteLength, Number(path.slice(1)));
-      await new Promise((r) => setImmediate(r));
-      return answeredFromMemory > before;
-    };
-    try {
-      for (const path of ['/10', '/20']) assert.equal(await fromMemory(path), false);
-      assert.equal(await fromMemory('/10'), true);
-      assert.equal(await fromMemory('/20'), true);
-      assert.equal(await fromMemory('/30'), false, 'a third answer is past the count');
-      assert.equal(await fromMemory('/10'), false, 'so the first two were dropped');
-      assert.equal(await fromMemory('/30'), true, 'and the newest kept');
-      assert.equal(await fromMemory('/990'), false);
-      assert.equal(await fromMemory('/990'), true, 'kept alone: the others would pass the byte bound');
-      assert.equal(await fromMemory('/30'), false, 'so they were dropped');
-    } finally {
-      await app.close();
-    }
+    base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  });
+  after(() => app?.close());
+
+  const fromMemory = async (path: string) => {
+    const before = answeredFromMemory;
+    const res = await fetch(base + path);
+    assert.equal(res.status, 200);
+    assert.equal((await res.arrayBuffer()).byteLength, Number(/\d+/.exec(decodeURIComponent(path))![0]));
+    await new Promise((r) => setImmediate(r));
+    return answeredFromMemory > before;
+  };
+
+  it('drops the least recently used answers past its byte bound, and keeps none larger than it', async () => {
+    for (const path of ['/500', '/501', '/502']) assert.equal(await fromMemory(path), false);
+    assert.equal(await fromMemory('/500'), true);
+    assert.equal(await fromMemory('/503'), false);
+    assert.ok(answers.use.bytes <= 3000, `${answers.use.bytes} bytes`);
+    assert.equal(answers.use.size, 3);
+    assert.equal(await fromMemory('/500'), true, 'used just before, it stayed');
+    assert.equal(await fromMemory('/502'), true);
+    assert.equal(await fromMemory('/503'), true);
+    assert.equal(await fromMemory('/501'), false, 'the least recently used made room');
+    assert.equal(await fromMemory('/2999'), false);
+    assert.equal(await fromMemory('/2999'), false, 'larger than the bound with its headers: never kept');
+  });
+
+  it('keeps one answer for a path whatever else the query holds, and none for other spellings of it', async () => {
+    assert.equal(await fromMemory('/700?a=1'), false);
+    for (const path of ['/700', '/700?a=2', '/700?ac-discovery=1&b=3', '/700?page=1', '/700?page=0001'])
+      assert.equal(await fromMemory(path), true, path);
+    const size = answers.use.size;
+    // A page past the first is another answer for a route that shows pages; this one shows none, so it is not kept.
+    for (let i = 0; i < 2; i++) assert.equal(await fromMemory('/700?page=2'), false);
+    // An escaped path reaches the same route: answered, but neither from memory nor kept.
+    for (let i = 0; i < 2; i++) assert.equal(await fromMemory('/%37%300'), false);
+    assert.equal(answers.use.size, size);
   });
 });

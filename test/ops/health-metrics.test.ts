@@ -151,6 +151,16 @@ describe('health, metrics and access log', () => {
     assert.notEqual(remembered.reqId, routed.reqId);
     const text = (await get('/-/metrics')).body.toString();
     assert.ok(sample(text, 'acihost_http_memory_answers_total')! >= 1);
+
+    // Another spelling of the same page's URL is answered from the same memory, and logged as it was asked.
+    const count = async () => sample((await get('/-/metrics')).body.toString(), 'acihost_http_memory_answers_total')!;
+    const counted = await count();
+    const other = await get('/app?utm=x&ac-discovery=1');
+    assert.ok(other.body.equals(first.body));
+    assert.equal(await count(), counted + 1);
+    const line = await waitFor('the access line', () => server.logs.find((l) => l.msg === 'request completed' && l.url.includes('utm')));
+    assert.equal(line.url, '/app?utm=x&ac-discovery=1');
+    assert.equal(line.route, '/*');
   });
 
   it('can require a token with the metrics scope', async () => {
