@@ -1,30 +1,40 @@
+import { LRUCache } from 'lru-cache';
+
 /**
  * A least-recently-used cache bounded by the bytes its entries hold rather than
  * by their count: entries differ in size by orders of magnitude (a key file
  * against a page of names), so only a byte bound says what the cache may cost.
- * A Map keeps insertion order, so re-inserting an entry on each use makes its
- * first key the least recently used one.
+ * lru-cache does the work; this adds the eviction count the metrics report, and
+ * a bound of 0 meaning no cache at all.
  */
-export class ByteLru<K, V> {
+export class ByteLru<K extends {}, V extends {}> {
   readonly maxBytes: number;
-  readonly #sizeOf: (value: V, key: K) => number;
-  readonly #entries = new Map<K, { value: V; size: number }>();
-  #bytes = 0;
+  readonly #cache: LRUCache<K, V> | undefined;
   #evictions = 0;
 
   /** `sizeOf` says what an entry costs, its key and bookkeeping included; it is asked once, when the entry is set. */
   constructor(maxBytes: number, sizeOf: (value: V, key: K) => number) {
     this.maxBytes = maxBytes;
-    this.#sizeOf = sizeOf;
+    this.#cache =
+      maxBytes > 0
+        ? new LRUCache<K, V>({
+            maxSize: maxBytes,
+            maxEntrySize: maxBytes,
+            sizeCalculation: (value, key) => Math.max(1, sizeOf(value, key)),
+            dispose: (_value, _key, reason) => {
+              if (reason === 'evict') this.#evictions++;
+            },
+          })
+        : undefined;
   }
 
   /** Bytes held by every entry, as `sizeOf` counted them. */
   get bytes(): number {
-    return this.#bytes;
+    return this.#cache?.calculatedSize ?? 0;
   }
 
   get size(): number {
-    return this.#entries.size;
+    return this.#cache?.size ?? 0;
   }
 
   /** Entries dropped to make room since the cache was made (not those cleared or deleted). */
@@ -34,11 +44,7 @@ export class ByteLru<K, V> {
 
   /** The value, now the most recently used; undefined when absent. */
   get(key: K): V | undefined {
-    const entry = this.#entries.get(key);
-    if (!entry) return undefined;
-    this.#entries.delete(key);
-    this.#entries.set(key, entry);
-    return entry.value;
+    return this.#cache?.get(key);
   }
 
   /**
@@ -47,33 +53,20 @@ export class ByteLru<K, V> {
    * the one it replaces is dropped all the same: returns whether it was kept.
    */
   set(key: K, value: V): boolean {
-    const size = this.#sizeOf(value, key);
-    this.delete(key);
-    if (!(size <= this.maxBytes)) return false;
-    for (const [oldest, entry] of this.#entries) {
-      if (this.#bytes + size <= this.maxBytes) break;
-      this.#entries.delete(oldest);
-      this.#bytes -= entry.size;
-      this.#evictions++;
-    }
-    this.#entries.set(key, { value, size });
-    this.#bytes += size;
-    return true;
+    if (!this.#cache) return false;
+    this.#cache.delete(key);
+    this.#cache.set(key, value);
+    return this.#cache.has(key);
   }
 
   delete(key: K): boolean {
-    const entry = this.#entries.get(key);
-    if (!entry) return false;
-    this.#entries.delete(key);
-    this.#bytes -= entry.size;
-    return true;
+    return this.#cache?.delete(key) ?? false;
   }
 
   clear(): void {
-    this.#entries.clear();
-    this.#bytes = 0;
+    this.#cache?.clear();
   }
 }
 
 /** What a cache holds, for metrics. */
-export type CacheUse = Pick<ByteLru<unknown, unknown>, 'bytes' | 'size' | 'evictions' | 'maxBytes'>;
+export type CacheUse = Pick<ByteLru<{}, {}>, 'bytes' | 'size' | 'evictions' | 'maxBytes'>;
