@@ -66,7 +66,7 @@ describe('configuration', () => {
   });
 
   it('limits each token to 4 concurrent uploads unless ACIHOST_MAX_CONCURRENT_UPLOADS_PER_TOKEN says otherwise', () => {
-    assert.equal(loadConfig({ env: {} }).limits.maxConcurrentUploadsPerToken, 4);
+    assert.equal(loadConfig({ env: {} }).limits.maxConcurrentUploadsPerToken, 8);
     assert.equal(loadConfig({ env: { ACIHOST_MAX_CONCURRENT_UPLOADS_PER_TOKEN: '12' } }).limits.maxConcurrentUploadsPerToken, 12);
     assert.throws(() => loadConfig({ env: { ACIHOST_MAX_CONCURRENT_UPLOADS_PER_TOKEN: '0' } }), /limits\.maxConcurrentUploadsPerToken/);
   });

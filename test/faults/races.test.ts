@@ -12,7 +12,8 @@ import { scratchFiles, storageSnapshot } from '../helpers/storage-snapshot.ts';
 describe('races', () => {
   let f: Fixture;
   before(async () => {
-    f = await createFixture();
+    // Sixteen uploads at once with one token: the race, not the per-token limit, is under test.
+    f = await createFixture({ config: { limits: { maxConcurrentUploadsPerToken: 64 } } });
   });
   after(() => f?.close());
 
