@@ -107,7 +107,7 @@ export class Publisher {
         pushedAt: new Date().toISOString(),
         blob: layout.blob(image.uploadId),
       };
-      const result = await this.commit(record, image);
+      const result = await this.commit(token, record, image);
       committed = result.outcome === 'created';
       return result;
     } finally {
@@ -192,16 +192,19 @@ export class Publisher {
     }
   }
 
-  private async commit(record: VersionRecord, image: StagedImage): Promise<PublishResult> {
+  private async commit(token: TokenRecord, record: VersionRecord, image: StagedImage): Promise<PublishResult> {
     await this.storage.promote(image.stagedKey, record.blob);
     this.step('blob-written');
+    let winner: VersionRecord | undefined;
     try {
-      await this.storage.put(layout.versionRecord(record), serializeVersionRecord(record), { ifAbsent: true });
+      winner = await this.createRecord(token, record);
     } catch (e) {
       await this.storage.delete(record.blob).catch(() => {});
-      if (!(e instanceof KeyExistsError)) throw e;
+      throw e;
+    }
+    if (winner) {
       // Another push of this version won the race: same bytes is a retry, else a conflict.
-      const winner = parseVersionRecord((await this.storage.get(layout.versionRecord(record)))!);
+      await this.storage.delete(record.blob).catch(() => {});
       this.catalog.add(winner);
       return this.sameOrConflict(winner, image);
     }
@@ -210,5 +213,25 @@ export class Publisher {
     this.step('indexed');
     await this.changes?.record('put', record);
     return { outcome: 'created', record };
+  }
+
+  /**
+   * The create-only write of the record, the commit point: undefined once it is written,
+   * else the record another push of this version wrote first.
+   */
+  private async createRecord(token: TokenRecord, record: VersionRecord): Promise<VersionRecord | undefined> {
+    const key = layout.versionRecord(record);
+    for (;;) {
+      try {
+        await this.storage.put(key, serializeVersionRecord(record), { ifAbsent: true });
+        return undefined;
+      } catch (e) {
+        if (!(e instanceof KeyExistsError)) throw e;
+      }
+      const stored = await this.storage.get(key);
+      if (stored) return parseVersionRecord(stored);
+      // A delete removed that record since: this push now comes after the delete, and is judged so.
+      await this.refuseDeleted(token, record);
+    }
   }
 }

@@ -19,6 +19,9 @@ import {
 // 1 MiB writes, as reads (file-read-stream.ts).
 const WRITE_CHUNK = READ_CHUNK;
 
+// How often placing an object makes its directory again after concurrent deletes pruned it.
+const PLACE_ATTEMPTS = 8;
+
 // A listing blocks the event loop for at most this many directory reads at a time.
 const YIELD_EVERY_DIRS = 64;
 
@@ -129,16 +132,24 @@ export class FsStorage implements Storage {
   /** Moves a finished scratch file to `key`; create-only via link(2), else rename(2). */
   private async place(file: string, key: string, createOnly: boolean): Promise<void> {
     const target = this.path(key);
-    for (let attempt = 0; ; attempt++) {
-      await mkdir(dirname(target), { recursive: true });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await mkdir(dirname(target), { recursive: true });
+      } catch (e) {
+        // mkdir finds the directory there, then fails checking it: a delete has just pruned it.
+        if (!isCode(e, 'ENOENT') || attempt >= PLACE_ATTEMPTS) throw e;
+        continue;
+      }
       try {
         if (createOnly) await link(file, target);
         else await rename(file, target);
         break;
       } catch (e) {
         if (isCode(e, 'EEXIST')) throw new KeyExistsError(key);
-        // A concurrent delete may prune the parent between mkdir and link: retry once.
-        if (!isCode(e, 'ENOENT') || attempt > 0) throw e;
+        // A delete that empties the directory prunes it, also between our mkdir and link, and
+        // each delete of a key in it can: make it again. Each retry needs another delete to
+        // empty it anew, so a few attempts are plenty.
+        if (!isCode(e, 'ENOENT') || attempt >= PLACE_ATTEMPTS) throw e;
       }
     }
     await this.syncDir(dirname(target));

@@ -4,9 +4,11 @@
  * recorded; the store never holds a record without its blob or a blob without
  * its record.
  */
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import fsp, { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import { dirname, join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, mock } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import assert from 'node:assert/strict';
 import { layout } from '../../src/storage/layout.ts';
 import { buildAci } from '../helpers/aci-builder.ts';
@@ -141,4 +143,162 @@ describe('hostile deletes', () => {
     assert.equal(res.status, 409, res.raw);
     assert.equal(res.json.error.code, 'VERSION_DELETED');
   });
+});
+
+/**
+ * Deletes that land between the steps of a push's commit. The server runs in this
+ * process: its calls to rmdir and link are held at chosen points to force the
+ * interleaving, with the real storage underneath.
+ */
+describe('deletes inside a push commit', () => {
+  let f: Fixture;
+  let admin: string;
+
+  before(async () => {
+    f = await createFixture({ prefix: 'localhost/prune' });
+    admin = await f.createToken(['--prefix', 'localhost/prune', '--scope', 'push', '--scope', 'delete', '--scope', 'overwrite']);
+  });
+  after(() => f?.close());
+
+  /** Calls held until released, in arrival order. */
+  const held = () => {
+    const calls: (() => void)[] = [];
+    return {
+      calls,
+      hold: () => new Promise<void>((release) => calls.push(release)),
+      async reached(n: number) {
+        while (calls.length < n) await sleep(5);
+      },
+    };
+  };
+
+  let files = 0;
+  const prepare = async (name: string, body: string) => {
+    const aciPath = join(f.server.dir, `commit-${++files}.aci`);
+    await writeFile(aciPath, await buildAci({ name, version: '1.0.0', entries: [{ name: 'rootfs/variant', body }] }));
+    return { aciPath, ascPath: await f.gpg.signFile(aciPath, f.key.fingerprint) };
+  };
+  const pushPrepared = async (p: { aciPath: string; ascPath: string }, token = admin) => ({
+    aciPath: p.aciPath,
+    res: await curlPush({ origin: f.server.origin, caFile: f.server.caFile, token, aci: p.aciPath, asc: p.ascPath }),
+  });
+  const push = async (name: string, body: string, token = admin) => pushPrepared(await prepare(name, body), token);
+  const del = (name: string) =>
+    f.server.request(`/-/api/images/${name}/1.0.0/linux/amd64`, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } });
+
+  // The filesystem backend removes a directory once a delete leaves it empty, also the one a
+  // push is placing its blob in, between making it and linking into it, as often as deletes empty it.
+  it('an overwrite push whose blob directory two deletes prune in turn still publishes', async () => {
+    const blobs = join(f.server.storageDir, 'blobs');
+    assert.equal((await push('localhost/prune/app', 'old')).res.status, 201);
+    assert.equal((await push('localhost/prune/other', 'other')).res.status, 201);
+    assert.equal((await readdir(blobs)).length, 2, 'the two blobs are all the blobs directory holds');
+
+    const rmdirs = held();
+    const links = held();
+    const realRmdir = fsp.rmdir;
+    const realLink = fsp.link;
+    mock.method(fsp, 'rmdir', (async (path, options) => {
+      if (path === blobs) await rmdirs.hold();
+      return realRmdir(path, options);
+    }) as typeof fsp.rmdir);
+    mock.method(fsp, 'link', (async (from, to) => {
+      if (dirname(String(to)) === blobs && links.calls.length < 2) await links.hold();
+      return realLink(from, to);
+    }) as typeof fsp.link);
+    syncBuiltinESMExports();
+    try {
+      // Both deletes have removed their blob and wait to remove the directory, now empty.
+      const deletes = [del('localhost/prune/app'), del('localhost/prune/other')];
+      await rmdirs.reached(2);
+      // The overwrite push finds the version gone, and waits with the directory made, to link into it.
+      const pushed = push('localhost/prune/app', 'new');
+      await links.reached(1);
+      rmdirs.calls[0]!();
+      assert.equal((await Promise.race(deletes)).status, 200);
+      links.calls[0]!();
+      // The push makes the directory again; the other delete removes it again before the link.
+      await links.reached(2);
+      rmdirs.calls[1]!();
+      assert.deepEqual(
+        (await Promise.all(deletes)).map((r) => r.status),
+        [200, 200],
+      );
+      links.calls[1]!();
+      const { aciPath, res } = await pushed;
+      assert.equal(res.status, 201, res.raw);
+      const served = await f.server.request('/-/aci/localhost/prune/app/1.0.0/linux/amd64.aci');
+      assert.equal(served.status, 200);
+      assert.ok(served.body.equals(await readFile(aciPath)), 'the new bytes are served');
+      assert.equal((await readdir(blobs)).length, 1, 'the new blob, and no other');
+    } finally {
+      mock.restoreAll();
+      syncBuiltinESMExports();
+      for (const release of [...rmdirs.calls, ...links.calls]) release();
+    }
+  });
+
+  for (const [who, overwrite] of [
+    ['an overwrite push', true],
+    ['a plain push', false],
+  ] as const) {
+    it(`${who} losing the commit to a record deleted at once is judged as a push after that delete`, async () => {
+      const name = `localhost/prune/lost-${overwrite ? 'overwrite' : 'plain'}`;
+      const recordFile = join(f.server.storageDir, layout.versionRecord(V(name, '1.0.0')));
+      const token = overwrite ? admin : f.token;
+      const images = [await prepare(name, 'one'), await prepare(name, 'two')];
+      const links = held();
+      const realLink = fsp.link;
+      let deleted: Awaited<ReturnType<typeof del>> | undefined;
+      mock.method(fsp, 'link', (async (from, to) => {
+        if (to !== recordFile || links.calls.length >= 2) return realLink(from, to);
+        await links.hold();
+        try {
+          return await realLink(from, to);
+        } catch (e) {
+          // The other push's record is there: delete it before this push reads it.
+          deleted = await del(name);
+          throw e;
+        }
+      }) as typeof fsp.link);
+      syncBuiltinESMExports();
+      try {
+        // Both pushes found the version free and are about to write its record.
+        const pushes = images.map((p) => pushPrepared(p, token));
+        await links.reached(2);
+        links.calls[0]!();
+        const first = await Promise.race(pushes);
+        assert.equal(first.res.status, 201, first.res.raw);
+        links.calls[1]!();
+        const results = await Promise.all(pushes);
+        const second = results.find((r) => r !== first)!;
+        assert.equal(deleted?.status, 200, deleted?.body.toString());
+        const served = await f.server.request(`/-/aci/${name}/1.0.0/linux/amd64.aci`);
+        if (overwrite) {
+          assert.equal(second.res.status, 201, second.res.raw);
+          assert.equal(served.status, 200);
+          assert.ok(served.body.equals(await readFile(second.aciPath)), 'the second push is served');
+        } else {
+          assert.equal(second.res.status, 409, second.res.raw);
+          assert.equal(second.res.json.error.code, 'VERSION_DELETED');
+          assert.equal(served.status, 404);
+        }
+        const all = await filesUnder(f.server.storageDir);
+        const records = await Promise.all(
+          all
+            .filter((p) => p.includes('/_v/'))
+            .map(async (p) => JSON.parse(await readFile(join(f.server.storageDir, p), 'utf8')).blob as string),
+        );
+        assert.deepEqual(
+          all.filter((p) => p.startsWith('blobs/')).sort(),
+          records.sort(),
+          'no blob without a record, no record without a blob',
+        );
+      } finally {
+        mock.restoreAll();
+        syncBuiltinESMExports();
+        for (const release of links.calls) release();
+      }
+    });
+  }
 });
