@@ -103,3 +103,23 @@ export function assertPublishableVersion(version: string): void {
     );
   }
 }
+
+/**
+ * Refuses a prefix that is not an AC identifier under `domain`: every pushed name
+ * is under the image domain, so a key or token for any other prefix could never
+ * serve. `what` names the thing refused in its error codes (KEY_..., TOKEN_...).
+ */
+export function checkDomainPrefix(domain: string, prefix: string, what: 'KEY' | 'TOKEN'): void {
+  if (!isAcIdentifier(prefix)) {
+    throw invalid(
+      `${what}_PREFIX_INVALID`,
+      `prefix ${JSON.stringify(prefix)} is not an AC identifier; use a lowercase name prefix such as ${domain}/team`,
+    );
+  }
+  if (!prefixCovers(domain, prefix)) {
+    throw invalid(
+      `${what}_PREFIX_OUTSIDE_DOMAIN`,
+      `prefix ${prefix} is outside this server's image domain ${domain}; use ${domain} or a prefix under it (set ACIHOST_PUBLIC_URL for another domain)`,
+    );
+  }
+}

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isAcIdentifier, prefixCovers } from '../aci/name.ts';
+import { checkDomainPrefix, prefixCovers } from '../aci/name.ts';
 import { invalid, notFound } from '../errors.ts';
 import { normalizeFingerprint, parsePublicKeys, type PublicKeyInfo } from '../signing/keys.ts';
 import type { TrustedKey } from '../signing/signature.ts';
@@ -54,7 +54,7 @@ export class KeyStore {
 
   /** Trusts every key in `input` for `prefix`; a key already trusted elsewhere gains the prefix. */
   async add(prefix: string, input: string | Uint8Array, now = new Date()): Promise<AddedKey[]> {
-    this.checkPrefix(prefix);
+    checkDomainPrefix(this.domain, prefix, 'KEY');
     const infos = await parsePublicKeys(input);
     const added: AddedKey[] = [];
     for (const info of infos) {
@@ -129,20 +129,5 @@ export class KeyStore {
   /** A trusted key by fingerprint; asks storage when this process has not seen it yet. */
   fetch(fingerprint: string): Promise<KeyRecord | undefined> {
     return this.mirror.fetch(layout.key(fingerprint));
-  }
-
-  private checkPrefix(prefix: string): void {
-    if (!isAcIdentifier(prefix)) {
-      throw invalid(
-        'KEY_PREFIX_INVALID',
-        `prefix ${JSON.stringify(prefix)} is not an AC identifier; use a lowercase name prefix such as ${this.domain}/team`,
-      );
-    }
-    if (!prefixCovers(this.domain, prefix)) {
-      throw invalid(
-        'KEY_PREFIX_OUTSIDE_DOMAIN',
-        `prefix ${prefix} is outside this server's image domain ${this.domain}; use ${this.domain} or a prefix under it (set ACIHOST_PUBLIC_URL for another domain)`,
-      );
-    }
   }
 }

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { isAcIdentifier, prefixCovers } from '../aci/name.ts';
+import { checkDomainPrefix, prefixCovers } from '../aci/name.ts';
 import { forbidden, invalid, notFound, unauthenticated } from '../errors.ts';
 import { layout } from '../storage/layout.ts';
 import type { Storage } from '../storage/storage.ts';
@@ -51,7 +51,7 @@ export class TokenStore {
   }
 
   async create(spec: NewToken, now = new Date()): Promise<{ token: string; record: TokenRecord }> {
-    for (const p of spec.prefixes) this.checkPrefix(p);
+    for (const p of spec.prefixes) checkDomainPrefix(this.domain, p, 'TOKEN');
     const id = randomBytes(10).toString('hex');
     const secret = randomBytes(32).toString('base64url');
     const record: TokenRecord = {
@@ -65,22 +65,6 @@ export class TokenStore {
     };
     await this.storage.put(layout.token(id), Buffer.from(JSON.stringify(record, null, 1)), { ifAbsent: true });
     return { token: `acih_${id}_${secret}`, record };
-  }
-
-  // Every pushed name is under the image domain, so a token for a prefix outside it could never push.
-  private checkPrefix(prefix: string): void {
-    if (!isAcIdentifier(prefix)) {
-      throw invalid(
-        'TOKEN_PREFIX_INVALID',
-        `prefix ${JSON.stringify(prefix)} is not an AC identifier; use a lowercase name prefix such as ${this.domain}/team`,
-      );
-    }
-    if (!prefixCovers(this.domain, prefix)) {
-      throw invalid(
-        'TOKEN_PREFIX_OUTSIDE_DOMAIN',
-        `prefix ${prefix} is outside this server's image domain ${this.domain}; use ${this.domain} or a prefix under it (set ACIHOST_PUBLIC_URL for another domain)`,
-      );
-    }
   }
 
   async list(): Promise<TokenRecord[]> {
