@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { unknownVariables } from '../config/env.ts';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { createStorage } from '../storage/create-storage.ts';
@@ -14,18 +15,25 @@ interface StorageCheck {
 }
 
 /**
- * Loads the configuration itself, so that --json can report its problems. With
+ * Loads the configuration itself, so that --json can report its problems; an
+ * ACIHOST_ variable nothing reads is one of them (other commands only warn). With
  * `--connect`, it also proves the storage reachable, writable, readable and listable,
  * then removes its probe object. Exit 2 when the configuration is invalid (as for every
  * command), 1 when the storage check fails.
  */
 export async function checkConfigCommand(values: CliValues): Promise<number> {
-  let config: Config;
+  let config: Config | undefined;
+  // A misspelt variable leaves its setting at the default: here, that is a failure.
+  const problems = unknownVariables(process.env);
   try {
     config = loadConfig({ file: values.config });
   } catch (e) {
-    if (!(e instanceof ConfigError) || !values.json) throw e;
-    out(JSON.stringify({ valid: false, problems: e.problems }));
+    if (!(e instanceof ConfigError)) throw e;
+    problems.push(...e.problems);
+  }
+  if (problems.length > 0 || !config) {
+    if (!values.json) throw new ConfigError(problems);
+    out(JSON.stringify({ valid: false, problems }));
     return 2;
   }
   const storage = values.connect ? await checkStorage(config) : undefined;

@@ -47,10 +47,17 @@ export const OPTION_VALUES: Partial<Record<OptionName, string>> = {
 
 type Work = (config: Config, args: string[], values: CliValues) => Promise<number>;
 
-/** Loads the configuration, then the command's module (so a bad configuration is reported first). */
+/**
+ * Loads the configuration, then the command's module (so a bad configuration is reported first).
+ * A misspelt ACIHOST_ variable is only a warning here: a running service should not stop over
+ * one; `check-config` fails on it.
+ */
 const withConfig =
   (load: () => Promise<Work>) =>
   async ({ args, values }: Invocation): Promise<number> => {
+    for (const problem of (await import('../config/env.ts')).unknownVariables(process.env)) {
+      process.stderr.write(`acihost: warning: ${problem}\n`);
+    }
     const config = (await import('../config/load.ts')).loadConfig({ file: values.config });
     return (await load())(config, args, values);
   };

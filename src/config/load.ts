@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import type { z } from 'zod';
+import { closest, ENV_SETTINGS, settingAt } from './env.ts';
 import { configSchema, type Config } from './schema.ts';
 
 /** Thrown when configuration is unusable; `problems` lists each one with its path. */
@@ -15,45 +17,6 @@ export class ConfigError extends Error {
 const DEFAULTS_URL = new URL('../../config/default.json', import.meta.url);
 
 type Json = Record<string, unknown>;
-
-/** Environment variable -> [config path, how to read the text]. */
-const ENV: Record<string, [string[], (v: string) => unknown]> = {
-  ACIHOST_PORT: [['server', 'port'], (v) => (/^\d+$/.test(v) ? Number(v) : v)],
-  ACIHOST_HOST: [['server', 'host'], String],
-  ACIHOST_PUBLIC_URL: [['server', 'publicUrl'], String],
-  ACIHOST_STORAGE_DIR: [['storage', 'dir'], String],
-  ACIHOST_STORAGE_BACKEND: [['storage', 'backend'], String],
-  ACIHOST_S3_ENDPOINT: [['storage', 's3', 'endpoint'], String],
-  ACIHOST_S3_REGION: [['storage', 's3', 'region'], String],
-  ACIHOST_S3_BUCKET: [['storage', 's3', 'bucket'], String],
-  ACIHOST_S3_PREFIX: [['storage', 's3', 'prefix'], String],
-  ACIHOST_S3_FORCE_PATH_STYLE: [['storage', 's3', 'forcePathStyle'], (v) => (v === 'true' ? true : v === 'false' ? false : v)],
-  ACIHOST_S3_CA_FILE: [['storage', 's3', 'caFile'], String],
-  // The standard AWS variables, so credentials never need to sit in a file.
-  AWS_ACCESS_KEY_ID: [['storage', 's3', 'accessKeyId'], String],
-  AWS_SECRET_ACCESS_KEY: [['storage', 's3', 'secretAccessKey'], String],
-  ACIHOST_TLS_CERT: [['tls', 'cert'], String],
-  ACIHOST_TLS_KEY: [['tls', 'key'], String],
-  ACIHOST_TLS: [['tls', 'enabled'], (v) => (v === 'off' ? false : v === 'on' ? true : v)],
-  ACIHOST_HTTP_PORT: [['server', 'httpPort'], (v) => (/^\d+$/.test(v) ? Number(v) : v)],
-  ACIHOST_TRUST_PROXY: [['server', 'trustProxy'], (v) => v.split(',').map((p) => p.trim()).filter(Boolean)],
-  ACIHOST_ACME_DIRECTORY: [['tls', 'acme', 'directoryUrl'], String],
-  ACIHOST_ACME_EMAIL: [['tls', 'acme', 'email'], String],
-  ACIHOST_ACME_AGREE_TOS: [['tls', 'acme', 'agreeTos'], (v) => (v === 'true' ? true : v === 'false' ? false : v)],
-  ACIHOST_ACME_CA_FILE: [['tls', 'acme', 'caFile'], String],
-  ACIHOST_LOG_LEVEL: [['log', 'level'], String],
-  ACIHOST_MAX_UPLOAD_SESSIONS_PER_TOKEN: [['limits', 'maxUploadSessionsPerToken'], (v) => (/^\d+$/.test(v) ? Number(v) : v)],
-  ACIHOST_MAX_CONCURRENT_UPLOADS_PER_TOKEN: [['limits', 'maxConcurrentUploadsPerToken'], (v) => (/^\d+$/.test(v) ? Number(v) : v)],
-  ACIHOST_ANSWER_CACHE_BYTES: [['limits', 'answerCacheBytes'], (v) => (/^\d+$/.test(v) ? Number(v) : v)],
-  ACIHOST_PRIVATE_PREFIXES: [
-    ['access', 'privatePrefixes'],
-    (v) =>
-      v
-        .split(',')
-        .map((p) => p.trim())
-        .filter(Boolean),
-  ],
-};
 
 function readJson(path: string | URL, label: string): Json {
   let text: string;
@@ -90,25 +53,98 @@ function setPath(target: Json, path: string[], value: unknown): void {
   node[path[path.length - 1]!] = value;
 }
 
-/** Defaults, then the optional file, then environment variables; validated strictly. */
+/** Where a value came from, for problem reports. */
+type Origin = { variable: string; text: string } | { file: string };
+
+const MAX_SHOWN = 100;
+
+function shown(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > MAX_SHOWN ? `${text.slice(0, MAX_SHOWN)}…` : text;
+}
+
+function valueAt(root: unknown, path: PropertyKey[]): unknown {
+  let node = root;
+  for (const k of path) node = typeof node === 'object' && node !== null ? (node as Record<PropertyKey, unknown>)[k] : undefined;
+  return node;
+}
+
+/** Every path a file sets (arrays count as one value), so a problem can name the file. */
+function recordFile(origins: Map<string, Origin>, value: Json, file: string, prefix: string[] = []): void {
+  for (const [k, v] of Object.entries(value)) {
+    const path = [...prefix, k];
+    origins.set(path.join('.'), { file });
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) recordFile(origins, v as Json, file, path);
+  }
+}
+
+/**
+ * "(from ACIHOST_PORT=\"abc\")", "(from c.json: 80000)", "(default: 8443)"; an unknown key
+ * only names its file; a whole section (tls.cert with tls.key) names nothing.
+ */
+function originOf(origins: Map<string, Origin>, raw: Json, path: PropertyKey[]): string {
+  const key = path.join('.');
+  const setting = ENV_SETTINGS.find((s) => key === s.path || key.startsWith(`${s.path}.`));
+  for (let n = path.length; n > 0; n--) {
+    const origin = origins.get(path.slice(0, n).join('.'));
+    if (!origin) continue;
+    if ('variable' in origin) return ` (from ${origin.variable}${setting?.secret ? ', value hidden' : `=${shown(origin.text)}`})`;
+    if (!setting) return n === path.length ? ` (in ${origin.file})` : '';
+    return ` (from ${origin.file}${setting.secret ? '' : `: ${shown(valueAt(raw, path))}`})`;
+  }
+  return setting && !setting.secret ? ` (default: ${shown(valueAt(raw, path))})` : '';
+}
+
+function describeIssue(issue: z.core.$ZodIssue, origins: Map<string, Origin>, raw: Json): string[] {
+  const at = (path: PropertyKey[]) => (path.length ? path.join('.') : '(top level)');
+  if (issue.code === 'unrecognized_keys') {
+    const section = issue.path.join('.');
+    const siblings = ENV_SETTINGS.map((s) => s.path as string).filter((p) => p.startsWith(section) && p !== section);
+    return issue.keys.map((key) => {
+      const path = [...issue.path, key];
+      const near = closest(path.join('.'), siblings);
+      return `${at(path)}: unknown key${near ? `; did you mean ${near}?` : ''}${originOf(origins, raw, path)}`;
+    });
+  }
+  const setting = settingAt(issue.path.join('.'));
+  // zod's "expected number, received string" or "Too big" names no range; the setting's type does.
+  const generic = ['invalid_type', 'too_small', 'too_big', 'invalid_value'].includes(issue.code);
+  const message = generic && setting ? `expected ${setting.type}` : issue.message;
+  return [`${at(issue.path)}: ${message}${originOf(origins, raw, issue.path)}`];
+}
+
+/**
+ * Defaults, then the optional file, then environment variables; validated strictly.
+ * Each problem names the setting, what it expects and where its value came from.
+ */
 export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv } = {}): Config {
   const env = opts.env ?? process.env;
+  const origins = new Map<string, Origin>();
+  const problems: string[] = [];
   let raw = readJson(DEFAULTS_URL, 'config/default.json');
-  if (opts.file) raw = overlay(raw, readJson(opts.file, opts.file));
-  for (const [name, [path, read]] of Object.entries(ENV)) {
-    const v = env[name];
-    if (v !== undefined && v !== '') setPath(raw, path, read(v));
+  if (opts.file) {
+    const file = readJson(opts.file, opts.file);
+    recordFile(origins, file, opts.file);
+    raw = overlay(raw, file);
+  }
+  for (const setting of ENV_SETTINGS) {
+    const text = env[setting.variable];
+    if (text === undefined || text === '') continue;
+    const read = setting.read(text);
+    const origin = { variable: setting.variable, text };
+    if ('expected' in read) {
+      problems.push(
+        `${setting.path}: expected ${read.expected}${originOf(new Map([[setting.path, origin]]), raw, setting.path.split('.'))}`,
+      );
+      continue;
+    }
+    setPath(raw, setting.path.split('.'), read.value);
+    origins.set(setting.path, origin);
   }
   const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((i) => {
-        const where = i.path.length ? i.path.join('.') : '(top level)';
-        return `${where}: ${i.message}`;
-      }),
-    );
-  }
-  return parsed.data;
+  if (!parsed.success) problems.push(...parsed.error.issues.flatMap((i) => describeIssue(i, origins, raw)));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return parsed.data!;
 }
 
 /** The image domain: the public URL's host name, which every pushed name must start with. */

@@ -73,7 +73,8 @@ type AcmeView = { server: { publicUrl: string }; tls: { enabled: boolean; acme: 
 
 /** ACME needs a DNS name to order for, the operator's agreement, and TLS on. */
 export function acmeRequirements(c: AcmeView, ctx: z.RefinementCtx): void {
-  if (c.tls.acme.directoryUrl === null) return;
+  // An unreadable public URL is reported on its own.
+  if (c.tls.acme.directoryUrl === null || !URL.canParse(c.server.publicUrl)) return;
   const problem = (path: string[], message: string) => ctx.addIssue({ code: 'custom', path, message });
   if (!c.tls.acme.agreeTos) {
     problem(

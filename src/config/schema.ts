@@ -7,25 +7,43 @@ import { acmeRequirements, metricsSchema, proxyAddress, rateLimitSchema, tlsSche
 const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().positive();
 
-const publicUrl = z
-  .string()
-  .url()
-  .refine((s) => new URL(s).protocol === 'https:', 'must be an https:// URL (rkt discovers over https only)')
-  .refine((s) => {
-    const u = new URL(s);
-    return (u.pathname === '/' || u.pathname === '') && !u.search && !u.hash && !u.username;
-  }, 'must be an origin only, such as https://aci.example.com (no path, query or credentials)');
+/** One problem at a time, from the most basic, so a value with no scheme gets one clear line. */
+const publicUrl = z.string().superRefine((s, ctx) => {
+  const problem = (message: string) => ctx.addIssue({ code: 'custom', message });
+  if (/^http:\/\//i.test(s)) {
+    // Behind a TLS-terminating proxy too: this is the URL clients use, not the one acihost listens on.
+    return problem('must start with https://: rkt discovers over https only (behind a TLS-terminating proxy too)');
+  }
+  if (!/^https:\/\//i.test(s)) {
+    const host = /^[\w.-]+(:\d+)?$/.test(s) ? s : 'aci.example.com';
+    return problem(`must start with https://, such as https://${host}`);
+  }
+  if (!URL.canParse(s)) return problem('must be a URL such as https://aci.example.com');
+  const u = new URL(s);
+  if ((u.pathname !== '/' && u.pathname !== '') || u.search || u.hash || u.username) {
+    problem('must be an origin only, such as https://aci.example.com (no path, query or credentials)');
+  }
+});
 
 const namePrefix = z.string().regex(AC_IDENTIFIER, 'must be an image name prefix such as aci.example.com/team');
 
 const duration = z.string().refine((s) => parseDuration(s) !== null, 'must be a duration such as 30d, 12h or 90m');
 
 /** A private prefix outside the image domain would match nothing and leave the intended names public. */
-function privatePrefixesUnderDomain(c: { server: { publicUrl: string }; access: { privatePrefixes: string[] } }, ctx: z.RefinementCtx): void {
+function privatePrefixesUnderDomain(
+  c: { server: { publicUrl: string }; access: { privatePrefixes: string[] } },
+  ctx: z.RefinementCtx,
+): void {
+  // An unreadable public URL is reported on its own.
+  if (!URL.canParse(c.server.publicUrl)) return;
   const domain = new URL(c.server.publicUrl).hostname;
   c.access.privatePrefixes.forEach((p, i) => {
     if (p !== domain && !p.startsWith(`${domain}/`)) {
-      ctx.addIssue({ code: 'custom', path: ['access', 'privatePrefixes', i], message: `must be ${domain} or a prefix under it (the image domain)` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['access', 'privatePrefixes', i],
+        message: `must be ${domain} or a prefix under it (the image domain)`,
+      });
     }
   });
 }
@@ -46,7 +64,11 @@ const s3Schema = z
     secretAccessKey: z.string().min(1).nullable(),
     timeoutMs: z.number().int().min(100),
     // S3 allows parts of 5 MiB and more; an upload holds two parts in memory: one sending, one filling (s3-multipart.ts).
-    partSizeBytes: z.number().int().min(5 * 1024 * 1024).max(64 * 1024 * 1024),
+    partSizeBytes: z
+      .number()
+      .int()
+      .min(5 * 1024 * 1024)
+      .max(64 * 1024 * 1024),
   })
   .strict();
 
@@ -86,7 +108,7 @@ export const configSchema = z
       })
       .strict()
       .refine((st) => st.backend !== 's3' || st.s3.bucket !== '', {
-        message: 'storage.s3.bucket must be set when storage.backend is s3 (ACIHOST_S3_BUCKET)',
+        message: 'must be set when storage.backend is s3 (ACIHOST_S3_BUCKET)',
         path: ['s3', 'bucket'],
       }),
     limits: z

@@ -171,7 +171,7 @@ describe('acihost command line', () => {
       const report = JSON.parse(ko.stdout);
       assert.equal(report.valid, false);
       assert.ok(
-        report.problems.some((p: string) => p.startsWith('storage: Unrecognized key')),
+        report.problems.some((p: string) => p.startsWith('storage.dri: unknown key')),
         ko.stdout,
       );
       assert.ok(

@@ -57,7 +57,7 @@ describe('configuration', () => {
       (e: unknown) => {
         assert.ok(e instanceof ConfigError);
         const text = e.problems.join('\n');
-        for (const path of ['server: Unrecognized key', 'server.port', 'server.publicUrl', 'limits.maxEntries', 'tls'])
+        for (const path of ['server.prot: unknown key', 'server.port', 'server.publicUrl', 'limits.maxEntries', 'tls'])
           assert.match(text, new RegExp(path.replace('.', '\\.')));
         assert.match(text, /https/);
         return true;
@@ -81,7 +81,7 @@ describe('configuration', () => {
     assert.equal(ok.code, 0, ok.stderr);
     const ko = await runCli(['check-config', '--config', bad], {});
     assert.notEqual(ko.code, 0);
-    assert.match(ko.stderr, /storage: Unrecognized key/);
+    assert.match(ko.stderr, /storage\.dri: unknown key; did you mean storage\.dir\?/);
     assert.match(ko.stderr, /log\.level/);
     const missing = await runCli(['check-config', '--config', join(dir, 'nope.json')], {});
     assert.notEqual(missing.code, 0);

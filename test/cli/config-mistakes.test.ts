@@ -1,0 +1,74 @@
+/**
+ * Configuration mistakes as the operator meets them: one line naming the variable and
+ * its value, no stack trace; a misspelt ACIHOST_ variable fails check-config and is a
+ * warning, once, for serve and the other commands.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnServer } from '../helpers/process-server.ts';
+import { freePort, runCli } from '../helpers/server.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
+
+const TYPO = 'ACIHOST_PORTT: not a variable acihost reads; did you mean ACIHOST_PORT? (every variable: docs/configuration.md)';
+
+const count = (text: string, part: string): number => text.split(part).length - 1;
+
+describe('configuration mistakes on the command line', () => {
+  it('a public URL without its scheme is one line naming the variable, not a TypeError', async () => {
+    const r = await runCli(['check-config'], { ACIHOST_PUBLIC_URL: 'aci.example.com' });
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(
+      r.stderr,
+      'acihost: invalid configuration:\n  server.publicUrl: must start with https://, such as https://aci.example.com (from ACIHOST_PUBLIC_URL="aci.example.com")\n',
+    );
+  });
+
+  it('a port that is not a number names ACIHOST_PORT, the value and the range', async () => {
+    const r = await runCli(['check-config'], { ACIHOST_PORT: 'abc' });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^ {2}server\.port: expected integer from 0 to 65535 \(from ACIHOST_PORT="abc"\)$/m);
+  });
+
+  it('check-config fails on an ACIHOST_ variable nothing reads, naming the closest one', async () => {
+    const r = await runCli(['check-config'], { ACIHOST_PORTT: '1' });
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr, `acihost: invalid configuration:\n  ${TYPO}\n`);
+    const json = await runCli(['check-config', '--json'], { ACIHOST_PORTT: '1' });
+    assert.equal(json.code, 2);
+    assert.deepEqual(JSON.parse(json.stdout), { valid: false, problems: [TYPO] });
+  });
+
+  it('other commands warn about it once on stderr and go on', async () => {
+    const dir = await tempDir('acihost-typo-');
+    const r = await runCli(['key', 'list'], { ACIHOST_PORTT: '1', ACIHOST_STORAGE_DIR: join(dir, 'storage') });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(count(r.stderr, TYPO), 1, r.stderr);
+    assert.match(r.stderr, /^acihost: warning: ACIHOST_PORTT: /);
+  });
+
+  it('serve warns about it once and serves', async () => {
+    const dir = await tempDir('acihost-typo-');
+    const port = await freePort();
+    const configFile = join(dir, 'config.json');
+    await writeFile(configFile, JSON.stringify({ tls: { devCertsDir: join(dir, 'certs') } }));
+    const server = await spawnServer({
+      configFile,
+      env: {
+        ACIHOST_PORTT: '1',
+        ACIHOST_HOST: '127.0.0.1',
+        ACIHOST_PORT: String(port),
+        ACIHOST_STORAGE_DIR: join(dir, 'storage'),
+        ACIHOST_LOG_LEVEL: 'silent',
+      },
+      origin: `https://localhost:${port}`,
+      caPem: () => readFile(join(dir, 'certs', 'ca.pem'), 'utf8').catch(() => ''),
+    });
+    try {
+      assert.equal(count(server.stderr(), TYPO), 1, server.stderr());
+    } finally {
+      await server.stop();
+    }
+  });
+});
