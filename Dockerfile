@@ -25,7 +25,7 @@ FROM node:24-bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends xz-utils bzip2 && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 # A fixed glibc mmap threshold: a raised one kept the heap grown by a download's socket buffers;
-# a young generation of 4 MiB semi-spaces: smaller, answers wait on scavenges (README: Design notes).
+# a young generation of 4 MiB semi-spaces: smaller, answers wait on scavenges (docs/design.md).
 ENV NODE_ENV=production \
     ACIHOST_STORAGE_DIR=/data/storage \
     ACIHOST_PORT=8443 \

@@ -41,7 +41,7 @@ export async function prepareSite(dir: string, port: number, certsDir: string, e
     // The image domain is the public URL's host: names are localhost/...
     ACIHOST_PUBLIC_URL: `https://localhost:${port}`,
     ACIHOST_STORAGE_DIR: storageDir,
-    // As the Dockerfile, the systemd unit and npm start launch it (README: Design notes).
+    // As the Dockerfile, the systemd unit and npm start launch it (docs/design.md).
     MALLOC_MMAP_THRESHOLD_: '131072',
     NODE_OPTIONS: '--max-semi-space-size=4',
     ...extraEnv,

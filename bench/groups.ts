@@ -1,4 +1,4 @@
-/** Issue 7's measurements 1-3: discovery, small files, downloads; each against nginx in the same run. */
+/** Discovery, small files, downloads; each against nginx in the same run. */
 import type { BenchOptions } from './options.ts';
 import { figure, type Figure } from './report.ts';
 import { ACI_PATH, DISCOVERY_PATH, type Bed } from './bed.ts';

@@ -2,7 +2,7 @@
  * The Node ceiling: a bare node:https server that answers every request with one
  * response taken from acihost (its body and headers, from a file), with nothing
  * else per request: no routing, access line or metrics. With `--access-line` it
- * also does what issue 10 asks of every request and nothing more: acihost's own
+ * also does what acihost must do for every request and nothing more: acihost's own
  * access line (src/http/access-log.ts, on standard output) and request metrics.
  * Started by bench/node-ceiling.ts, pinned and launched as acihost is.
  *

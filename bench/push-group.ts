@@ -1,5 +1,5 @@
 /**
- * Issue 7's measurement 4: signed pushes with the README's curl recipe (full
+ * Signed pushes with the documented curl recipe (full
  * validation and signature check) against nginx's plain PUT of the same file, with
  * each server's peak RSS during the transfer.
  */
