@@ -24,13 +24,10 @@ FROM node:24-bookworm-slim
 # xz and bzip2 decode pushed ACIs of those formats (gzip and plain tar need nothing).
 RUN apt-get update && apt-get install -y --no-install-recommends xz-utils bzip2 && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-# A fixed glibc mmap threshold: a raised one kept the heap grown by a download's socket buffers;
-# a young generation of 4 MiB semi-spaces: smaller, answers wait on scavenges (docs/design.md).
+# `acihost serve` gives itself its memory settings (glibc mmap threshold, V8 semi-spaces): none here.
 ENV NODE_ENV=production \
     ACIHOST_STORAGE_DIR=/data/storage \
-    ACIHOST_PORT=8443 \
-    MALLOC_MMAP_THRESHOLD_=131072 \
-    NODE_OPTIONS=--max-semi-space-size=4
+    ACIHOST_PORT=8443
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY config ./config

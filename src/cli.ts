@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// First, before the modules below are evaluated: the young-generation policy (src/ops/heap-policy.ts).
+// First: `serve` re-executes itself here when the runtime settings are missing (src/ops/launch.ts).
+import './ops/launch.ts';
+// Then, before the modules below are evaluated: the young-generation policy (src/ops/heap-policy.ts).
 import './ops/heap-policy.ts';
 import './ops/compile-cache.ts';
 import { UsageError } from './cli/args.ts';

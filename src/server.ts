@@ -25,16 +25,22 @@ export interface RunningServer {
   app: FastifyInstance;
   registry: Registry;
   state: ServerState;
-  /** The address actually bound, e.g. https://127.0.0.1:43121 (http:// with TLS off). */
+  /** Where this machine reaches the server, e.g. https://127.0.0.1:43121 (http:// with TLS off). */
   url: string;
+  /** The address the listener bound, as a URL: https://0.0.0.0:8443 when it listens on every interface. */
+  boundUrl: string;
   /** The plain-HTTP listener (ACME challenges, redirects), when open. */
   httpUrl?: string;
   /** The development CA's certificate file, when no certificate was configured. */
   devCa?: string;
   /** SIGHUP: reload certificate files, or re-check the ACME certificate. */
   reload(): Promise<void>;
-  /** SIGTERM: readiness fails, then the listener closes and requests in flight finish (see src/ops/shutdown.ts). */
-  shutdown(): Promise<void>;
+  /**
+   * SIGTERM: readiness fails for server.shutdownDelaySeconds, then the listener closes and
+   * requests in flight finish (src/ops/shutdown.ts). SIGINT, Ctrl-C at a terminal, skips
+   * the readiness delay: it is for load balancers, which stop a server with SIGTERM.
+   */
+  shutdown(signal?: 'SIGTERM' | 'SIGINT'): Promise<void>;
   /** Closes at once (tests, and after a failed start). */
   close(): Promise<void>;
 }
@@ -105,6 +111,8 @@ async function listenRedirect(config: Config, tls: TlsSetup, origin: string, log
   }
 }
 
+const urlHost = (address: string) => (address.includes(':') ? `[${address}]` : address);
+
 const hostForUrl = (host: string) => {
   const h = host.includes(':') ? `[${host}]` : host;
   return h === '0.0.0.0' ? '127.0.0.1' : h === '[::]' ? '[::1]' : h;
@@ -137,7 +145,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   tls?.start();
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.server.port;
-  const url = `${tls ? 'https' : 'http'}://${hostForUrl(config.server.host)}:${port}`;
+  const scheme = tls ? 'https' : 'http';
+  const url = `${scheme}://${hostForUrl(config.server.host)}:${port}`;
+  const boundUrl = typeof address === 'object' && address ? `${scheme}://${urlHost(address.address)}:${address.port}` : url;
   const httpAddress = redirect?.address();
   const httpUrl =
     typeof httpAddress === 'object' && httpAddress ? `http://${hostForUrl(config.server.host)}:${httpAddress.port}` : undefined;
@@ -158,16 +168,20 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     registry,
     state,
     url,
+    boundUrl,
     httpUrl,
     devCa: tls?.devCa,
     reload: async () => {
       log.info('reloading certificates');
       await tls?.reload();
     },
-    shutdown: () =>
+    shutdown: (signal = 'SIGTERM') =>
       shutdown.run(
         { app, state, inFlight, closeRest },
-        { delaySeconds: config.server.shutdownDelaySeconds, graceSeconds: config.server.shutdownGraceSeconds },
+        {
+          delaySeconds: signal === 'SIGINT' ? 0 : config.server.shutdownDelaySeconds,
+          graceSeconds: config.server.shutdownGraceSeconds,
+        },
         log,
       ),
     close: async () => {

@@ -2,9 +2,18 @@ import type { Config } from '../config/schema.ts';
 import { createLogger } from '../logger.ts';
 import { startServer } from '../server.ts';
 
+/** Who can reach a listener bound to this address. */
+function reach(boundUrl: string): string {
+  const host = new URL(boundUrl).hostname;
+  if (host === '0.0.0.0') return 'every IPv4 interface';
+  if (host === '[::]') return 'every interface';
+  if (host === 'localhost' || host.startsWith('127.') || host === '[::1]') return 'this machine only';
+  return 'this address only';
+}
+
 /**
  * Runs until SIGTERM/SIGINT, then shuts down gracefully (src/ops/shutdown.ts) and
- * returns 0. SIGHUP reloads the certificate.
+ * returns 0: SIGINT (Ctrl-C) without the readiness delay. SIGHUP reloads the certificate.
  */
 export async function serveCommand(config: Config): Promise<number> {
   const log = createLogger(config.log.level);
@@ -12,12 +21,12 @@ export async function serveCommand(config: Config): Promise<number> {
   // Printed as well as logged: the one thing a newcomer must copy to a client.
   if (server.devCa)
     process.stderr.write(`acihost: development CA: ${server.devCa} (trust it on clients, e.g. SSL_CERT_FILE=${server.devCa})\n`);
-  process.stderr.write(`acihost: serving ${config.server.publicUrl} (listening on ${server.url})\n`);
+  process.stderr.write(`acihost: listening on ${server.boundUrl} (${reach(server.boundUrl)}); public URL ${config.server.publicUrl}\n`);
   process.on('SIGHUP', () => void server.reload().catch((err: unknown) => log.error({ err }, 'failed to reload certificates')));
   await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
+    const stop = (signal: 'SIGINT' | 'SIGTERM') => {
       log.info({ signal }, 'shutdown signal received');
-      server.shutdown().then(resolve, (err: unknown) => {
+      server.shutdown(signal).then(resolve, (err: unknown) => {
         log.error({ err }, 'failed to shut down cleanly');
         resolve();
       });

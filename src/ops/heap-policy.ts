@@ -11,7 +11,7 @@
  * answers (p99 12-15 ms against 5 ms).
  *
  * So the young generation grows only when the process was started with a bound
- * on it (`--max-semi-space-size`, which the launchers pass in NODE_OPTIONS), and
+ * on it (`--max-semi-space-size`, which `serve` makes sure of: src/ops/launch.ts), and
  * otherwise keeps the growth factor at 1, which mostly holds it at 2 MiB (V8
  * reads the factor each time it considers growing). And code that streams large
  * bodies reports their bytes (`streamed`): after every RELEASE_EVERY of them a
@@ -21,6 +21,9 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { semiSpaceBound } from './runtime-settings.ts';
+
+export { semiSpaceBound };
 
 /** The largest bound on the young generation (MiB per semi-space) that lets it grow. */
 const MAX_BOUNDED_SEMI_SPACE_MIB = 8;
@@ -30,13 +33,6 @@ setFlagsFromString('--expose-gc');
 // A fresh context sees the flag; the program's own global stays without gc().
 const collect = runInNewContext('gc') as (options: { type: 'minor' | 'major' }) => void;
 let unreleased = 0;
-
-/** The semi-space bound given on the command line or in NODE_OPTIONS, in MiB. */
-export function semiSpaceBound(execArgv: readonly string[], nodeOptions: string | undefined): number | undefined {
-  const flags = [...execArgv, ...(nodeOptions ?? '').split(/\s+/)].join(' ');
-  const bound = /--max[-_]semi[-_]space[-_]size[= ](\d+)/.exec(flags)?.[1];
-  return bound === undefined ? undefined : Number(bound);
-}
 
 export function applyHeapPolicy(): void {
   const bound = semiSpaceBound(process.execArgv, process.env.NODE_OPTIONS);

@@ -1,7 +1,8 @@
 /**
  * Graceful shutdown on SIGTERM/SIGINT, in three steps:
  * 1. readiness answers 503 for server.shutdownDelaySeconds while the listener
- *    still accepts, so load balancers take the instance out of rotation first;
+ *    still accepts, so load balancers take the instance out of rotation first
+ *    (on SIGTERM, what they and orchestrators send; Ctrl-C's SIGINT skips the wait);
  * 2. the listener closes and requests in flight get server.shutdownGraceSeconds
  *    to finish (idle keep-alive connections are closed at once);
  * 3. connections still open are cut; their handlers clean up (an upload cut off

@@ -84,15 +84,19 @@ export class Publisher {
       this.checkName(coords.name);
       authorize(token, 'push', coords.name);
       const existing = await this.catalog.find(coords);
-      if (existing) return this.sameOrConflict(existing, image);
-      await this.refuseDeleted(token, coords);
+      // Other bytes under a published version: VERSION_EXISTS, whatever the signature.
+      if (existing) this.sameOrConflict(existing, image);
+      else await this.refuseDeleted(token, coords);
       if (!signature) {
         throw malformed(
           'SIGNATURE_MISSING',
           'the push has no signature part; send the detached signature too: -F asc=@IMAGE.aci.asc (make it with gpg --armor --detach-sign IMAGE.aci)',
         );
       }
+      // A re-push of published bytes is checked as a new push is: a CI whose signing broke
+      // (no signature, a key not or no longer trusted) must hear it on its next retry.
       const signer = await this.verify(coords.name, image, signature);
+      if (existing) return { outcome: 'unchanged', record: existing };
       this.step('verified');
       const record: VersionRecord = {
         ...coords,

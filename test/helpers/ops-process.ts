@@ -34,7 +34,7 @@ export interface OpsProcess {
 }
 
 export async function startOpsProcess(
-  opts: { config?: Record<string, unknown>; env?: Record<string, string>; caFile?: string } = {},
+  opts: { config?: Record<string, unknown>; env?: Record<string, string>; caFile?: string; cli?: string } = {},
 ): Promise<OpsProcess> {
   const dir = await mkdtemp(join(tmpdir(), 'acihost-proc-'));
   const port = await freePort();
@@ -58,7 +58,7 @@ export async function startOpsProcess(
   assert.equal((await cli(['key', 'add', '--prefix', 'localhost', join(dir, 'key.asc')])).code, 0);
   const token = (await cli(['token', 'create', '--prefix', 'localhost'])).stdout.split('\n')[0]!;
   const caFile = opts.caFile ?? join(dir, 'certs', 'ca.pem');
-  const proc = await spawnServer({ configFile, env, origin, caPem: () => readFile(caFile, 'utf8').catch(() => '') });
+  const proc = await spawnServer({ configFile, env, origin, caPem: () => readFile(caFile, 'utf8').catch(() => ''), cli: opts.cli });
   return {
     dir,
     storageDir,

@@ -21,8 +21,10 @@ export async function spawnServer(opts: {
   env: Record<string, string>;
   origin: string;
   caPem: () => Promise<string>;
+  /** The CLI to run (src/cli.ts unless told, e.g. a built dist/cli.js). */
+  cli?: string;
 }): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--config', opts.configFile], {
+  const child = spawn(process.execPath, [opts.cli ?? CLI, 'serve', '--config', opts.configFile], {
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -4,6 +4,8 @@
  * the flow is ever 400 (acpush reads 400 as success), and that storage is left
  * unchanged: nothing published, no session, no scratch.
  */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { wireRequest, reserializeManifest, manifestOf, type AcpushAuth, type AcpushResult } from '../helpers/acpush-client.ts';
@@ -86,6 +88,20 @@ describe('acpush refusals', () => {
     const { aci, asc } = await fx.signed({ version: nextVersion() }, stranger);
     const r = await unchanged(() => fx.acpush({ aci, asc, name: NAME }));
     assertRefusedAtCompletion(r, 'SIGNATURE_UNTRUSTED_KEY');
+  });
+
+  it('checks the signature of a re-push of published bytes as it would a new push', async () => {
+    const { aci, asc } = await fx.signed({ version: nextVersion() });
+    const first = await fx.acpush({ aci, asc, name: NAME });
+    assert.equal(first.exitCode, 0, first.stderr);
+    assertRefusedAtCompletion(await unchanged(() => fx.acpush({ aci, name: NAME })), 'SIGNATURE_MISSING');
+    const path = join(fx.server.dir, 'republished.aci');
+    await writeFile(path, aci);
+    const strangers = await readFile(await fx.gpg.signFile(path, stranger.fingerprint));
+    assertRefusedAtCompletion(await unchanged(() => fx.acpush({ aci, asc: strangers, name: NAME })), 'SIGNATURE_UNTRUSTED_KEY');
+    const again = await unchanged(() => fx.acpush({ aci, asc, name: NAME }));
+    assert.equal(again.exitCode, 0, again.stderr);
+    assert.equal(again.completion!.json.success, true);
   });
 
   it('reports an unreadable signature part at completion, where acpush shows the text', async () => {

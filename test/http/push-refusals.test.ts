@@ -3,7 +3,7 @@
  * that storage is unchanged (nothing stored, no scratch left behind).
  */
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -223,9 +223,37 @@ describe('push refusals', () => {
       const a = await files({});
       const second = await gpg.signFile(a.aciPath, trusted.fingerprint, { armor: false, out: a.aciPath + '.2.sig' });
       const first = await gpg.signFile(a.aciPath, trusted.fingerprint, { armor: false, out: a.aciPath + '.1.sig' });
-      const { readFile } = await import('node:fs/promises');
       const both = Buffer.concat([await readFile(first), await readFile(second)]);
       await expectRefusal(await files(await readFile(a.aciPath), { asc: both }), 422, 'SIGNATURE_MULTIPLE');
+    });
+  });
+
+  describe('a re-push of published bytes', () => {
+    // Checked as a new push is: a CI whose signing step broke must not get 200 on its next run.
+    let published: Buffer;
+    before(async () => {
+      const f = await files({ version: '4.0.0' });
+      const res = await curlPush({ origin: server.origin, caFile: server.caFile, token: tokens.push, aci: f.aciPath, asc: f.ascPath });
+      assert.equal(res.status, 201, res.raw);
+      published = await readFile(f.aciPath);
+    });
+    it('400 without a signature part', async () => {
+      await expectRefusal(await files(published, false), 400, 'SIGNATURE_MISSING');
+    });
+    it('422 for a signature by a key nobody trusts', async () => {
+      await expectRefusal(await files(published, { by: stranger }), 422, 'SIGNATURE_UNTRUSTED_KEY');
+    });
+    it('422 for a signature by a key trusted only for another prefix', async () => {
+      await expectRefusal(await files(published, { by: elsewhere }), 422, 'SIGNATURE_KEY_NOT_TRUSTED_FOR_NAME');
+    });
+    it('200 unchanged with a trusted signature, storage untouched', async () => {
+      const f = await files(published);
+      const before = await storageSnapshot(server.storageDir);
+      const res = await curlPush({ origin: server.origin, caFile: server.caFile, token: tokens.push, aci: f.aciPath, asc: f.ascPath });
+      assert.equal(res.status, 200, res.raw);
+      assert.equal(res.json.version, '4.0.0', res.raw);
+      assert.deepEqual(await storageSnapshot(server.storageDir), before);
+      assert.deepEqual(await scratchFiles(server.storageDir), []);
     });
   });
 

@@ -40,6 +40,25 @@ describe('graceful shutdown', () => {
     assert.deepEqual(await scratchFiles(server.storageDir), []);
   });
 
+  it('SIGINT (Ctrl-C): no readiness delay, the push in flight still completes, exit 0', async (t) => {
+    // The default drain delay (5 s) applies to SIGTERM only.
+    const server = await startOpsProcess();
+    t.after(() => server.close());
+    const image = await server.makeImage('1.0.0', 300_000);
+    // About 1.5 s of upload at this rate.
+    const push = server.push(image, ['--limit-rate', '200k']);
+    await new Promise((r) => setTimeout(r, 300));
+    const sentAt = Date.now();
+    server.proc.child.kill('SIGINT');
+    const exit = await server.proc.exited;
+    const took = Date.now() - sentAt;
+    assert.deepEqual(exit, { code: 0, signal: null }, server.proc.stderr());
+    assert.ok(took < 4000, `exited ${took} ms after the signal`);
+    const result = await push;
+    assert.equal(result.status, 201, result.raw);
+    assert.ok(await stat(join(server.storageDir, RECORD)), 'the version was published');
+  });
+
   it('SIGINT past the grace period: the cut-off push leaves nothing behind, exit 0', async (t) => {
     const server = await startOpsProcess({ config: { server: { shutdownDelaySeconds: 0.2, shutdownGraceSeconds: 0.8 } } });
     t.after(() => server.close());

@@ -167,6 +167,31 @@ describe('acihost import of a classic static tree', () => {
     assert.deepEqual(await storageSnapshot(server.storageDir), before);
   });
 
+  it('counts published bytes as present only with a trusted signature beside them', async () => {
+    const copies = join(server.dir, 'copies');
+    await mkdir(copies);
+    const bytes = await readFile(join(tree, 'hello/hello-0.0.1-linux-amd64.aci'));
+    await writeFile(join(copies, 'unsigned.aci'), bytes);
+    await writeFile(join(copies, 'stranger.aci'), bytes);
+    await stranger.gpg([
+      '--pinentry-mode',
+      'loopback',
+      '--passphrase',
+      '',
+      '--armor',
+      '--output',
+      join(copies, 'stranger.aci.asc'),
+      '--detach-sig',
+      join(copies, 'stranger.aci'),
+    ]);
+    const before = await storageSnapshot(server.storageDir);
+    const r = await server.cli(['import', copies, '--json']);
+    assert.equal(r.code, 1, r.stderr);
+    const codes = Object.fromEntries(JSON.parse(r.stdout).images.map((i: { file: string; code?: string }) => [i.file, i.code]));
+    assert.deepEqual(codes, { 'stranger.aci': 'SIGNATURE_UNTRUSTED_KEY', 'unsigned.aci': 'SIGNATURE_MISSING' });
+    assert.deepEqual(await storageSnapshot(server.storageDir), before);
+  });
+
   it('with --json, prints the same findings as one object', async () => {
     const r = await importTree('--trust-keys', 'localhost', '--json');
     assert.equal(r.code, 1, r.stderr);
