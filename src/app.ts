@@ -22,6 +22,8 @@ import { presentedToken } from './http/credentials.ts';
 import { healthRoutes } from './http/routes/health.ts';
 import { metricsRoutes } from './http/routes/metrics.ts';
 import { ServerState } from './ops/server-state.ts';
+import { registerOpenApi } from './http/api/openapi.ts';
+import { addApiSchemas } from './http/api/schemas.ts';
 
 export interface AppOptions {
   registry: Registry;
@@ -95,6 +97,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
   // Multipart parsing is registered inside the push routes only (src/http/routes/push.ts):
   // at the root its hooks would run on every request.
+  // Response schemas describe answers (the OpenAPI document, checked by the tests) but do not
+  // write them: JSON.stringify sends every field as the handler made it, in its order.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  addApiSchemas(app);
+  // Before any route: the description is collected from the routes as they are added.
+  await registerOpenApi(app, registry.origin);
 
   // 2. Routes: reserved /-/ paths, then the discovery catch-all (find-my-way prefers the longer static prefix).
   // Health and metrics: no token by default (metrics.requireToken), no storage writes.
@@ -110,7 +118,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // The JSON API for tools (/-/api/...; unknown API paths answer JSON, not the page for people).
   await app.register(apiImageRoutes, { registry });
   await app.register(apiKeyRoutes, { registry });
-  await app.register(apiMetaRoutes, { registry });
+  await app.register(apiMetaRoutes);
   // pubkeys.gpg at any depth shares discovery's `/*`; a route constraint on the last segment picks it.
   await app.register(pubkeysRoutes, { registry, answers });
   await app.register(discoveryRoutes, { registry, answers, pages });

@@ -11,6 +11,7 @@ import type { AuditEvent } from '../../src/registry/audit-log.ts';
 import { buildAci } from '../helpers/aci-builder.ts';
 import { readAudit } from '../helpers/audit.ts';
 import { createFixture, type Fixture } from '../helpers/fixture.ts';
+import { fetchContract } from '../helpers/openapi.ts';
 import { curlPush } from '../helpers/push.ts';
 
 const FIELDS = ['time', 'actor', 'action', 'name', 'version', 'os', 'arch', 'imageId', 'result', 'code', 'detail'];
@@ -39,6 +40,7 @@ describe('audit log', () => {
       headers: { authorization: `Bearer ${deleter}` },
     });
     assert.equal(del.status, 200);
+    (await fetchContract(f.server)).check('deleteVersion', del);
     revoked = await f.createToken(['--prefix', 'localhost/team']);
     assert.equal((await f.server.cli(['token', 'revoke', idOf(revoked)!])).code, 0);
     assert.equal((await f.server.cli(['key', 'remove', f.key.fingerprint, '--force'])).code, 0);

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { layout } from '../../src/storage/layout.ts';
 import { readAudit } from '../helpers/audit.ts';
 import { createFixture, type Fixture } from '../helpers/fixture.ts';
+import { fetchContract, type ApiContract } from '../helpers/openapi.ts';
 import { curlPush } from '../helpers/push.ts';
 
 const exists = (path: string) =>
@@ -26,17 +27,20 @@ describe('deleting a version', () => {
   let deleterOther: string;
   let overwriter: string;
   let published200: Buffer;
+  let contract: ApiContract;
 
   const del = async (path: string, token?: string) => {
     const res = await f.server.request(`/-/api/images/${path}`, {
       method: 'DELETE',
       headers: token ? { authorization: `Bearer ${token}` } : {},
     });
+    contract.check('deleteVersion', res);
     return { ...res, json: JSON.parse(res.body.toString()) };
   };
 
   before(async () => {
     f = await createFixture({ prefix: 'localhost/team' });
+    contract = await fetchContract(f.server);
     for (const v of ['1.0.0', '1.1.0', '2.0.0']) {
       const res = await f.push({ name: APP, version: v });
       assert.equal(res.status, 201);

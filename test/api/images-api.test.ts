@@ -2,16 +2,29 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createFixture, type Fixture } from '../helpers/fixture.ts';
+import { fetchContract, type ApiContract } from '../helpers/openapi.ts';
+
+/** The operation a GET of this path is, to check its answer against the description. */
+function operationOf(path: string): string | undefined {
+  const p = path.split('?')[0]!;
+  if (p === '/-/api/images') return 'listImages';
+  if (p.startsWith('/-/api/images/')) return 'getImage';
+  return { '/-/api/keys': 'listKeys', '/-/api/openapi.json': 'getOpenApi' }[p];
+}
 
 describe('JSON API: images and keys', () => {
   let f: Fixture;
+  let contract: ApiContract;
   const get = async (path: string, headers: Record<string, string> = {}) => {
     const res = await f.server.request(path, { headers });
+    const op = operationOf(path);
+    if (op) contract.check(op, res);
     return { ...res, json: JSON.parse(res.body.toString()) };
   };
 
   before(async () => {
     f = await createFixture({ prefix: 'localhost/team' });
+    contract = await fetchContract(f.server);
     for (const [name, version, arch] of [
       ['localhost/team/app', '1.0.0', 'amd64'],
       ['localhost/team/app', '1.2.0', 'amd64'],
@@ -74,7 +87,10 @@ describe('JSON API: images and keys', () => {
       ['limit=1001', 'LIMIT_INVALID'],
       ['cursor=%25%25', 'CURSOR_INVALID'],
       ['prefix=Not%20A%20Name', 'PREFIX_INVALID'],
+      ['limit=', 'LIMIT_INVALID'],
+      ['cursor=Tk9UIEEgTkFNRQ', 'CURSOR_INVALID'],
       ['limit=1&limit=2', 'QUERY_INVALID'],
+      ['prefix=localhost&prefix=localhost/team', 'QUERY_INVALID'],
     ]) {
       const res = await get(`/-/api/images?${query}`);
       assert.equal(res.status, 422, query);
@@ -139,6 +155,8 @@ describe('JSON API: images and keys', () => {
       '/-/api/images/{name}/{version}/{os}/{arch}',
       '/-/api/keys',
       '/-/api/openapi.json',
+      '/-/health/live',
+      '/-/health/ready',
     ]);
     assert.ok(res.json.paths['/-/api/images/{name}/{version}/{os}/{arch}'].delete);
   });

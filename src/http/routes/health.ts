@@ -8,19 +8,57 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ServerState } from '../../ops/server-state.ts';
 import type { Registry } from '../../registry/registry.ts';
 import { layout } from '../../storage/layout.ts';
+import { errorResponses, security } from '../api/schemas.ts';
 
 const STORAGE_CHECK_TIMEOUT_MS = 2000;
 
 type Check = 'ok' | 'failing' | 'missing' | 'expired' | 'off' | 'shutting-down';
+
+const CHECKS = ['config', 'storage', 'certificate', 'lifecycle'] as const;
+const checkSchema = { type: 'string', enum: ['ok', 'failing', 'missing', 'expired', 'off', 'shutting-down'] };
+
+const liveSchema = {
+  operationId: 'getLive',
+  summary: 'Whether the process answers',
+  security: security.public,
+  response: {
+    200: { description: 'Live', type: 'object', required: ['status'], properties: { status: { type: 'string', const: 'live' } } },
+    ...errorResponses(429),
+  },
+};
+
+const readiness = (status: string) => ({
+  type: 'object',
+  required: ['status', 'checks'],
+  properties: {
+    status: { type: 'string', const: status },
+    checks: {
+      type: 'object',
+      required: CHECKS,
+      properties: Object.fromEntries(CHECKS.map((c) => [c, checkSchema])),
+    },
+  },
+});
+
+const readySchema = {
+  operationId: 'getReady',
+  summary: 'Whether the server should get traffic: configuration, storage, certificate, no shutdown',
+  security: security.public,
+  response: {
+    200: { description: 'Ready: every check is ok (or off)', ...readiness('ready') },
+    503: { description: 'Not ready: the checks say which part fails', ...readiness('not-ready') },
+    ...errorResponses(429),
+  },
+};
 
 const noCache = (reply: FastifyReply) => reply.header('cache-control', 'no-store');
 
 export async function healthRoutes(app: FastifyInstance, opts: { registry: Registry; state: ServerState }): Promise<void> {
   const { registry, state } = opts;
 
-  app.get('/-/health/live', async (_request, reply) => noCache(reply).send({ status: 'live' }));
+  app.get('/-/health/live', { schema: liveSchema }, async (_request, reply) => noCache(reply).send({ status: 'live' }));
 
-  app.get('/-/health/ready', async (_request, reply) => {
+  app.get('/-/health/ready', { schema: readySchema }, async (_request, reply) => {
     const checks: Record<string, Check> = {
       config: 'ok',
       storage: (await storageReachable(registry)) ? 'ok' : 'failing',
