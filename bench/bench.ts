@@ -1,18 +1,19 @@
 /**
  * `npm run bench`: acihost's production build against nginx on the same machine,
- * in the same run (issue 7), or with `--s3` against the AWS SDK going straight to
- * Ceph RGW (issue 8). Servers on core 0, load on core 1, TLS on 127.0.0.1, every
+ * in the same run, or with `--s3` against the AWS SDK going straight to
+ * Ceph RGW. Servers on core 0, load on core 1, TLS on 127.0.0.1, every
  * load bounded in time, each measurement repeated in turns (median and spread).
  * Prints a Markdown table and writes the figures as JSON.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CLI } from './acihost.ts';
 import { Bed } from './bed.ts';
 import { coldStarts } from './cold-start.ts';
+import { chartSvg } from './chart.ts';
 import { discovery, downloads, smallFiles } from './groups.ts';
 import { parseBenchArgs, UsageError, type BenchOptions } from './options.ts';
 import { LOAD_CORE } from './processes.ts';
@@ -84,7 +85,9 @@ async function main(): Promise<number> {
     figures,
   };
   await writeResults(resolve(opts.out), results);
-  say(`bench: load average ${loadBefore.join(' ')} before, ${loadAfter.join(' ')} after; results in ${opts.out}`);
+  const chart = resolve(opts.out).replace(/\.json$/, '') + '.svg';
+  await writeFile(chart, chartSvg(figures, reference, `acihost against ${reference}, ${started.toISOString().slice(0, 10)}`));
+  say(`bench: load average ${loadBefore.join(' ')} before, ${loadAfter.join(' ')} after; results in ${opts.out}, chart in ${chart}`);
   return 0;
 }
 

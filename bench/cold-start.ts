@@ -1,4 +1,4 @@
-/** Issue 7's measurement 5: from process start to the first successful discovery answer. */
+/** From process start to the first successful discovery answer. */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AcihostProcess, get, prepareSite, type Site } from './acihost.ts';

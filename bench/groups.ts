@@ -79,7 +79,7 @@ export async function discovery(bed: Bed, opts: BenchOptions): Promise<Figure[]>
 /**
  * The Node ceiling at concurrency `c` (bench/node-ceiling.ts), in turns with nginx:
  * its rate and ratio to nginx, and acihost's rate as a share of it. At c=64 also the
- * ceiling with acihost's access line and metrics, the least issue 10 lets a server do.
+ * ceiling with acihost's access line and metrics, the least a server with an access log does.
  */
 async function ceiling(bed: Bed, c: number, acihostRates: number[], opts: BenchOptions): Promise<Figure[]> {
   const figures: Figure[] = [];

@@ -3,7 +3,7 @@
  * answers with the page's bytes and headers from a constant, pinned to the server
  * core with acihost's launch settings. acihost cannot answer faster than that; the
  * difference is its own work per request (the memory answer, the access line and
- * the metrics), and the ceiling's ratio to nginx says what the issue's ratio
+ * the metrics), and the ceiling's ratio to nginx says what the ratio
  * targets ask of Node's HTTP and TLS on this machine at this hour.
  */
 import type { ChildProcess } from 'node:child_process';

@@ -1,4 +1,4 @@
-/** Figures, their targets (issue 7's table), the printed table and the JSON results. */
+/** Figures, their targets, the printed table, the chart and the JSON results. */
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';

@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- --s3` (issue 8): acihost on the S3 backend against the same
+ * `npm run bench -- --s3`: acihost on the S3 backend against the same
  * transfers made straight to Ceph RGW with the AWS SDK, in one run: push and
  * download MiB/s as ratios, and acihost's peak RSS during a 1 GiB push.
  */

@@ -14,8 +14,11 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { parseFragment } from 'parse5';
+import type { DefaultTreeAdapterMap } from 'parse5';
 import { writeBody, writeImage } from '../../bench/images.ts';
 import { nginxConfig } from '../../bench/nginx.ts';
+import { chartSvg } from '../../bench/chart.ts';
 import { figure, table } from '../../bench/report.ts';
 import { summarize } from '../../bench/stats.ts';
 import { parseWrk } from '../../bench/wrk.ts';
@@ -23,6 +26,8 @@ import { freePort } from '../../bench/processes.ts';
 import { createInspector } from '../../src/aci/inspect.ts';
 import { createTestCertificate } from '../../src/tls/dev-ca.ts';
 import { httpsGet } from '../helpers/tls.ts';
+
+type Element = DefaultTreeAdapterMap['element'];
 
 const CEILING_SERVER = new URL('../../bench/node-ceiling-server.ts', import.meta.url).pathname;
 
@@ -88,6 +93,25 @@ describe('benchmark harness', () => {
     const text = table([rate, rss], 'nginx');
     assert.match(text, /\| x \(req\/s\) +\| 55 +\| 100 +\| 0\.55× +\| ratio ≥ 0\.55 \| yes/);
     assert.match(text, /\| y \(MiB\) +\| 151 .*\| ≤ 150 +\| NO/);
+  });
+
+  it('draws the rates as an SVG chart of ratios: a bar per compared rate, to scale, labels escaped', () => {
+    const half = figure('a', 'half <&> as fast', 'req/s', [50], [100], { on: 'ratio', op: '>=', limit: 0.9 });
+    const twice = figure('b', 'twice as fast', 'MiB/s', [200], [100]);
+    const alone = figure('c', 'no reference', 'req/s', [120]);
+    const latency = figure('d', 'a latency', 'ms', [2], [1]);
+    const svg = chartSvg([half, twice, alone, latency], 'nginx', 'acihost against nginx');
+    const root = parseFragment(svg).childNodes.find((n) => n.nodeName === 'svg') as unknown as Element;
+    const all = (node: Element, name: string): Element[] =>
+      (node.childNodes ?? []).flatMap((c) => [...(c.nodeName === name ? [c as Element] : []), ...all(c as Element, name)]);
+    const attr = (e: Element, name: string) => e.attrs.find((a) => a.name === name)?.value;
+    const bars = all(root, 'rect').filter((r) => attr(r, 'class') === 'bar');
+    assert.equal(bars.length, 2, 'rates with a reference have a bar; others do not');
+    assert.ok(Math.abs(Number(attr(bars[1]!, 'width')) / Number(attr(bars[0]!, 'width')) - 4) < 0.01, 'bars to scale');
+    assert.equal(all(root, 'line').filter((l) => attr(l, 'class') === 'target').length, 1);
+    assert.equal(all(root, 'line').filter((l) => attr(l, 'class') === 'reference').length, 1);
+    assert.match(svg, /half &lt;&amp;&gt; as fast \(req\/s\)/);
+    assert.doesNotMatch(svg, /<&>/);
   });
 
   it('configures nginx with TLS, the static tree, a PUT location and one worker', () => {
