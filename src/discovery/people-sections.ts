@@ -23,6 +23,9 @@ export const shortImageId = (id: string): string => id.slice(0, 'sha512-'.length
 
 const time = (iso: string) => `<time datetime="${esc(iso)}">${esc(iso.slice(0, 16).replace('T', ' '))} UTC</time>`;
 
+/** The versions table's columns, in the order of a row's cells; the phone layout labels each cell with them (page-style.ts). */
+export const VERSION_COLUMNS = ['Version', 'OS/arch', 'Size', 'Pushed', 'Image ID', 'Signed by (key)', 'Files'] as const;
+
 // Links in a row are relative: the rows are most of a page's bytes, and the page must stay small.
 function versionRow(r: VersionRecord, isLatest: boolean): string {
   const fileUrl = `/-/aci/${r.name}/${r.version}/${r.os}/${r.arch}`;
@@ -53,10 +56,9 @@ export function versionsSection(m: PageModel): string {
       ? `<p class="muted">Showing the ${image.versions.length} highest of ${image.total} versions; <a href="${esc(apiUrl)}">the JSON API</a> lists all.</p>`
       : '';
   return (
-    `<section aria-labelledby="versions"><h2 id="versions">Versions</h2><div class="scroll"><table>` +
+    `<section aria-labelledby="versions"><h2 id="versions">Versions</h2><div class="scroll"><table class="versions">` +
     `<caption class="muted">${image.total} version${image.total === 1 ? '' : 's'}, highest first</caption>` +
-    `<thead><tr><th scope="col">Version</th><th scope="col">OS/arch</th><th scope="col">Size</th><th scope="col">Pushed</th>` +
-    `<th scope="col">Image ID</th><th scope="col">Signed by (key)</th><th scope="col">Files</th></tr></thead>` +
+    `<thead><tr>${VERSION_COLUMNS.map((c) => `<th scope="col">${esc(c)}</th>`).join('')}</tr></thead>` +
     `<tbody>\n${rows}\n</tbody></table></div>${more}</section>`
   );
 }
