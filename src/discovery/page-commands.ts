@@ -5,9 +5,28 @@ export interface Command {
   text: string;
 }
 
+/**
+ * The prefixes `rkt trust --prefix` can be given here: those of the keys covering the
+ * name, then those below it. rkt trusts the keys it discovers for a prefix, so any
+ * other prefix would find none.
+ */
+export function trustPrefixes(m: PageModel): string[] {
+  return [...new Set(m.keys.map((k) => k.prefix)), ...m.keyPrefixesBelow.prefixes];
+}
+
+function trustCommand(m: PageModel): Command[] {
+  const prefixes = trustPrefixes(m);
+  if (prefixes.length === 0) return [];
+  const label =
+    prefixes.length === 1
+      ? `Trust the signing keys for ${prefixes[0]}`
+      : 'Trust the signing keys of the prefix you fetch from (one line per prefix with keys)';
+  return [{ label, text: prefixes.map((p) => `sudo rkt trust --prefix ${p}`).join('\n') }];
+}
+
 /** The copy-paste commands for a page: trust the keys, fetch, push, and auth.d for private names. */
 export function pageCommands(m: PageModel): Command[] {
-  const commands: Command[] = [{ label: `Trust the signing keys for ${m.name}`, text: `sudo rkt trust --prefix ${m.name}` }];
+  const commands = trustCommand(m);
   const image = m.image?.visible ? m.image : undefined;
   const example = image?.versions[0];
   if (m.image) {

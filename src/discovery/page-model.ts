@@ -1,12 +1,17 @@
+import { prefixCovers } from '../aci/name.ts';
+import type { KeyStore } from '../registry/keyring.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { TokenRecord } from '../registry/tokens.ts';
 import { highestVersion } from '../registry/version-order.ts';
 import type { VersionRecord } from '../registry/version-record.ts';
+import { compareStrings } from '../util/compare-strings.ts';
 
 /** Names per page of the list for people; the meta tags follow their own cap (discovery-tags.ts). */
 export const NAMES_PER_PAGE = 50;
 /** Version rows shown for one name; the JSON API lists every one. */
 export const VERSIONS_SHOWN = 50;
+/** Prefixes below a path that have keys, as shown on its page; the JSON API lists every key. */
+export const KEY_PREFIXES_SHOWN = 20;
 
 export interface NameEntry {
   name: string;
@@ -31,7 +36,10 @@ export interface PageModel {
     latest: Set<VersionRecord>;
   };
   below: { names: NameEntry[]; total: number; page: number; pages: number };
+  /** The keys covering `name`, each with its narrowest prefix that does. */
   keys: { fingerprint: string; prefix: string; userId: string; url: string }[];
+  /** Prefixes strictly below `name` that have keys of their own, sorted; `total` counts them all. */
+  keyPrefixesBelow: { prefixes: string[]; total: number };
 }
 
 /** The path of the page for `name`: `/` for the domain, `/team/app` below it. */
@@ -48,6 +56,13 @@ function entry(registry: Registry, viewer: TokenRecord | undefined, name: string
     latest: highest,
     platforms: platforms.length,
   };
+}
+
+function keyPrefixesBelow(keys: KeyStore, name: string): PageModel['keyPrefixesBelow'] {
+  const below = new Set<string>();
+  for (const record of keys.all()) for (const p of record.prefixes) if (p !== name && prefixCovers(name, p)) below.add(p);
+  const prefixes = [...below].sort(compareStrings);
+  return { prefixes: prefixes.slice(0, KEY_PREFIXES_SHOWN), total: prefixes.length };
 }
 
 /** How many pages the names below `name` fill: at least one, even when there are none. */
@@ -73,6 +88,7 @@ export function buildPageModel(registry: Registry, name: string, page: number, v
       userId: record.userIds[0] ?? '',
       url: `${origin}/-/keys/${record.fingerprint}.asc`,
     })),
+    keyPrefixesBelow: keyPrefixesBelow(keys, name),
   };
   if (catalog.has(name)) {
     const visible = access.mayRead(viewer, name);

@@ -106,9 +106,24 @@ export function commandsSection(origin: string, commands: Command[]): string {
   return `<section aria-labelledby="use"><h2 id="use">Use it</h2>\n${portNote(origin)}${items}</section>`;
 }
 
+function prefixesBelow(m: PageModel): string {
+  const { prefixes, total } = m.keyPrefixesBelow;
+  const links = prefixes.map((p) => `<li><a href="${esc(pagePath(m.domain, p))}">${esc(p)}</a></li>`).join('\n');
+  const more =
+    total > prefixes.length
+      ? `<p class="muted">and ${total - prefixes.length} more; <a href="${esc(`${m.origin}/-/api/keys`)}">the JSON API</a> lists every key.</p>`
+      : '';
+  return `<ul class="names">\n${links}\n</ul>${more}`;
+}
+
 export function keysSection(m: PageModel): string {
+  const open = `<section aria-labelledby="keys"><h2 id="keys">Signing keys</h2>`;
+  const below = m.keyPrefixesBelow.total > 0;
   if (m.keys.length === 0) {
-    return `<section aria-labelledby="keys"><h2 id="keys">Signing keys</h2><p>No key is trusted for ${esc(m.name)} yet.</p></section>`;
+    const none = below
+      ? `<p>No key is trusted for ${esc(m.name)} itself. These prefixes below it have keys:</p>${prefixesBelow(m)}`
+      : `<p>No key is trusted for ${esc(m.name)} or any prefix below it yet.</p>`;
+    return `${open}${none}</section>`;
   }
   const rows = m.keys
     .map(
@@ -116,5 +131,6 @@ export function keysSection(m: PageModel): string {
         `<li><a href="${esc(k.url)}"><code>${esc(k.fingerprint)}</code></a> ${esc(k.userId)} <span class="muted">for ${esc(k.prefix)}</span></li>`,
     )
     .join('\n');
-  return `<section aria-labelledby="keys"><h2 id="keys">Signing keys</h2><ul class="names">\n${rows}\n</ul></section>`;
+  const also = below ? `<p>These prefixes below it have keys of their own:</p>${prefixesBelow(m)}` : '';
+  return `${open}<ul class="names">\n${rows}\n</ul>${also}</section>`;
 }

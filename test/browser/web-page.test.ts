@@ -97,7 +97,7 @@ describe('the page in a real browser', () => {
       );
       const text = await page.locator('main').innerText();
       assert.match(text, /linux\/aarch64/);
-      assert.match(text, /sudo rkt trust --prefix localhost\/team\/app/);
+      assert.match(text, /sudo rkt trust --prefix localhost\/team\n/);
       assert.match(text, /sudo rkt fetch localhost\/team\/app:1\.1\.0/);
       assert.match(text, /curl --fail-with-body -H "Authorization: Bearer \$TOKEN"/);
       assert.match(text, new RegExp(f.key.fingerprint));

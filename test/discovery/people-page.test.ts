@@ -53,7 +53,7 @@ describe('page for people', () => {
     assert.match(html, /<time datetime="\d{4}-\d\d-\d\dT[^"]+Z">/);
     assert.ok(html.includes(`<a href="/-/keys/${f.key.fingerprint}.asc"><code>${f.key.fingerprint}</code>`));
     assert.ok(html.includes(`<a href="/-/aci/localhost/team/app/1.0.0/linux/amd64.aci">.aci</a>`));
-    assert.ok(html.includes('sudo rkt trust --prefix localhost/team/app'));
+    assert.ok(html.includes('<code>sudo rkt trust --prefix localhost/team</code>'), 'the prefix the key is trusted for');
     assert.ok(html.includes('sudo rkt fetch localhost/team/app:1.2.0\nsudo rkt fetch localhost/team/app'));
     assert.ok(html.includes('curl --fail-with-body -H &quot;Authorization: Bearer $TOKEN&quot;'));
     assert.match(html, /rkt discovers images on port 443 only/);
@@ -96,6 +96,29 @@ describe('page for people', () => {
     assert.match((await f.server.request('/nothing/here')).body.toString(), /<a href="\/nothing">localhost\/nothing<\/a>, one level up/);
   });
 
+  it('suggests rkt trust only for prefixes that have keys, and names them where the path has none', async () => {
+    const other = await f.gpg.genKey({ algo: 'rsa2048', uid: 'ops <ops@localhost>' });
+    await f.trust(other, 'localhost/ops');
+    // The CLI wrote the key to storage; look now rather than wait for the server's next poll.
+    await f.server.running.registry.keys.mirror.refresh();
+    const trusts = (html: string) => [...html.matchAll(/sudo rkt trust --prefix ([^\s<]+)/g)].map((m) => m[1]);
+
+    const root = (await f.server.request('/')).body.toString();
+    assert.deepEqual(trusts(root), ['localhost/ops', 'localhost/team'], 'no key is trusted for localhost itself');
+    assert.match(root, /<code>sudo rkt trust --prefix localhost\/ops\nsudo rkt trust --prefix localhost\/team<\/code>/);
+    assert.match(
+      root,
+      /No key is trusted for localhost itself\. These prefixes below it have keys:<\/p><ul class="names">\n<li><a href="\/ops">localhost\/ops<\/a><\/li>\n<li><a href="\/team">localhost\/team<\/a><\/li>/,
+    );
+    assert.doesNotMatch(root, /No key is trusted for localhost yet/);
+
+    // Below a key's prefix: that prefix, whose keys rkt discovers, not the name's own.
+    assert.deepEqual(trusts((await f.server.request('/team/app')).body.toString()), ['localhost/team']);
+    const team = (await f.server.request('/team')).body.toString();
+    assert.deepEqual(trusts(team), ['localhost/team']);
+    assert.doesNotMatch(team, /These prefixes below it/);
+  });
+
   it('escapes every value it shows', () => {
     const evil = '<script>alert(1)</script>"\'&';
     const record = versionRecord('localhost/x', { version: evil, os: evil, arch: evil }, 1);
@@ -107,6 +130,7 @@ describe('page for people', () => {
       image: { visible: true, versions: [record], total: 1, latest: new Set([record]) },
       below: { names: [{ name: evil, href: evil, isPrivate: false, latest: evil, platforms: 1 }], total: 1, page: 1, pages: 1 },
       keys: [{ fingerprint: evil, prefix: evil, userId: evil, url: evil }],
+      keyPrefixesBelow: { prefixes: [evil], total: 2 },
     };
     const { body } = peoplePage(model);
     assert.doesNotMatch(body, /<script>|"'&[^a#]/);
@@ -127,6 +151,12 @@ describe('page for people: pagination', () => {
     server = await startTestServer({ env: { ACIHOST_STORAGE_DIR: storage } });
   });
   after(() => server?.close());
+
+  it('suggests no rkt trust where no key is trusted at or below a path', async () => {
+    const html = (await server.request('/many')).body.toString();
+    assert.doesNotMatch(html, /rkt trust/);
+    assert.match(html, /No key is trusted for localhost\/many or any prefix below it yet\./);
+  });
 
   const names = (html: string) => [...html.matchAll(/<li><a href="\/many\/(svc\d+)">/g)].map((m) => m[1]);
 
