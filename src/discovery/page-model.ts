@@ -40,6 +40,8 @@ export interface PageModel {
   keys: { fingerprint: string; prefix: string; userId: string; url: string }[];
   /** Prefixes strictly below `name` that have keys of their own, sorted; `total` counts them all. */
   keyPrefixesBelow: { prefixes: string[]; total: number };
+  /** The development CA's certificate file, as the server finds it, when the server serves a certificate it signed. */
+  devCa?: string;
 }
 
 /** The path of the page for `name`: `/` for the domain, `/team/app` below it. */
@@ -70,7 +72,7 @@ export const pageCount = (catalog: Pick<Registry['catalog'], 'countBelow'>, name
   Math.max(1, Math.ceil(catalog.countBelow(name) / NAMES_PER_PAGE));
 
 /** Everything the page for `name` shows, bounded whatever the catalogue holds. */
-export function buildPageModel(registry: Registry, name: string, page: number, viewer: TokenRecord | undefined): PageModel {
+export function buildPageModel(registry: Registry, name: string, page: number, viewer: TokenRecord | undefined, devCa?: string): PageModel {
   const { catalog, access, keys, origin, domain } = registry;
   const total = catalog.countBelow(name);
   const pages = pageCount(catalog, name);
@@ -89,6 +91,7 @@ export function buildPageModel(registry: Registry, name: string, page: number, v
       url: `${origin}/-/keys/${record.fingerprint}.asc`,
     })),
     keyPrefixesBelow: keyPrefixesBelow(keys, name),
+    devCa,
   };
   if (catalog.has(name)) {
     const visible = access.mayRead(viewer, name);

@@ -1,5 +1,5 @@
 import type { VersionRecord } from '../registry/version-record.ts';
-import type { Command } from './page-commands.ts';
+import { curl, type Command } from './page-commands.ts';
 import type { NameEntry, PageModel } from './page-model.ts';
 import { pagePath } from './page-model.ts';
 import { escapeHtml as esc } from './render-page.ts';
@@ -47,7 +47,7 @@ export function versionsSection(m: PageModel): string {
     return (
       `<section aria-labelledby="versions"><h2 id="versions">Versions</h2>` +
       `<p>This image is private: its versions and sizes are listed only for a token with the <code>pull</code> scope ` +
-      `(<code>curl -H "Authorization: Bearer $TOKEN" ${esc(apiUrl)}</code>).</p></section>`
+      `(<code>${esc(curl(m))} -H "Authorization: Bearer $TOKEN" ${esc(apiUrl)}</code>).</p></section>`
     );
   }
   const rows = image.versions.map((r) => versionRow(r, image.latest.has(r))).join('\n');
