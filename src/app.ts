@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerFactory } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from './registry/registry.ts';
@@ -15,6 +16,7 @@ import { pushRoutes } from './http/routes/push.ts';
 import { AccessLog } from './http/access-log.ts';
 import { MemoryAnswers } from './http/memory-answers.ts';
 import { PageCache } from './discovery/page-cache.ts';
+import { devCertPaths } from './tls/dev-ca.ts';
 import { clientAddressOf } from './http/client-address.ts';
 import { limitFailedAuth } from './http/failed-auth-limit.ts';
 import { UploadSlots } from './http/upload-slots.ts';
@@ -121,7 +123,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(apiMetaRoutes);
   // pubkeys.gpg at any depth shares discovery's `/*`; a route constraint on the last segment picks it.
   await app.register(pubkeysRoutes, { registry, answers });
-  await app.register(discoveryRoutes, { registry, answers, pages });
+  // Under the development CA the page's commands name its certificate, where src/tls/tls-setup.ts put it.
+  const devCa = state.certificate?.get()?.source === 'dev-ca' ? devCertPaths(resolve(registry.config.tls.devCertsDir)).caCert : undefined;
+  await app.register(discoveryRoutes, { registry, answers, pages, devCa });
   return app;
 }
 

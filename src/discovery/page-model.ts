@@ -1,12 +1,17 @@
+import { prefixCovers } from '../aci/name.ts';
+import type { KeyStore } from '../registry/keyring.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { TokenRecord } from '../registry/tokens.ts';
 import { highestVersion } from '../registry/version-order.ts';
 import type { VersionRecord } from '../registry/version-record.ts';
+import { compareStrings } from '../util/compare-strings.ts';
 
 /** Names per page of the list for people; the meta tags follow their own cap (discovery-tags.ts). */
 export const NAMES_PER_PAGE = 50;
 /** Version rows shown for one name; the JSON API lists every one. */
 export const VERSIONS_SHOWN = 50;
+/** Prefixes below a path that have keys, as shown on its page; the JSON API lists every key. */
+export const KEY_PREFIXES_SHOWN = 20;
 
 export interface NameEntry {
   name: string;
@@ -31,7 +36,12 @@ export interface PageModel {
     latest: Set<VersionRecord>;
   };
   below: { names: NameEntry[]; total: number; page: number; pages: number };
+  /** The keys covering `name`, each with its narrowest prefix that does. */
   keys: { fingerprint: string; prefix: string; userId: string; url: string }[];
+  /** Prefixes strictly below `name` that have keys of their own, sorted; `total` counts them all. */
+  keyPrefixesBelow: { prefixes: string[]; total: number };
+  /** The development CA's certificate file, as the server finds it, when the server serves a certificate it signed. */
+  devCa?: string;
 }
 
 /** The path of the page for `name`: `/` for the domain, `/team/app` below it. */
@@ -50,12 +60,19 @@ function entry(registry: Registry, viewer: TokenRecord | undefined, name: string
   };
 }
 
+function keyPrefixesBelow(keys: KeyStore, name: string): PageModel['keyPrefixesBelow'] {
+  const below = new Set<string>();
+  for (const record of keys.all()) for (const p of record.prefixes) if (p !== name && prefixCovers(name, p)) below.add(p);
+  const prefixes = [...below].sort(compareStrings);
+  return { prefixes: prefixes.slice(0, KEY_PREFIXES_SHOWN), total: prefixes.length };
+}
+
 /** How many pages the names below `name` fill: at least one, even when there are none. */
 export const pageCount = (catalog: Pick<Registry['catalog'], 'countBelow'>, name: string): number =>
   Math.max(1, Math.ceil(catalog.countBelow(name) / NAMES_PER_PAGE));
 
 /** Everything the page for `name` shows, bounded whatever the catalogue holds. */
-export function buildPageModel(registry: Registry, name: string, page: number, viewer: TokenRecord | undefined): PageModel {
+export function buildPageModel(registry: Registry, name: string, page: number, viewer: TokenRecord | undefined, devCa?: string): PageModel {
   const { catalog, access, keys, origin, domain } = registry;
   const total = catalog.countBelow(name);
   const pages = pageCount(catalog, name);
@@ -73,6 +90,8 @@ export function buildPageModel(registry: Registry, name: string, page: number, v
       userId: record.userIds[0] ?? '',
       url: `${origin}/-/keys/${record.fingerprint}.asc`,
     })),
+    keyPrefixesBelow: keyPrefixesBelow(keys, name),
+    devCa,
   };
   if (catalog.has(name)) {
     const visible = access.mayRead(viewer, name);

@@ -1,5 +1,5 @@
 import type { VersionRecord } from '../registry/version-record.ts';
-import type { Command } from './page-commands.ts';
+import { curl, type Command } from './page-commands.ts';
 import type { NameEntry, PageModel } from './page-model.ts';
 import { pagePath } from './page-model.ts';
 import { escapeHtml as esc } from './render-page.ts';
@@ -23,6 +23,9 @@ export const shortImageId = (id: string): string => id.slice(0, 'sha512-'.length
 
 const time = (iso: string) => `<time datetime="${esc(iso)}">${esc(iso.slice(0, 16).replace('T', ' '))} UTC</time>`;
 
+/** The versions table's columns, in the order of a row's cells; the phone layout labels each cell with them (page-style.ts). */
+export const VERSION_COLUMNS = ['Version', 'OS/arch', 'Size', 'Pushed', 'Image ID', 'Signed by (key)', 'Files'] as const;
+
 // Links in a row are relative: the rows are most of a page's bytes, and the page must stay small.
 function versionRow(r: VersionRecord, isLatest: boolean): string {
   const fileUrl = `/-/aci/${r.name}/${r.version}/${r.os}/${r.arch}`;
@@ -44,7 +47,7 @@ export function versionsSection(m: PageModel): string {
     return (
       `<section aria-labelledby="versions"><h2 id="versions">Versions</h2>` +
       `<p>This image is private: its versions and sizes are listed only for a token with the <code>pull</code> scope ` +
-      `(<code>curl -H "Authorization: Bearer $TOKEN" ${esc(apiUrl)}</code>).</p></section>`
+      `(<code>${esc(curl(m))} -H "Authorization: Bearer $TOKEN" ${esc(apiUrl)}</code>).</p></section>`
     );
   }
   const rows = image.versions.map((r) => versionRow(r, image.latest.has(r))).join('\n');
@@ -53,10 +56,9 @@ export function versionsSection(m: PageModel): string {
       ? `<p class="muted">Showing the ${image.versions.length} highest of ${image.total} versions; <a href="${esc(apiUrl)}">the JSON API</a> lists all.</p>`
       : '';
   return (
-    `<section aria-labelledby="versions"><h2 id="versions">Versions</h2><div class="scroll"><table>` +
+    `<section aria-labelledby="versions"><h2 id="versions">Versions</h2><div class="scroll"><table class="versions">` +
     `<caption class="muted">${image.total} version${image.total === 1 ? '' : 's'}, highest first</caption>` +
-    `<thead><tr><th scope="col">Version</th><th scope="col">OS/arch</th><th scope="col">Size</th><th scope="col">Pushed</th>` +
-    `<th scope="col">Image ID</th><th scope="col">Signed by (key)</th><th scope="col">Files</th></tr></thead>` +
+    `<thead><tr>${VERSION_COLUMNS.map((c) => `<th scope="col">${esc(c)}</th>`).join('')}</tr></thead>` +
     `<tbody>\n${rows}\n</tbody></table></div>${more}</section>`
   );
 }
@@ -104,9 +106,24 @@ export function commandsSection(origin: string, commands: Command[]): string {
   return `<section aria-labelledby="use"><h2 id="use">Use it</h2>\n${portNote(origin)}${items}</section>`;
 }
 
+function prefixesBelow(m: PageModel): string {
+  const { prefixes, total } = m.keyPrefixesBelow;
+  const links = prefixes.map((p) => `<li><a href="${esc(pagePath(m.domain, p))}">${esc(p)}</a></li>`).join('\n');
+  const more =
+    total > prefixes.length
+      ? `<p class="muted">and ${total - prefixes.length} more; <a href="${esc(`${m.origin}/-/api/keys`)}">the JSON API</a> lists every key.</p>`
+      : '';
+  return `<ul class="names">\n${links}\n</ul>${more}`;
+}
+
 export function keysSection(m: PageModel): string {
+  const open = `<section aria-labelledby="keys"><h2 id="keys">Signing keys</h2>`;
+  const below = m.keyPrefixesBelow.total > 0;
   if (m.keys.length === 0) {
-    return `<section aria-labelledby="keys"><h2 id="keys">Signing keys</h2><p>No key is trusted for ${esc(m.name)} yet.</p></section>`;
+    const none = below
+      ? `<p>No key is trusted for ${esc(m.name)} itself. These prefixes below it have keys:</p>${prefixesBelow(m)}`
+      : `<p>No key is trusted for ${esc(m.name)} or any prefix below it yet.</p>`;
+    return `${open}${none}</section>`;
   }
   const rows = m.keys
     .map(
@@ -114,5 +131,6 @@ export function keysSection(m: PageModel): string {
         `<li><a href="${esc(k.url)}"><code>${esc(k.fingerprint)}</code></a> ${esc(k.userId)} <span class="muted">for ${esc(k.prefix)}</span></li>`,
     )
     .join('\n');
-  return `<section aria-labelledby="keys"><h2 id="keys">Signing keys</h2><ul class="names">\n${rows}\n</ul></section>`;
+  const also = below ? `<p>These prefixes below it have keys of their own:</p>${prefixesBelow(m)}` : '';
+  return `${open}<ul class="names">\n${rows}\n</ul>${also}</section>`;
 }

@@ -22,7 +22,7 @@ import { pageViewer } from '../viewer.ts';
  */
 export async function discoveryRoutes(
   app: FastifyInstance,
-  opts: { registry: Registry; answers: Remembers; pages: PageCache },
+  opts: { registry: Registry; answers: Remembers; pages: PageCache; devCa?: string },
 ): Promise<void> {
   const { registry, pages } = opts;
   const { access } = registry;
@@ -32,7 +32,7 @@ export async function discoveryRoutes(
     if (!tags && !isRoot) {
       return { status: 404, body: Buffer.from(renderDiscoveryPage('not found', [], notFoundPage(registry.domain, registry.origin, name))) };
     }
-    const people = peoplePage(buildPageModel(registry, name, page, viewer));
+    const people = peoplePage(buildPageModel(registry, name, page, viewer, opts.devCa));
     return { status: 200, body: Buffer.from(renderDiscoveryPage(name, tags ?? [], people)) };
   }
 
