@@ -79,6 +79,9 @@ export async function createGpg(): Promise<Gpg> {
     return stdout;
   };
   const gpg = async (args: string[]) => String(await gpgRaw(args, 'utf8'));
+  // Makes the keyring now: gpg processes started together in a new home race to create it,
+  // and the losers fail with "no writable public keyring found".
+  await gpg(['--list-keys']);
   const faked = (t?: string) => (t ? ['--faked-system-time', `${t}!`] : []);
 
   const created = (statusOut: string): string => {
