@@ -333,3 +333,50 @@ describe('acpush sessions per token, once expired', () => {
     await before.check();
   });
 });
+
+describe('a push refused before its body is read', () => {
+  let fx: AcpushFixture;
+
+  before(async () => {
+    fx = await createAcpushFixture({ prefix: PREFIX, config: { rateLimit: { failedAuthAttempts: 1000 } } });
+  });
+  after(() => fx?.close());
+
+  /** Sends a 1 GiB body behind `head` until the server closes; resolves with its answer and the bytes it took. */
+  async function sendUntilClosed(head: string): Promise<{ answer: string; sent: number }> {
+    const socket = await openTo(fx.server);
+    socket.on('error', () => undefined);
+    let answer = '';
+    socket.on('data', (c: Buffer) => (answer += c.toString('utf8')));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.write(head);
+    const block = Buffer.alloc(1024 * 1024);
+    let sent = 0;
+    let open = true;
+    void closed.then(() => (open = false));
+    while (open && sent < 1024 ** 3) {
+      if (!socket.write(block)) await Promise.race([new Promise((r) => socket.once('drain', r)), closed]);
+      sent += block.length;
+    }
+    await closed;
+    return { answer, sent };
+  }
+
+  const post = (headers: string) => `POST /-/push HTTP/1.1\r\nHost: localhost\r\n${headers}Content-Length: ${1024 ** 3}\r\n\r\n`;
+
+  for (const [what, headers, status] of [
+    ['without a token', `Content-Type: multipart/form-data; boundary=${BOUNDARY}\r\n`, 401],
+    ['with a wrong token', `Authorization: Bearer acih_nope_nope\r\nContent-Type: multipart/form-data; boundary=${BOUNDARY}\r\n`, 401],
+    ['not multipart', 'Authorization: Bearer TOKEN\r\nContent-Type: application/octet-stream\r\n', 400],
+  ] as const) {
+    it(`${what}: answered ${status} and the connection closed, not the whole body taken in`, async () => {
+      const check = await unharmed(fx.server.storageDir);
+      const { answer, sent } = await sendUntilClosed(post(headers.replace('TOKEN', fx.token)));
+      assert.match(answer, new RegExp(`^HTTP/1\\.1 ${status} `));
+      assert.match(answer, /\r\nconnection: close\r\n/i);
+      assert.ok(sent < 256 * 1024 * 1024, `the server took ${sent} bytes of a refused body`);
+      assertNoInternals(answer);
+      await check.check();
+    });
+  }
+});

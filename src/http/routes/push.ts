@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import multipart, { type MultipartFile, type MultipartValue } from '@fastify/multipart';
 import { isAcihostError, malformed } from '../../errors.ts';
 import { urls } from '../../discovery/urls.ts';
@@ -6,7 +6,7 @@ import type { Registry } from '../../registry/registry.ts';
 import type { PublishResult } from '../../registry/publisher.ts';
 import { stageImage, type StagedImage } from '../../registry/stage-image.ts';
 import { refusal } from '../../registry/audit-log.ts';
-import { authorizeScope } from '../../registry/tokens.ts';
+import { authorizeScope, type TokenRecord } from '../../registry/tokens.ts';
 import { readDetachedSignature, type DetachedSignature } from '../../signing/signature.ts';
 import { presentedToken } from '../credentials.ts';
 import type { UploadSlots } from '../upload-slots.ts';
@@ -75,13 +75,25 @@ export async function pushRoutes(app: FastifyInstance, opts: { registry: Registr
     return { image, signature };
   }
 
-  app.post('/-/push', async (request, reply) => {
-    const token = await registry.tokens.authenticate(presentedToken(request));
-    authorizeScope(token, 'push');
-    opts.uploadSlots.take(token.id, reply.raw);
-    if (!request.isMultipart()) {
-      throw malformed('PUSH_NOT_MULTIPART', 'send a multipart/form-data body: curl -F asc=@IMAGE.aci.asc -F aci=@IMAGE.aci');
+  /** The token, its scope and an upload slot: everything checked before the body is read. */
+  async function admit(request: FastifyRequest, reply: FastifyReply): Promise<TokenRecord> {
+    try {
+      const token = await registry.tokens.authenticate(presentedToken(request));
+      authorizeScope(token, 'push');
+      opts.uploadSlots.take(token.id, reply.raw);
+      if (!request.isMultipart()) {
+        throw malformed('PUSH_NOT_MULTIPART', 'send a multipart/form-data body: curl -F asc=@IMAGE.aci.asc -F aci=@IMAGE.aci');
+      }
+      return token;
+    } catch (e) {
+      // Kept alive, the connection would take in the whole refused body, however large, to reuse it.
+      reply.header('connection', 'close');
+      throw e;
     }
+  }
+
+  app.post('/-/push', async (request, reply) => {
+    const token = await admit(request, reply);
     let parts: Awaited<ReturnType<typeof readParts>>;
     try {
       parts = await readParts(request, requestLifetime(request, reply));
