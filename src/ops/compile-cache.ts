@@ -4,7 +4,9 @@
  * NODE_COMPILE_CACHE names another, and rebuilt by itself when it is gone or stale).
  * Compiling the few hundred modules a server loads was a third of a cold start.
  */
-import { enableCompileCache } from 'node:module';
+// A namespace import: a named one fails to link on a Node without it, before
+// src/cli/require-node.ts can say which Node is needed.
+import * as nodeModule from 'node:module';
 
 // Evaluated before src/cli.ts loads any command: every module loaded after this is cached.
-enableCompileCache();
+nodeModule.enableCompileCache?.();

@@ -54,3 +54,23 @@ describe('npm ci', () => {
     assert.doesNotMatch(output, /package: 'acihost@/, output);
   });
 });
+
+describe('the installed command on the system Node', () => {
+  it('refuses a Node older than 22 in one line that says what to do, and runs on a newer one', async () => {
+    // dist/ is built by the test set-up (pretest), as a global install links it.
+    const env = { ...process.env, PATH: SYSTEM_PATH };
+    const version = (await run('node', ['--version'], { env })).stdout.trim();
+    const result = await run('node', [join(ROOT, 'dist/cli.js'), '--version'], { env }).then(
+      (r) => ({ code: 0, ...r }),
+      (e: { code: number; stdout: string; stderr: string }) => e,
+    );
+    if (Number(version.slice(1).split('.')[0]) < 22) {
+      assert.equal(result.code, 2, `system Node ${version}: ${result.stderr}`);
+      assert.equal(result.stderr.trimEnd().split('\n').length, 1, result.stderr);
+      assert.match(result.stderr, /^acihost: needs Node 22 or newer, and this is v\d+.*node_modules\/\.bin first on your PATH/);
+    } else {
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /^acihost \d+\.\d+\.\d+/);
+    }
+  });
+});
