@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// First: `serve` re-executes itself here when the runtime settings are missing (src/ops/launch.ts).
-import './ops/launch.ts';
+// First: a Node too old to run acihost says so in one line (src/cli/require-node.ts).
+import './cli/require-node.ts';
+// Then: `serve` re-executes itself here when the runtime settings are missing (src/cli/launch.ts).
+import './cli/launch.ts';
 // Then, before the modules below are evaluated: the young-generation policy (src/ops/heap-policy.ts).
 import './ops/heap-policy.ts';
 import './ops/compile-cache.ts';
@@ -36,6 +38,12 @@ async function run(argv: string[]): Promise<number> {
     throw e;
   }
 }
+
+// A reader that stops early (`acihost audit | head`) has all it wanted: end quietly, as other tools do.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+  process.exit(process.exitCode ?? 0);
+});
 
 run(process.argv.slice(2)).then(
   (code) => {

@@ -11,7 +11,7 @@
  * answers (p99 12-15 ms against 5 ms).
  *
  * So the young generation grows only when the process was started with a bound
- * on it (`--max-semi-space-size`, which `serve` makes sure of: src/ops/launch.ts), and
+ * on it (`--max-semi-space-size`, which `serve` makes sure of: src/cli/launch.ts), and
  * otherwise keeps the growth factor at 1, which mostly holds it at 2 MiB (V8
  * reads the factor each time it considers growing). And code that streams large
  * bodies reports their bytes (`streamed`): after every RELEASE_EVERY of them a

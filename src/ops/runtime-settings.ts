@@ -4,7 +4,7 @@
  * mapped and go back to the system when freed (a threshold left to grow kept the heap
  * grown by a download's socket buffers), and V8 semi-spaces bounded at 4 MiB
  * (src/ops/heap-policy.ts). glibc reads its variable only as a process starts, so
- * `serve` re-executes itself once when either is missing (src/ops/launch.ts).
+ * `serve` re-executes itself once when either is missing (src/cli/launch.ts).
  */
 
 export const MMAP_THRESHOLD_VARIABLE = 'MALLOC_MMAP_THRESHOLD_';

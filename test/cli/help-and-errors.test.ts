@@ -1,4 +1,5 @@
 /** The command line explains itself: help per command, the version, and one-line errors that say what to do. */
+import { spawnSync } from 'node:child_process';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
@@ -25,6 +26,8 @@ const COMMANDS = [
   'help',
   'version',
 ];
+
+const CLI = new URL('../../src/cli.ts', import.meta.url).pathname;
 
 describe('acihost command line', () => {
   let dir: string;
@@ -202,6 +205,24 @@ describe('acihost command line', () => {
     it('audit accepts --json: its lines are JSON already', async () => {
       const r = await cli('audit', '--json');
       assert.equal(r.code, 0, r.stderr);
+    });
+  });
+
+  describe('output to a reader that stops early', () => {
+    it('ends quietly when the pipe closes, as `acihost audit | head -1` does', async () => {
+      // Enough audit events that the output outlives the reader.
+      for (let i = 0; i < 40; i++) assert.equal((await cli('token', 'create', '--prefix', 'localhost/team')).code, 0);
+      const {
+        stdout: out,
+        stderr,
+        status,
+      } = spawnSync('bash', ['-o', 'pipefail', '-c', `"${process.execPath}" "${CLI}" audit | head -c 100`], {
+        env: { ...process.env, ...env },
+        encoding: 'utf8',
+      });
+      assert.equal(out.length, 100);
+      assert.doesNotMatch(stderr, /EPIPE|Unhandled|at /, stderr);
+      assert.equal(status, 0, stderr);
     });
   });
 });

@@ -123,7 +123,7 @@ describe('container image', { timeout: 20 * MINUTE }, () => {
     // The OCI format drops HEALTHCHECK; the docker format keeps it.
     assert.deepEqual(config!.Healthcheck?.Test, ['CMD', 'node', 'dist/healthcheck.js']);
     assert.deepEqual(Object.keys(config!.Config.Volumes).sort(), ['/app/certs', '/certs', '/data']);
-    // The memory settings are `serve`'s own (src/ops/launch.ts), not the image's.
+    // The memory settings are `serve`'s own (src/cli/launch.ts), not the image's.
     assert.ok(config!.Config.Env.includes('ACIHOST_STORAGE_DIR=/data/storage'), 'image env lacks the storage directory');
     timings.push(`size ${Math.round(config!.Size / 1e6)} MB`);
   });

@@ -5,8 +5,8 @@
  * bin, the container, systemd), the server runs with them. The new process has
  * them, so this happens at most once. Other commands run as started.
  */
-import { has, readCommandLine } from '../cli/command-line.ts';
-import { missingSettings, MMAP_THRESHOLD_BYTES, MMAP_THRESHOLD_VARIABLE, SEMI_SPACE_FLAG } from './runtime-settings.ts';
+import { has, readCommandLine } from './command-line.ts';
+import { missingSettings, MMAP_THRESHOLD_BYTES, MMAP_THRESHOLD_VARIABLE, SEMI_SPACE_FLAG } from '../ops/runtime-settings.ts';
 
 function relaunch(argv: string[]): void {
   const line = readCommandLine(argv);
@@ -22,7 +22,7 @@ function relaunch(argv: string[]): void {
   }
   process.stderr.write(
     `acihost: could not restart with ${MMAP_THRESHOLD_VARIABLE}=${MMAP_THRESHOLD_BYTES} and ${SEMI_SPACE_FLAG}; ` +
-      `serving without them uses more memory (set them in the environment and NODE_OPTIONS)\n`,
+      `serving without them uses more memory (Node 22.15 or newer restarts itself with them; or set them in the environment and NODE_OPTIONS)\n`,
   );
 }
 
