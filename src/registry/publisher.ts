@@ -1,6 +1,6 @@
 import { publishLabels } from '../aci/manifest.ts';
 import { assertNameFits, prefixCovers } from '../aci/name.ts';
-import { conflict, invalid, isAcihostError, malformed } from '../errors.ts';
+import { conflict, invalid, isAcihostError, malformed, unavailable } from '../errors.ts';
 import { verifyDetached, type DetachedSignature } from '../signing/signature.ts';
 import { layout } from '../storage/layout.ts';
 import { KeyExistsError, type Storage } from '../storage/storage.ts';
@@ -13,6 +13,9 @@ import type { StepHook } from './steps.ts';
 import type { ChangeJournal } from './change-journal.ts';
 import { authorize, type TokenRecord } from './tokens.ts';
 import { serializeVersionRecord, parseVersionRecord, type VersionRecord } from './version-record.ts';
+
+// How often a push writes its record again when deletes keep removing the one in its way.
+const RECORD_ATTEMPTS = 8;
 
 const isUntrustedSigner = (e: unknown) => isAcihostError(e) && e.code === 'SIGNATURE_UNTRUSTED_KEY';
 
@@ -225,7 +228,7 @@ export class Publisher {
    */
   private async createRecord(token: TokenRecord, record: VersionRecord): Promise<VersionRecord | undefined> {
     const key = layout.versionRecord(record);
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       try {
         await this.storage.put(key, serializeVersionRecord(record), { ifAbsent: true });
         return undefined;
@@ -234,6 +237,10 @@ export class Publisher {
       }
       const stored = await this.storage.get(key);
       if (stored) return parseVersionRecord(stored);
+      // A store that keeps answering "exists" for what it cannot then read is not one to retry for ever.
+      if (attempt >= RECORD_ATTEMPTS) {
+        throw unavailable('STORAGE_INCONSISTENT', 'the store says this version exists but cannot read it; push again shortly');
+      }
       // A delete removed that record since: this push now comes after the delete, and is judged so.
       await this.refuseDeleted(token, record);
     }

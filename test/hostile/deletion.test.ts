@@ -15,7 +15,7 @@ import { buildAci } from '../helpers/aci-builder.ts';
 import { readAudit } from '../helpers/audit.ts';
 import { createFixture, type Fixture } from '../helpers/fixture.ts';
 import { curlPush } from '../helpers/push.ts';
-import { assertNoInternals } from './support.ts';
+import { assertNoInternals, unharmed } from './support.ts';
 
 const V = (name: string, version: string) => ({ name, version, os: 'linux', arch: 'amd64' });
 
@@ -301,4 +301,28 @@ describe('deletes inside a push commit', () => {
       }
     });
   }
+
+  it('a store that says a record exists but never shows it gets a 503, not a push that never ends', async () => {
+    const name = 'localhost/prune/phantom';
+    const recordFile = join(f.server.storageDir, layout.versionRecord(V(name, '1.0.0')));
+    const realLink = fsp.link;
+    let tries = 0;
+    mock.method(fsp, 'link', (async (from, to) => {
+      if (to !== recordFile) return realLink(from, to);
+      tries++;
+      throw Object.assign(new Error(`EEXIST: file already exists, link '${String(from)}' -> '${String(to)}'`), { code: 'EEXIST' });
+    }) as typeof fsp.link);
+    syncBuiltinESMExports();
+    try {
+      const check = await unharmed(f.server.storageDir);
+      const { res } = await push(name, 'phantom');
+      assert.equal(res.status, 503, res.raw);
+      assert.equal(res.json.error.code, 'STORAGE_INCONSISTENT');
+      assert.ok(tries > 1 && tries <= 10, `${tries} writes of the record`);
+      await check.check();
+    } finally {
+      mock.restoreAll();
+      syncBuiltinESMExports();
+    }
+  });
 });
