@@ -9,7 +9,7 @@
 #     -e ACIHOST_ACME_DIRECTORY=letsencrypt -e ACIHOST_ACME_AGREE_TOS=true -e ACIHOST_ACME_EMAIL=ops@example.com \
 #     -e ACIHOST_HTTP_PORT=8080 acihost
 # `docker stop` sends SIGTERM: readiness fails (5 s), requests in flight finish (30 s grace), exit 0;
-# run with --stop-timeout 40, as docker sends SIGKILL after 10 s by default.
+# run with --stop-timeout 45, as docker sends SIGKILL after 10 s by default.
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./

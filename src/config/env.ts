@@ -188,7 +188,13 @@ export function unknownVariables(env: NodeJS.ProcessEnv): string[] {
     .filter((name) => name.startsWith('ACIHOST_') && !known.has(name))
     .sort()
     .map((name) => {
-      const near = candidates.get(closest(name, candidates.keys())!);
-      return `${name}: not a variable acihost reads; did you mean ${near}? (every variable: docs/configuration.md)`;
+      const nearest = closest(name, candidates.keys())!;
+      // A suggestion far from what was typed would mislead more than it helps: a few typos
+      // away, or the same words with a part left out (ACIHOST_RATELIMIT_WINDOW).
+      const bare = (v: string) => v.slice('ACIHOST_'.length).replace(/_/g, '');
+      const alike = distance(name, nearest) <= Math.max(2, Math.floor(name.length / 4)) || bare(nearest).startsWith(bare(name));
+      const near = alike ? candidates.get(nearest) : undefined;
+      const hint = near ? `did you mean ${near}? (every variable: docs/configuration.md)` : 'every variable is in docs/configuration.md';
+      return `${name}: not a variable acihost reads; ${hint}`;
     });
 }

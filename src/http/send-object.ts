@@ -85,7 +85,9 @@ export async function sendObject(request: FastifyRequest, reply: FastifyReply, o
         .send(
           errorBody(
             'RANGE_NOT_SATISFIABLE',
-            `no requested range starts inside the ${obj.size} bytes; ask for bytes=0-${obj.size - 1} or less`,
+            obj.size === 0
+              ? 'the file is empty, so no range can be sent; ask for it without a Range header'
+              : `no requested range starts inside the ${obj.size} bytes; ask for bytes=0-${obj.size - 1} or less`,
           ),
         );
     }

@@ -52,10 +52,9 @@ export function streamed(bytes: number): void {
  * A full collection, after work that read the whole catalogue (a sweep: it lists
  * every record, after a start reads each again, and writes the snapshot). Its
  * garbage outlives scavenges into the old generation, which V8 otherwise gives
- * back only when its memory reducer runs, seconds later: with 10,000 names the
- * process held 148 MiB for 8 s after a start instead of 103, and a push in that
- * window peaked at 170-199 MiB (bench/). With the launchers' settings it takes
- * some tens of milliseconds, once a sweep (every ten minutes).
+ * back only when its memory reducer runs, seconds later, and a push in that
+ * window peaked higher (docs/design.md#memory). With the runtime settings `serve`
+ * gives itself it is short, and runs once a sweep (every ten minutes).
  */
 export function collectAll(): void {
   collect({ type: 'major' });

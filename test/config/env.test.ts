@@ -220,6 +220,11 @@ describe('configuration: environment variables', () => {
     ]);
     assert.match(unknownVariables({ ACIHOST_SERVER_PORT: '1' })[0]!, /did you mean ACIHOST_PORT\?/);
     assert.match(unknownVariables({ ACIHOST_RATELIMIT_WINDOW: '1' })[0]!, /did you mean ACIHOST_RATE_LIMIT_WINDOW_SECONDS\?/);
+    // Nothing is near enough to name: no guess.
+    assert.equal(
+      unknownVariables({ ACIHOST_FAVOURITE_COLOUR: 'blue' })[0],
+      'ACIHOST_FAVOURITE_COLOUR: not a variable acihost reads; every variable is in docs/configuration.md',
+    );
     const everyKnown = Object.fromEntries([...ENV_SETTINGS.map((s) => s.variable), ...Object.keys(OTHER_VARIABLES)].map((n) => [n, 'x']));
     assert.deepEqual(unknownVariables({ ...everyKnown, AWS_REGION: 'x', HOME: '/root' }), []);
   });
