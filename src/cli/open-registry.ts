@@ -1,9 +1,25 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Config } from '../config/schema.ts';
 import { createLogger } from '../logger.ts';
 import { Registry } from '../registry/registry.ts';
 
+/**
+ * The filesystem storage is found relative to the working directory unless it is
+ * configured: a command run elsewhere would read an empty catalogue, or start a new
+ * one, with nothing to say that it is not the server's. Say so.
+ */
+function warnOfMissingStorage(config: Config): void {
+  if (config.storage.backend !== 'fs' || existsSync(config.storage.dir)) return;
+  process.stderr.write(
+    `acihost: warning: no storage at ${resolve(config.storage.dir)}; to work on a server's, ` +
+      'run this where it runs or set ACIHOST_STORAGE_DIR to its storage directory\n',
+  );
+}
+
 /** A registry over the configured storage for one CLI command: no polling, no sweep. */
 export async function withRegistry<T>(config: Config, act: (registry: Registry) => Promise<T>): Promise<T> {
+  warnOfMissingStorage(config);
   const registry = new Registry(config, createLogger('warn', process.stderr as never));
   try {
     return await act(registry);

@@ -40,6 +40,17 @@ describe('configuration mistakes on the command line', () => {
     assert.deepEqual(JSON.parse(json.stdout), { valid: false, problems: [TYPO] });
   });
 
+  it('a command run away from any storage says so, and works on the storage it is pointed at', async () => {
+    const dir = await tempDir('acihost-nowhere-');
+    const lost = await runCli(['token', 'list'], { ACIHOST_STORAGE_DIR: join(dir, 'storage') });
+    assert.equal(lost.code, 0, lost.stderr);
+    assert.match(lost.stderr, /^acihost: warning: no storage at .*\/storage; to work on a server's, .*ACIHOST_STORAGE_DIR/m);
+    // The first command made it: the next one finds it and has nothing to warn about.
+    assert.equal((await runCli(['token', 'create', '--prefix', 'localhost/team'], { ACIHOST_STORAGE_DIR: join(dir, 'storage') })).code, 0);
+    const found = await runCli(['token', 'list'], { ACIHOST_STORAGE_DIR: join(dir, 'storage') });
+    assert.doesNotMatch(found.stderr, /no storage at/);
+  });
+
   it('other commands warn about it once on stderr and go on', async () => {
     const dir = await tempDir('acihost-typo-');
     const r = await runCli(['key', 'list'], { ACIHOST_PORTT: '1', ACIHOST_STORAGE_DIR: join(dir, 'storage') });
