@@ -1,6 +1,6 @@
 /** The command line explains itself: help per command, the version, and one-line errors that say what to do. */
 import { spawnSync } from 'node:child_process';
-import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -210,8 +210,12 @@ describe('acihost command line', () => {
 
   describe('output to a reader that stops early', () => {
     it('ends quietly when the pipe closes, as `acihost audit | head -1` does', async () => {
-      // Enough audit events that the output outlives the reader.
-      for (let i = 0; i < 40; i++) assert.equal((await cli('token', 'create', '--prefix', 'localhost/team')).code, 0);
+      // Enough audit events that the output outlives the reader: one real event, copied.
+      assert.equal((await cli('token', 'create', '--prefix', 'localhost/team')).code, 0);
+      const day = join(env.ACIHOST_STORAGE_DIR!, 'audit', (await readdir(join(env.ACIHOST_STORAGE_DIR!, 'audit')))[0]!);
+      const [event] = await readdir(day);
+      const text = await readFile(join(day, event!));
+      for (let i = 0; i < 400; i++) await writeFile(join(day, event!.replace(/\.json$/, `-${String(i).padStart(3, '0')}.json`)), text);
       const {
         stdout: out,
         stderr,
