@@ -113,8 +113,9 @@ async function listenRedirect(config: Config, tls: TlsSetup, origin: string, log
 
 const urlHost = (address: string) => (address.includes(':') ? `[${address}]` : address);
 
+/** A URL's host for reaching a configured listen address; "every interface" is reached on loopback. */
 const hostForUrl = (host: string) => {
-  const h = host.includes(':') ? `[${host}]` : host;
+  const h = urlHost(host);
   return h === '0.0.0.0' ? '127.0.0.1' : h === '[::]' ? '[::1]' : h;
 };
 

@@ -1,6 +1,6 @@
 import { invalid, notFound } from '../errors.ts';
 import { layout } from '../storage/layout.ts';
-import { KeyExistsError, type Storage } from '../storage/storage.ts';
+import { createOnce, type Storage } from '../storage/storage.ts';
 import type { AuditLog } from './audit-log.ts';
 import { refusal } from './audit-log.ts';
 import type { Catalog, Coordinates } from './catalog.ts';
@@ -109,12 +109,7 @@ export class Deleter {
   private async claim(token: TokenRecord, c: Coordinates, record: VersionRecord): Promise<boolean> {
     const key = layout.recordTombstone(c, record.blob);
     const tombstone = { ...c, imageId: record.imageId, digest: record.digest, deletedAt: new Date().toISOString(), tokenId: token.id };
-    try {
-      await this.storage.put(key, serializeTombstone(tombstone), { ifAbsent: true });
-      return true;
-    } catch (e) {
-      if (!(e instanceof KeyExistsError)) throw e;
-    }
+    if (await createOnce(this.storage, key, serializeTombstone(tombstone))) return true;
     const info = await this.storage.stat(key);
     if (!info || Date.now() - info.modified.getTime() <= UNFINISHED_AFTER_MS) return false;
     return this.storesRecord(c, record);

@@ -3,7 +3,7 @@ import { assertNameFits, prefixCovers } from '../aci/name.ts';
 import { conflict, invalid, isAcihostError, malformed, unavailable } from '../errors.ts';
 import { verifyDetached, type DetachedSignature } from '../signing/signature.ts';
 import { layout } from '../storage/layout.ts';
-import { KeyExistsError, type Storage } from '../storage/storage.ts';
+import { createOnce, type Storage } from '../storage/storage.ts';
 import { refusal, type AuditLog } from './audit-log.ts';
 import type { Catalog, Coordinates } from './catalog.ts';
 import type { KeyStore } from './keyring.ts';
@@ -229,12 +229,7 @@ export class Publisher {
   private async createRecord(token: TokenRecord, record: VersionRecord): Promise<VersionRecord | undefined> {
     const key = layout.versionRecord(record);
     for (let attempt = 1; ; attempt++) {
-      try {
-        await this.storage.put(key, serializeVersionRecord(record), { ifAbsent: true });
-        return undefined;
-      } catch (e) {
-        if (!(e instanceof KeyExistsError)) throw e;
-      }
+      if (await createOnce(this.storage, key, serializeVersionRecord(record))) return undefined;
       const stored = await this.storage.get(key);
       if (stored) return parseVersionRecord(stored);
       // A store that keeps answering "exists" for what it cannot then read is not one to retry for ever.

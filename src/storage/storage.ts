@@ -100,3 +100,14 @@ export class KeyExistsError extends Error {
     this.name = 'KeyExistsError';
   }
 }
+
+/** A create-only write: true when this call created `key`, false when an object was already there. */
+export async function createOnce(storage: Storage, key: string, body: Buffer): Promise<boolean> {
+  try {
+    await storage.put(key, body, { ifAbsent: true });
+    return true;
+  } catch (e) {
+    if (e instanceof KeyExistsError) return false;
+    throw e;
+  }
+}

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { layout } from '../storage/layout.ts';
-import { KeyExistsError, type Storage } from '../storage/storage.ts';
+import { createOnce, type Storage } from '../storage/storage.ts';
 
 const accountSchema = z.object({ keyPem: z.string(), directoryUrl: z.string(), createdAt: z.string() });
 const certificateSchema = z.object({
@@ -56,12 +56,7 @@ export class AcmeStore {
   async lock(ttlMs: number, now = new Date()): Promise<boolean> {
     const body = json({ owner: this.owner, expiresAt: new Date(now.getTime() + ttlMs).toISOString() });
     for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        await this.storage.put(layout.acmeLock, body, { ifAbsent: true });
-        return true;
-      } catch (e) {
-        if (!(e instanceof KeyExistsError)) throw e;
-      }
+      if (await createOnce(this.storage, layout.acmeLock, body)) return true;
       const held = await this.read(layout.acmeLock, lockSchema).catch(() => null);
       if (held && Date.parse(held.expiresAt) > now.getTime()) return false;
       await this.storage.delete(layout.acmeLock);

@@ -11,7 +11,7 @@ import { readDetachedSignature, type DetachedSignature } from '../../signing/sig
 import { presentedToken } from '../credentials.ts';
 import type { UploadSlots } from '../upload-slots.ts';
 import { drainRequest, readCapped } from '../read-capped.ts';
-import { multipartRefusal, unexpectedPart } from '../multipart-errors.ts';
+import { multipartRefusal, PUSH_RECIPE, unexpectedPart } from '../multipart-errors.ts';
 import { requestLifetime } from '../request-lifetime.ts';
 
 const MAX_SIGNATURE_BYTES = 64 * 1024;
@@ -82,7 +82,7 @@ export async function pushRoutes(app: FastifyInstance, opts: { registry: Registr
       authorizeScope(token, 'push');
       opts.uploadSlots.take(token.id, reply.raw);
       if (!request.isMultipart()) {
-        throw malformed('PUSH_NOT_MULTIPART', 'send a multipart/form-data body: curl -F asc=@IMAGE.aci.asc -F aci=@IMAGE.aci');
+        throw malformed('PUSH_NOT_MULTIPART', `send a multipart/form-data body: ${PUSH_RECIPE}`);
       }
       return token;
     } catch (e) {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { conflict, forbidden, notFound, tooMany, type AcihostError } from '../../errors.ts';
 import { layout, type UploadFile } from '../../storage/layout.ts';
-import { KeyExistsError, type ObjectInfo, type Storage } from '../../storage/storage.ts';
+import { createOnce, type ObjectInfo, type Storage } from '../../storage/storage.ts';
 import type { Coordinates } from '../catalog.ts';
 import { sweepUploads } from '../sweep.ts';
 import { OpenSessions, type OpenSession } from './open-sessions.ts';
@@ -134,12 +134,7 @@ export class UploadStore {
 
   /** Writes a part once; a second copy of the same part is a conflict, whichever process wrote the first. */
   async putOnce(id: string, file: UploadFile, body: Buffer, what: string): Promise<void> {
-    try {
-      await this.storage.put(layout.uploadFile(id, file), body, { ifAbsent: true });
-    } catch (e) {
-      if (!(e instanceof KeyExistsError)) throw e;
-      throw partExists(what);
-    }
+    if (!(await createOnce(this.storage, layout.uploadFile(id, file), body))) throw partExists(what);
     this.openSessions.touch(id, Date.now());
   }
 
@@ -150,10 +145,7 @@ export class UploadStore {
 
   /** One completion at a time: a second concurrent one is refused and leaves the session to the first. */
   async lockForCompletion(id: string): Promise<void> {
-    try {
-      await this.storage.put(layout.uploadFile(id, 'completing'), Buffer.alloc(0), { ifAbsent: true });
-    } catch (e) {
-      if (!(e instanceof KeyExistsError)) throw e;
+    if (!(await createOnce(this.storage, layout.uploadFile(id, 'completing'), Buffer.alloc(0)))) {
       throw conflict('ACPUSH_UPLOAD_COMPLETING', 'this upload is already being completed by another request; wait for its answer');
     }
   }
@@ -161,9 +153,8 @@ export class UploadStore {
   /** Keeps the first refused part's error for the completion answer, the only text acpush shows. */
   async recordFailure(id: string, part: string, error: AcihostError): Promise<void> {
     const failure: PartFailure = { part, code: error.code, message: error.message };
-    await this.storage.put(layout.uploadFile(id, 'failure.json'), Buffer.from(JSON.stringify(failure)), { ifAbsent: true }).catch((e) => {
-      if (!(e instanceof KeyExistsError)) throw e;
-    });
+    // The first failure is the one kept.
+    await createOnce(this.storage, layout.uploadFile(id, 'failure.json'), Buffer.from(JSON.stringify(failure)));
     this.openSessions.touch(id, Date.now());
   }
 
