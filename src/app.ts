@@ -23,7 +23,7 @@ import { UploadSlots } from './http/upload-slots.ts';
 import { presentedToken } from './http/credentials.ts';
 import { healthRoutes } from './http/routes/health.ts';
 import { metricsRoutes } from './http/routes/metrics.ts';
-import { ServerState } from './ops/server-state.ts';
+import { ServerState } from './ops/lifecycle/server-state.ts';
 import { registerOpenApi } from './http/api/openapi.ts';
 import { addApiSchemas } from './http/api/schemas.ts';
 

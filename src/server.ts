@@ -5,15 +5,15 @@ import type { Logger } from 'pino';
 import { buildApp } from './app.ts';
 import { guardSlowClients } from './http/slow-client-guard.ts';
 import type { Config } from './config/schema.ts';
-import { applyHeapPolicy, collectAll } from './ops/heap-policy.ts';
-import { InFlight } from './ops/in-flight.ts';
-import { Metrics } from './ops/metrics.ts';
-import { ScheduledVerify } from './ops/scheduled-verify.ts';
-import { countPushes } from './ops/push-metrics.ts';
-import { ServerState } from './ops/server-state.ts';
-import { CLEANUP_MS, Shutdown } from './ops/shutdown.ts';
+import { applyHeapPolicy, collectAll } from './runtime/heap-policy.ts';
+import { InFlight } from './ops/lifecycle/in-flight.ts';
+import { Metrics } from './ops/metrics/metrics.ts';
+import { ScheduledVerify } from './registry/upkeep/scheduled-verify.ts';
+import { countPushes } from './ops/metrics/push-metrics.ts';
+import { ServerState } from './ops/lifecycle/server-state.ts';
+import { CLEANUP_MS, Shutdown } from './ops/lifecycle/shutdown.ts';
 import { Registry } from './registry/registry.ts';
-import type { StepHook } from './registry/steps.ts';
+import type { StepHook } from './registry/publish/steps.ts';
 import { createStorage } from './storage/create-storage.ts';
 import { MeteredStorage } from './storage/metered-storage.ts';
 import { AcmeChallenges } from './tls/acme-challenges.ts';
@@ -37,7 +37,7 @@ export interface RunningServer {
   reload(): Promise<void>;
   /**
    * SIGTERM: readiness fails for server.shutdownDelaySeconds, then the listener closes and
-   * requests in flight finish (src/ops/shutdown.ts). SIGINT, Ctrl-C at a terminal, skips
+   * requests in flight finish (src/ops/lifecycle/shutdown.ts). SIGINT, Ctrl-C at a terminal, skips
    * the readiness delay: it is for load balancers, which stop a server with SIGTERM.
    */
   shutdown(signal?: 'SIGTERM' | 'SIGINT'): Promise<void>;

@@ -3,8 +3,8 @@ import { usageError, type CliValues } from './args.ts';
 import { withRegistry } from './open-registry.ts';
 import { auditCli } from './cli-audit.ts';
 import { readArgumentFile } from './file-errors.ts';
-import { keyState } from '../registry/key-state.ts';
-import { removeKey } from '../registry/key-removal.ts';
+import { keyState } from '../registry/trust/key-state.ts';
+import { removeKey } from '../registry/trust/key-removal.ts';
 
 const out = (s: string) => process.stdout.write(s + '\n');
 const err = (s: string) => process.stderr.write(s + '\n');

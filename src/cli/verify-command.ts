@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema.ts';
-import { verifyImages, type VersionCheck } from '../registry/verify-images.ts';
+import { verifyImages, type VersionCheck } from '../registry/upkeep/verify-images.ts';
 import { usageError, type CliValues } from './args.ts';
 import { withRegistry } from './open-registry.ts';
 

@@ -127,9 +127,9 @@ export const configSchema = z
       })
       .strict(),
     tokens: z.object({ defaultExpiry: duration }).strict(),
-    // An acpush upload idle this long is refused and its parts removed (src/registry/uploads/).
+    // An acpush upload idle this long is refused and its parts removed (src/registry/acpush/).
     acpush: z.object({ uploadExpirySeconds: positiveInt }).strict(),
-    // Downloads under these prefixes need a token with the pull scope (src/registry/read-access.ts).
+    // Downloads under these prefixes need a token with the pull scope (src/registry/access/read-access.ts).
     access: z.object({ privatePrefixes: z.array(namePrefix) }).strict(),
     // `acihost verify` inside the server every this many seconds, results in /-/metrics; 0 turns it off.
     verify: z.object({ intervalSeconds: z.number().int().nonnegative() }).strict(),

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
-import { streamed } from '../ops/heap-policy.ts';
+import { streamed } from '../runtime/heap-policy.ts';
 import { isRecyclingReader, type ByteRange } from '../storage/storage.ts';
 import { errorBody } from './error-handler.ts';
 import { selectRange } from './byte-range.ts';

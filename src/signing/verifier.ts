@@ -11,7 +11,7 @@ import type { ReadableStreamDefaultController } from 'node:stream/web';
 import * as openpgp from 'openpgp';
 import type { Key } from 'openpgp';
 import { invalid } from '../errors.ts';
-import { streamed } from '../ops/heap-policy.ts';
+import { streamed } from '../runtime/heap-policy.ts';
 import { primaryKeyState, subkeyState } from './key-policy.ts';
 import type { KeyState } from './key-policy.ts';
 import { SIGN_HINT } from './messages.ts';

@@ -4,7 +4,7 @@
  * A KeyNotFoundError from read() is an expected miss, not a failure.
  */
 import type { Readable } from 'node:stream';
-import type { Metrics } from '../ops/metrics.ts';
+import type { Metrics } from '../ops/metrics/metrics.ts';
 import { KeyNotFoundError, type ByteRange, type ObjectInfo, type PutOptions, type Storage } from './storage.ts';
 
 export class MeteredStorage implements Storage {

@@ -1,15 +1,15 @@
 /**
- * The young-generation policy (src/ops/heap-policy.ts), in child processes: V8's
+ * The young-generation policy (src/runtime/heap-policy.ts), in child processes: V8's
  * heap is configured when a process starts, so each case needs one of its own.
  */
 import { execFile } from 'node:child_process';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { promisify } from 'node:util';
-import { semiSpaceBound } from '../../src/ops/heap-policy.ts';
+import { semiSpaceBound } from '../../src/runtime/heap-policy.ts';
 
 const run = promisify(execFile);
-const POLICY = new URL('../../src/ops/heap-policy.ts', import.meta.url).href;
+const POLICY = new URL('../../src/runtime/heap-policy.ts', import.meta.url).href;
 
 /** Runs `body` after importing the policy, in a node with `nodeArgs` and NODE_OPTIONS; resolves with its output. */
 async function child(body: string, opts: { nodeArgs?: string[]; nodeOptions?: string } = {}): Promise<string> {

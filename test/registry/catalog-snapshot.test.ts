@@ -1,5 +1,5 @@
 /**
- * The index snapshot (src/registry/catalog-snapshot.ts) on a real filesystem storage:
+ * The index snapshot (src/registry/catalog/catalog-snapshot.ts) on a real filesystem storage:
  * a restart restores the index from it and the change journal since, the sweep that
  * follows reconciles what a lost journal entry hid (never deleting a blob that a record
  * references), and a snapshot that is too old or unreadable is not used.
@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/logger.ts';
 import { Registry } from '../../src/registry/registry.ts';
-import type { VersionRecord } from '../../src/registry/version-record.ts';
+import type { VersionRecord } from '../../src/registry/catalog/version-record.ts';
 import { layout } from '../../src/storage/layout.ts';
 import { seedRecords, versionRecord } from '../helpers/records.ts';
 

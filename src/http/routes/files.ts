@@ -3,7 +3,7 @@ import { parseCoordinates } from '../../aci/coordinates.ts';
 import { notFound } from '../../errors.ts';
 import type { Registry } from '../../registry/registry.ts';
 import type { Remembers } from '../memory-answers.ts';
-import type { VersionRecord } from '../../registry/version-record.ts';
+import type { VersionRecord } from '../../registry/catalog/version-record.ts';
 import { bufferOpener, memoizeServed, sendObject } from '../send-object.ts';
 import { optionalToken, privateResponse } from '../viewer.ts';
 

@@ -5,7 +5,7 @@
  * load balancers and orchestrators call them.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { ServerState } from '../../ops/server-state.ts';
+import type { ServerState } from '../../ops/lifecycle/server-state.ts';
 import type { Registry } from '../../registry/registry.ts';
 import { layout } from '../../storage/layout.ts';
 import { errorResponses, security } from '../api/schemas.ts';

@@ -4,9 +4,9 @@
  * needs a token with the `metrics` scope.
  */
 import type { FastifyInstance } from 'fastify';
-import type { ServerState } from '../../ops/server-state.ts';
+import type { ServerState } from '../../ops/lifecycle/server-state.ts';
 import type { Registry } from '../../registry/registry.ts';
-import { authorizeScope } from '../../registry/tokens.ts';
+import { authorizeScope } from '../../registry/access/tokens.ts';
 import { presentedToken } from '../credentials.ts';
 
 export async function metricsRoutes(app: FastifyInstance, opts: { registry: Registry; state: ServerState }): Promise<void> {

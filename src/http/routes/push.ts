@@ -3,10 +3,10 @@ import multipart, { type MultipartFile, type MultipartValue } from '@fastify/mul
 import { isAcihostError, malformed } from '../../errors.ts';
 import { urls } from '../../discovery/urls.ts';
 import type { Registry } from '../../registry/registry.ts';
-import type { PublishResult } from '../../registry/publisher.ts';
-import { stageImage, type StagedImage } from '../../registry/stage-image.ts';
+import type { PublishResult } from '../../registry/publish/publisher.ts';
+import { stageImage, type StagedImage } from '../../registry/publish/stage-image.ts';
 import { refusal } from '../../registry/audit-log.ts';
-import { authorizeScope, type TokenRecord } from '../../registry/tokens.ts';
+import { authorizeScope, type TokenRecord } from '../../registry/access/tokens.ts';
 import { readDetachedSignature, type DetachedSignature } from '../../signing/signature.ts';
 import { presentedToken } from '../credentials.ts';
 import type { UploadSlots } from '../upload-slots.ts';

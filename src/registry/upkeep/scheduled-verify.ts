@@ -1,0 +1,85 @@
+import type { Logger } from 'pino';
+import type { Registry } from '../registry.ts';
+import { verifyImages } from './verify-images.ts';
+import type { Metrics } from '../../ops/metrics/metrics.ts';
+
+export interface VerifyRunSummary {
+  checked: number;
+  failedImages: number;
+  problems: Record<string, number>;
+  seconds: number;
+}
+
+/**
+ * `acihost verify` on a schedule inside the server (`verify.intervalSeconds`, off at 0):
+ * each problem is logged as it is found, and the last run's counts go to /-/metrics, so
+ * an alert can fire on a flipped byte or a lost signature without anyone running the
+ * command. Runs never overlap, and one in progress stops between images at shutdown.
+ */
+export class ScheduledVerify {
+  private readonly registry: Registry;
+  private readonly metrics: Metrics;
+  private readonly log: Logger;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<VerifyRunSummary | undefined> | undefined;
+  private stopped = false;
+
+  constructor(registry: Registry, metrics: Metrics, log: Logger) {
+    this.registry = registry;
+    this.metrics = metrics;
+    this.log = log.child({ component: 'verify' });
+  }
+
+  /** The first run comes one interval after start: a restart should not re-read the whole store. */
+  start(intervalSeconds: number): void {
+    this.timer = setInterval(() => void this.run(), intervalSeconds * 1000);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  /** One run now, unless one is already going (then that one's result). */
+  run(): Promise<VerifyRunSummary | undefined> {
+    this.running ??= this.check()
+      .catch((err: unknown) => {
+        this.log.error({ err }, 'failed to verify published images');
+        return undefined;
+      })
+      .finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async check(): Promise<VerifyRunSummary | undefined> {
+    const started = Date.now();
+    const summary: VerifyRunSummary = { checked: 0, failedImages: 0, problems: {}, seconds: 0 };
+    const { storage, keys, config } = this.registry;
+    for await (const result of verifyImages({ storage, keys, limits: config.limits })) {
+      if (this.stopped) return undefined;
+      summary.checked++;
+      if (result.problems.length > 0) summary.failedImages++;
+      for (const p of result.problems) {
+        summary.problems[p.code] = (summary.problems[p.code] ?? 0) + 1;
+        const { name, version, os, arch } = result;
+        this.log.warn({ name, version, os, arch, code: p.code, detail: p.message }, 'published image failed verification');
+      }
+    }
+    summary.seconds = (Date.now() - started) / 1000;
+    this.publish(summary);
+    this.log.info(summary, 'verified published images');
+    return summary;
+  }
+
+  private publish(s: VerifyRunSummary): void {
+    const m = this.metrics;
+    m.verifyImages.set(s.checked);
+    m.verifyFailedImages.set(s.failedImages);
+    m.verifyProblems.reset();
+    for (const [code, n] of Object.entries(s.problems)) m.verifyProblems.set({ code }, n);
+    m.verifyDuration.set(s.seconds);
+    m.verifyLastRun.set(Date.now() / 1000);
+  }
+}
