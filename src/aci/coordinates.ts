@@ -1,6 +1,6 @@
 /**
  * Image coordinates (name, version, os, arch) as URLs carry them. They are held to
- * the rules every published image passed (src/aci/name.ts), lengths included, so a
+ * the rules every published image passed (src/names.ts), lengths included, so a
  * URL can only name what could exist, and nothing a client types reaches a storage
  * key that no push could have made.
  */
@@ -17,7 +17,7 @@ import {
   nameFits,
   osArchPairs,
   VERSION_PATTERN,
-} from './name.ts';
+} from '../names.ts';
 
 /** An image name as the manifest must give it, within the lengths storage holds. */
 export const isImageName = (name: string): boolean => nameFits(name) && isAcIdentifier(name);
@@ -84,6 +84,3 @@ export const LONGEST_IMAGE_KEYS = [
 ];
 
 export const LONGEST_IMAGE_KEY_BYTES = Math.max(...LONGEST_IMAGE_KEYS.map((k) => Buffer.byteLength(k)));
-
-/** S3 keys hold 1024 bytes; what the longest image key leaves is the most storage.s3.prefix may take. */
-export const MAX_S3_PREFIX_BYTES = 1024 - LONGEST_IMAGE_KEY_BYTES;

@@ -54,8 +54,8 @@ export async function keyList(config: Config, _args: string[], values: CliValues
 
 /** `acihost key remove FINGERPRINT [--force]` */
 export async function keyRemove(config: Config, args: string[], values: CliValues): Promise<number> {
-  return withRegistry(config, async (registry) => {
-    const { record, unverifiable } = await removeKey(registry.keys, registry.storage, fingerprintArg(args), values.force === true);
+  return withRegistry(config, async (registry, storage) => {
+    const { record, unverifiable } = await removeKey(registry.keys, storage, fingerprintArg(args), values.force === true);
     out(`removed ${record.fingerprint}`);
     await auditCli(registry, {
       action: 'key.remove',

@@ -1,4 +1,4 @@
-import { prefixCovers } from '../aci/name.ts';
+import { prefixCovers } from '../names.ts';
 import type { KeyStore } from '../registry/trust/keyring.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { TokenRecord } from '../registry/access/tokens.ts';

@@ -29,37 +29,45 @@ export { semiSpaceBound };
 const MAX_BOUNDED_SEMI_SPACE_MIB = 8;
 const RELEASE_EVERY = 1024 * 1024;
 
-setFlagsFromString('--expose-gc');
-// A fresh context sees the flag; the program's own global stays without gc().
-const collect = runInNewContext('gc') as (options: { type: 'minor' | 'major' }) => void;
-let unreleased = 0;
+/** What the server hands to code that streams large bodies or reads the whole catalogue. */
+export interface HeapTuning {
+  /** Counts bytes of a large body passing through; frees dead buffers every RELEASE_EVERY bytes. */
+  streamed(bytes: number): void;
+  /**
+   * A full collection, after work that read the whole catalogue (a sweep: it lists
+   * every record, after a start reads each again, and writes the snapshot). Its
+   * garbage outlives scavenges into the old generation, which V8 otherwise gives
+   * back only when its memory reducer runs, seconds later, and a push in that
+   * window peaked higher (docs/design.md#memory). With the runtime settings `serve`
+   * gives itself it is short, and runs once a sweep.
+   */
+  collectAll(): void;
+}
 
+/** Sets the young generation's growth from the bound the process was started with. */
 export function applyHeapPolicy(): void {
   const bound = semiSpaceBound(process.execArgv, process.env.NODE_OPTIONS);
   const grows = bound !== undefined && bound <= MAX_BOUNDED_SEMI_SPACE_MIB;
   setFlagsFromString(`--semi-space-growth-factor=${grows ? 2 : 1}`);
 }
 
-/** Counts bytes of a large body passing through; frees dead buffers every RELEASE_EVERY bytes. */
-export function streamed(bytes: number): void {
-  unreleased += bytes;
-  if (unreleased < RELEASE_EVERY) return;
-  unreleased = 0;
-  collect({ type: 'minor' });
-}
+let tuning: HeapTuning | undefined;
 
-/**
- * A full collection, after work that read the whole catalogue (a sweep: it lists
- * every record, after a start reads each again, and writes the snapshot). Its
- * garbage outlives scavenges into the old generation, which V8 otherwise gives
- * back only when its memory reducer runs, seconds later, and a push in that
- * window peaked higher (docs/design.md#memory). With the runtime settings `serve`
- * gives itself it is short, and runs once a sweep (every ten minutes).
- */
-export function collectAll(): void {
-  collect({ type: 'major' });
+/** The process's one tuning; the first call exposes gc() to it alone. */
+export function heapTuning(): HeapTuning {
+  if (tuning) return tuning;
+  setFlagsFromString('--expose-gc');
+  // A fresh context sees the flag; the program's own global stays without gc().
+  const collect = runInNewContext('gc') as (options: { type: 'minor' | 'major' }) => void;
+  let unreleased = 0;
+  tuning = {
+    streamed(bytes) {
+      unreleased += bytes;
+      if (unreleased < RELEASE_EVERY) return;
+      unreleased = 0;
+      collect({ type: 'minor' });
+    },
+    collectAll: () => collect({ type: 'major' }),
+  };
+  return tuning;
 }
-
-// Applied as soon as this module is evaluated: src/cli.ts imports it first, so the policy
-// holds while the rest of the program loads.
-applyHeapPolicy();

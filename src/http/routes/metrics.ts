@@ -9,12 +9,15 @@ import type { Registry } from '../../registry/registry.ts';
 import { authorizeScope } from '../../registry/access/tokens.ts';
 import { presentedToken } from '../credentials.ts';
 
-export async function metricsRoutes(app: FastifyInstance, opts: { registry: Registry; state: ServerState }): Promise<void> {
+export async function metricsRoutes(
+  app: FastifyInstance,
+  opts: { registry: Registry; state: ServerState; requireToken: boolean },
+): Promise<void> {
   const { registry, state } = opts;
   const { metrics } = state;
 
   app.get('/-/metrics', async (request, reply) => {
-    if (registry.config.metrics.requireToken) {
+    if (opts.requireToken) {
       authorizeScope(await registry.tokens.authenticate(presentedToken(request)), 'metrics');
     }
     metrics.indexVersions.set(registry.catalog.size);

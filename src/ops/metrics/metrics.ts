@@ -6,6 +6,8 @@
  */
 import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
 import type { CacheUse } from '../../util/byte-lru.ts';
+import type { StorageMeter } from '../../storage/metered-storage.ts';
+import type { VerifyRunSummary } from '../../registry/upkeep/scheduled-verify.ts';
 import { RequestMetrics } from './request-metrics.ts';
 
 const STORAGE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
@@ -119,6 +121,22 @@ export class Metrics {
     // Gauges that prom-client names like counters, which Prometheus tooling refuses; the same
     // counts stay available per type as acihost_nodejs_active_{handles,requests,resources}.
     for (const name of ['handles', 'requests', 'resources']) this.registry.removeSingleMetric(`acihost_nodejs_active_${name}_total`);
+  }
+
+  /** Storage operations timed and their failures counted (src/storage/metered-storage.ts). */
+  readonly storageMeter: StorageMeter = {
+    start: (operation) => this.storageLatency.startTimer({ operation }),
+    failed: (operation) => this.storageErrors.inc({ operation }),
+  };
+
+  /** The last scheduled verification's counts. */
+  recordVerifyRun(s: VerifyRunSummary): void {
+    this.verifyImages.set(s.checked);
+    this.verifyFailedImages.set(s.failedImages);
+    this.verifyProblems.reset();
+    for (const [code, n] of Object.entries(s.problems)) this.verifyProblems.set({ code }, n);
+    this.verifyDuration.set(s.seconds);
+    this.verifyLastRun.set(Date.now() / 1000);
   }
 
   /** Reports `use` as the cache named `name` (acihost_answer_cache_*). */

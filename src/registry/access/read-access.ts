@@ -1,4 +1,4 @@
-import { prefixCovers } from '../../aci/name.ts';
+import { prefixCovers } from '../../names.ts';
 import { forbidden, unauthenticated } from '../../errors.ts';
 import type { TokenRecord } from './tokens.ts';
 

@@ -1,14 +1,12 @@
 import type { Readable } from 'node:stream';
 import { parseManifest } from '../../aci/manifest.ts';
-import { isAcIdentifier } from '../../aci/name.ts';
+import { isAcIdentifier } from '../../names.ts';
 import { AcihostError, invalid, isAcihostError, notFound, tooLarge, type ErrorKind } from '../../errors.ts';
 import { MAX_SIGNATURE_BYTES, readDetachedSignature, type DetachedSignature } from '../../signing/signature.ts';
 import { layout } from '../../storage/layout.ts';
-import type { Storage } from '../../storage/storage.ts';
 import type { Coordinates } from '../catalog/catalog.ts';
-import type { KeyStore } from '../trust/keyring.ts';
 import type { PublishResult, Publisher } from '../publish/publisher.ts';
-import { stageImage, type StageLimits } from '../publish/stage-image.ts';
+import { stageImage, type StageContext } from '../publish/stage-image.ts';
 import { authorize, type TokenRecord } from '../access/tokens.ts';
 import { checkUploadAgreement } from './upload-checks.ts';
 import { parseStagedImage, serializeStagedImage } from './staged-record.ts';
@@ -31,24 +29,13 @@ const SIGN_AND_PUSH =
  */
 export class AcpushUploads {
   readonly store: UploadStore;
-  private readonly storage: Storage;
+  private readonly context: StageContext;
   private readonly publisher: Publisher;
-  private readonly keys: KeyStore;
-  private readonly limits: StageLimits;
 
-  constructor(opts: {
-    storage: Storage;
-    publisher: Publisher;
-    keys: KeyStore;
-    limits: StageLimits;
-    expirySeconds: number;
-    maxSessionsPerToken: number;
-  }) {
-    this.storage = opts.storage;
+  constructor(opts: { context: StageContext; publisher: Publisher; expirySeconds: number; maxSessionsPerToken: number }) {
+    this.context = opts.context;
     this.publisher = opts.publisher;
-    this.keys = opts.keys;
-    this.limits = opts.limits;
-    this.store = new UploadStore(opts.storage, { expirySeconds: opts.expirySeconds, maxPerToken: opts.maxSessionsPerToken });
+    this.store = new UploadStore(opts.context.storage, { expirySeconds: opts.expirySeconds, maxPerToken: opts.maxSessionsPerToken });
   }
 
   /** Sessions in storage, as last counted (no listing). */
@@ -132,7 +119,7 @@ export class AcpushUploads {
   }
 
   private async receiveManifest(session: UploadSession, body: Readable): Promise<void> {
-    const max = this.limits.maxManifestBytes;
+    const max = this.context.limits.maxManifestBytes;
     const bytes = await readPart(body, max, () =>
       tooLarge(
         'MANIFEST_TOO_LARGE',
@@ -154,12 +141,9 @@ export class AcpushUploads {
   /** Streams the image into the session; with the signature already there, it is verified in the same pass. */
   private async receiveImage(session: UploadSession, body: Readable, signal: AbortSignal): Promise<void> {
     await this.store.assertAbsent(session.id, 'image.json', 'ACI'); // before streaming gigabytes for nothing
-    const image = await stageImage({
-      storage: this.storage,
+    const image = await stageImage(this.context, {
       source: body,
-      limits: this.limits,
       signature: await this.signature(session),
-      keys: this.keys.verificationKeys(),
       signal,
       stagedKey: (stagingId) => layout.uploadImage(session.id, stagingId),
     });
@@ -171,7 +155,7 @@ export class AcpushUploads {
         throw notFound('ACPUSH_UPLOAD_NOT_FOUND', 'the upload was removed while its ACI was arriving; run acpush again');
       }
     } catch (e) {
-      await this.storage.delete(image.stagedKey).catch(() => {});
+      await this.context.storage.delete(image.stagedKey).catch(() => {});
       throw e;
     }
   }

@@ -1,4 +1,4 @@
-import { prefixCovers } from '../../aci/name.ts';
+import { prefixCovers } from '../../names.ts';
 import { layout } from '../../storage/layout.ts';
 import type { Storage } from '../../storage/storage.ts';
 import { parseVersionRecord, type VersionRecord } from './version-record.ts';

@@ -8,11 +8,10 @@ import { createReadStream } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { isAcihostError } from '../../errors.ts';
-import { MAX_SIGNATURE_BYTES, readDetachedSignature, type DetachedSignature } from '../../signing/signature.ts';
+import { MAX_SIGNATURE_BYTES } from '../../signing/signature.ts';
 import { operatorToken } from '../access/operator-token.ts';
-import type { Registry } from '../registry.ts';
-import { stageImage } from './stage-image.ts';
 import type { VersionRecord } from '../catalog/version-record.ts';
+import type { PushService } from './push-service.ts';
 
 export interface TreeScan {
   images: string[];
@@ -42,18 +41,19 @@ export async function scanTree(dir: string): Promise<TreeScan> {
 }
 
 /** Publishes one image of the tree; refusals are results, anything else (storage down) is thrown. */
-export async function importImage(registry: Registry, dir: string, file: string): Promise<ImportOutcome> {
+export async function importImage(pushes: PushService, domain: string, dir: string, file: string): Promise<ImportOutcome> {
+  const operator = operatorToken(domain, 'import');
+  const push = pushes.begin(operator, new AbortController().signal); // a file ends or fails on its own
   try {
-    const signature = await signatureBeside(join(dir, file));
-    const staged = await stageImage({
-      storage: registry.storage,
-      source: createReadStream(join(dir, file)),
-      limits: registry.config.limits,
-      signature,
-      keys: registry.keys.verificationKeys(),
-      signal: new AbortController().signal, // a file ends or fails on its own
-    });
-    const result = await registry.publisher.publish(operatorToken(registry.domain, 'import'), staged, signature);
+    try {
+      const signature = await signatureBeside(join(dir, file));
+      if (signature) await push.sign(signature);
+      await push.stage(createReadStream(join(dir, file)));
+    } catch (e) {
+      await push.refuse(e);
+      throw e;
+    }
+    const result = await push.publish(async () => operator);
     return { file, status: result.outcome === 'created' ? 'published' : 'present', record: result.record };
   } catch (e) {
     if (!isAcihostError(e)) throw e;
@@ -65,8 +65,8 @@ export async function importImage(registry: Registry, dir: string, file: string)
   }
 }
 
-/** `FILE.aci.asc`, read as a push's signature part is (at most 64 KiB), or undefined when absent. */
-async function signatureBeside(aci: string): Promise<DetachedSignature | undefined> {
+/** The bytes of `FILE.aci.asc`, read as a push's signature part is (at most 64 KiB), or undefined when absent. */
+async function signatureBeside(aci: string): Promise<Buffer | undefined> {
   const handle = await open(`${aci}.asc`).catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'ENOENT') return undefined;
     throw e;
@@ -75,7 +75,7 @@ async function signatureBeside(aci: string): Promise<DetachedSignature | undefin
   try {
     const buffer = Buffer.alloc(MAX_SIGNATURE_BYTES + 1);
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    return await readDetachedSignature(buffer.subarray(0, bytesRead));
+    return buffer.subarray(0, bytesRead);
   } finally {
     await handle.close();
   }

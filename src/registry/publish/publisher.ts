@@ -1,5 +1,5 @@
 import { publishLabels } from '../../aci/manifest.ts';
-import { assertNameFits, prefixCovers } from '../../aci/name.ts';
+import { assertNameFits, prefixCovers } from '../../names.ts';
 import { conflict, invalid, isAcihostError, malformed, unavailable } from '../../errors.ts';
 import { verifyDetached, type DetachedSignature } from '../../signing/signature.ts';
 import { layout } from '../../storage/layout.ts';
@@ -44,6 +44,7 @@ export class Publisher {
   private readonly audit: AuditLog | undefined;
 
   private readonly changes: ChangeJournal | undefined;
+  private readonly onBytes: ((bytes: number) => void) | undefined;
 
   constructor(opts: {
     storage: Storage;
@@ -53,7 +54,10 @@ export class Publisher {
     onStep?: StepHook;
     audit?: AuditLog;
     changes?: ChangeJournal;
+    /** Hears the size of every chunk verified from the staged copy. */
+    onBytes?: (bytes: number) => void;
   }) {
+    this.onBytes = opts.onBytes;
     this.audit = opts.audit;
     this.storage = opts.storage;
     this.catalog = opts.catalog;
@@ -191,7 +195,7 @@ export class Publisher {
   private async verifyStaged(name: string, image: StagedImage, signature: DetachedSignature, mayRefresh: boolean): Promise<string> {
     try {
       const data = await this.storage.read(image.stagedKey);
-      return (await verifyDetached(signature, this.keys.verificationKeys(), data, { name })).signerFingerprint;
+      return (await verifyDetached(signature, this.keys.verificationKeys(), data, { name, onBytes: this.onBytes })).signerFingerprint;
     } catch (e) {
       if (!mayRefresh || !isUntrustedSigner(e)) throw e;
       await this.keys.mirror.refresh();

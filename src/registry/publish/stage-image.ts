@@ -3,7 +3,6 @@ import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createInspector, type InspectLimits, type InspectResult } from '../../aci/inspect.ts';
 import { isAcihostError } from '../../errors.ts';
-import { streamed } from '../../runtime/heap-policy.ts';
 import { createVerifier, type DetachedSignature, type TrustedKey } from '../../signing/signature.ts';
 import { layout } from '../../storage/layout.ts';
 import type { Storage } from '../../storage/storage.ts';
@@ -11,6 +10,15 @@ import { UploadTap } from './upload-tap.ts';
 
 export interface StageLimits extends InspectLimits {
   maxCompressedBytes: number;
+}
+
+/** What every staging needs from the registry, whichever front door the image came by. */
+export interface StageContext {
+  storage: Storage;
+  limits: StageLimits;
+  keys: () => TrustedKey[];
+  /** Hears the size of every chunk staged (the server frees dead buffers by it). */
+  onBytes?: (bytes: number) => void;
 }
 
 export interface StagedImage {
@@ -40,26 +48,24 @@ const SETTLE_AFTER_FAILURE_MS = 5000;
  * every stream is destroyed and the scratch and staged files are removed, since a
  * source whose connection is gone may never end or fail on its own.
  */
-export async function stageImage(opts: {
-  storage: Storage;
+export async function stageImage(context: StageContext, upload: {
   source: Readable;
-  limits: StageLimits;
   signature?: DetachedSignature;
-  keys: TrustedKey[];
   /** The upload's lifetime (src/http/request-lifetime.ts): aborted, the work stops wherever it is. */
   signal: AbortSignal;
   /** Where to stage, from the upload id; default tmp/uploads/. acpush stages inside its upload session. */
   stagedKey?: (uploadId: string) => string;
 }): Promise<StagedImage> {
+  const opts = { ...context, ...upload };
   const uploadId = randomBytes(16).toString('hex');
   const stagedKey = (opts.stagedKey ?? layout.stagedUpload)(uploadId);
   const inspector = createInspector(opts.limits);
-  const verifier = opts.signature ? createVerifier(opts.signature, opts.keys) : undefined;
-  // The upload's dead buffers are freed every streamed MiB: with the signature first its
-  // verification drains these bytes and counts them (src/signing/verifier.ts); without, the tap does.
+  const verifier = opts.signature ? createVerifier(opts.signature, opts.keys(), { onBytes: opts.onBytes }) : undefined;
+  // Each byte is counted once: with the signature first its verification drains these
+  // bytes and counts them (src/signing/verifier.ts); without, the tap does.
   const tap = verifier
     ? new UploadTap([inspector.sink, verifier.sink], opts.limits.maxCompressedBytes)
-    : new UploadTap([inspector.sink], opts.limits.maxCompressedBytes, streamed);
+    : new UploadTap([inspector.sink], opts.limits.maxCompressedBytes, opts.onBytes);
   // Small queues: chunks held across collections are promoted and then linger as garbage.
   const body = new PassThrough({ highWaterMark: 256 * 1024 });
   const work = [

@@ -27,7 +27,7 @@ export class UploadTap extends Transform {
   private readonly maxBytes: number;
   private readonly onBytes: ((bytes: number) => void) | undefined;
 
-  /** `onBytes` hears the size of every chunk that passes (src/runtime/heap-policy.ts's `streamed`). */
+  /** `onBytes` hears the size of every chunk that passes (the server frees dead buffers by it). */
   constructor(sinks: Writable[], maxBytes: number, onBytes?: (bytes: number) => void) {
     super({ highWaterMark: 256 * 1024 });
     this.sinks = sinks;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { checkDomainPrefix, prefixCovers } from '../../aci/name.ts';
+import { checkDomainPrefix, prefixCovers } from '../../names.ts';
 import { invalid, notFound } from '../../errors.ts';
 import { normalizeFingerprint, parsePublicKeys, type PublicKeyInfo } from '../../signing/keys.ts';
 import type { TrustedKey } from '../../signing/signature.ts';

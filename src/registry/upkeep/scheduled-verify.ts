@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import type { Registry } from '../registry.ts';
-import { verifyImages } from './verify-images.ts';
-import type { Metrics } from '../../ops/metrics/metrics.ts';
+import type { Storage } from '../../storage/storage.ts';
+import type { KeyStore } from '../trust/keyring.ts';
+import { verifyImages, type VerifyLimits } from './verify-images.ts';
 
 export interface VerifyRunSummary {
   checked: number;
@@ -12,22 +12,28 @@ export interface VerifyRunSummary {
 
 /**
  * `acihost verify` on a schedule inside the server (`verify.intervalSeconds`, off at 0):
- * each problem is logged as it is found, and the last run's counts go to /-/metrics, so
- * an alert can fire on a flipped byte or a lost signature without anyone running the
- * command. Runs never overlap, and one in progress stops between images at shutdown.
+ * each problem is logged as it is found, and the last run's counts are reported (the
+ * server puts them in /-/metrics), so an alert can fire on a flipped byte or a lost
+ * signature without anyone running the command. Runs never overlap, and one in progress
+ * stops between images at shutdown.
  */
 export class ScheduledVerify {
-  private readonly registry: Registry;
-  private readonly metrics: Metrics;
+  private readonly opts: {
+    storage: Storage;
+    keys: KeyStore;
+    limits: VerifyLimits;
+    log: Logger;
+    report: (summary: VerifyRunSummary) => void;
+    onBytes?: (bytes: number) => void;
+  };
   private readonly log: Logger;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<VerifyRunSummary | undefined> | undefined;
   private stopped = false;
 
-  constructor(registry: Registry, metrics: Metrics, log: Logger) {
-    this.registry = registry;
-    this.metrics = metrics;
-    this.log = log.child({ component: 'verify' });
+  constructor(opts: ScheduledVerify['opts']) {
+    this.opts = opts;
+    this.log = opts.log.child({ component: 'verify' });
   }
 
   /** The first run comes one interval after start: a restart should not re-read the whole store. */
@@ -56,8 +62,8 @@ export class ScheduledVerify {
   private async check(): Promise<VerifyRunSummary | undefined> {
     const started = Date.now();
     const summary: VerifyRunSummary = { checked: 0, failedImages: 0, problems: {}, seconds: 0 };
-    const { storage, keys, config } = this.registry;
-    for await (const result of verifyImages({ storage, keys, limits: config.limits })) {
+    const { storage, keys, limits, onBytes } = this.opts;
+    for await (const result of verifyImages({ storage, keys, limits, onBytes })) {
       if (this.stopped) return undefined;
       summary.checked++;
       if (result.problems.length > 0) summary.failedImages++;
@@ -68,18 +74,8 @@ export class ScheduledVerify {
       }
     }
     summary.seconds = (Date.now() - started) / 1000;
-    this.publish(summary);
+    this.opts.report(summary);
     this.log.info(summary, 'verified published images');
     return summary;
-  }
-
-  private publish(s: VerifyRunSummary): void {
-    const m = this.metrics;
-    m.verifyImages.set(s.checked);
-    m.verifyFailedImages.set(s.failedImages);
-    m.verifyProblems.reset();
-    for (const [code, n] of Object.entries(s.problems)) m.verifyProblems.set({ code }, n);
-    m.verifyDuration.set(s.seconds);
-    m.verifyLastRun.set(Date.now() / 1000);
   }
 }

@@ -32,11 +32,15 @@ const problemOf = (e: unknown, fallback: string): Problem =>
   isAcihostError(e) ? { code: e.code, message: e.message } : { code: fallback, message: (e as Error)?.message ?? String(e) };
 
 /** Checks every published version (under `prefix`, if given), yielding one result per version. */
+export type VerifyLimits = InspectLimits;
+
 export async function* verifyImages(opts: {
   storage: Storage;
   keys: KeyStore;
-  limits: InspectLimits;
+  limits: VerifyLimits;
   prefix?: string;
+  /** Hears the size of every chunk read (the server frees dead buffers by it). */
+  onBytes?: (bytes: number) => void;
 }): AsyncGenerator<VersionCheck> {
   await opts.keys.mirror.refresh();
   for await (const stored of storedVersions(opts.storage, opts.prefix)) {
@@ -45,16 +49,19 @@ export async function* verifyImages(opts: {
       yield { ...coords, bytes: 0, problems: [problemOf(stored.error, 'RECORD_UNREADABLE')] };
       continue;
     }
-    yield await checkVersion(opts.storage, opts.keys, opts.limits, stored.record);
+    yield await checkVersion(opts, stored.record);
   }
 }
 
-async function checkVersion(storage: Storage, keys: KeyStore, limits: InspectLimits, record: VersionRecord): Promise<VersionCheck> {
+async function checkVersion(
+  { storage, keys, limits, onBytes }: { storage: Storage; keys: KeyStore; limits: VerifyLimits; onBytes?: (bytes: number) => void },
+  record: VersionRecord,
+): Promise<VersionCheck> {
   const { name, version, os, arch } = record;
   const problems: Problem[] = [];
   const signature = await readStoredSignature(record, problems);
   const inspector = createInspector(limits);
-  const verifier = signature ? createVerifier(signature, keys.verificationKeys(), { name }) : undefined;
+  const verifier = signature ? createVerifier(signature, keys.verificationKeys(), { name, onBytes }) : undefined;
   let read: { digest: string; size: number };
   try {
     read = await fanOut(await storage.read(record.blob), verifier ? [inspector.sink, verifier.sink] : [inspector.sink]);

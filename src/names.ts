@@ -2,7 +2,7 @@
  * appc names and labels (appc/spec `spec/types.md`, `schema/types/acidentifier.go`,
  * `acname.go`, `labels.go`), plus the rules our server adds on top of them.
  */
-import { invalid } from '../errors.ts';
+import { invalid } from './errors.ts';
 
 /** AC Identifier: image names, label and annotation names, isolator names. */
 export const AC_IDENTIFIER = /^[a-z0-9]+([-._~/][a-z0-9]+)*$/;
