@@ -32,12 +32,14 @@ function sourceFiles(dir: string): string[] {
     .map((e) => relative(SRC, join(e.parentPath, e.name)));
 }
 
-const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)['"](\.{1,2}\/[^'"]+)['"]/gm;
+const STATIC = /(?:\bfrom\s*|^\s*import\s+)['"](\.{1,2}\/[^'"]+)['"]/gm;
+const LAZY = /\bimport\s*\(\s*['"](\.{1,2}\/[^'"]+)['"]/g;
 
-/** Every relative import of a module, as paths inside src/. */
-export function importsOf(file: string): string[] {
+/** Every relative import of a module, as paths inside src/; `lazy` adds those loaded by import(). */
+function importsOf(file: string, lazy = true): string[] {
   const text = readFileSync(join(SRC, file), 'utf8');
-  return [...text.matchAll(SPECIFIER)].map((m) => relative(SRC, resolve(SRC, dirname(file), m[1]!)));
+  const found = [...text.matchAll(STATIC), ...(lazy ? text.matchAll(LAZY) : [])];
+  return found.map((m) => relative(SRC, resolve(SRC, dirname(file), m[1]!)));
 }
 
 test('no module imports from a layer above its own', () => {
@@ -48,6 +50,22 @@ test('no module imports from a layer above its own', () => {
     }
   }
   assert.deepEqual(upward, []);
+});
+
+// Loading on demand (the CLI's commands) does not evaluate a module before its imports.
+test('no module imports itself through others', () => {
+  const graph = new Map(sourceFiles(SRC).map((f) => [f, importsOf(f, false)]));
+  const cycles: string[] = [];
+  const done = new Set<string>();
+  const visit = (file: string, path: string[]): void => {
+    const at = path.indexOf(file);
+    if (at !== -1) return void cycles.push([...path.slice(at), file].map((f) => `src/${f}`).join(' -> '));
+    if (done.has(file)) return;
+    for (const next of graph.get(file) ?? []) visit(next, [...path, file]);
+    done.add(file);
+  };
+  for (const file of graph.keys()) visit(file, []);
+  assert.deepEqual(cycles, []);
 });
 
 test('the check sees imports of every form', () => {

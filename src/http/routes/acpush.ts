@@ -1,6 +1,6 @@
 import { addAbortSignal, PassThrough, type Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { parsePushTarget } from '../../aci/coordinates.ts';
+import { parsePushTarget } from '../url-coordinates.ts';
 import { invalid, isAcihostError, notFound } from '../../errors.ts';
 import { urls } from '../../discovery/urls.ts';
 import type { Registry } from '../../registry/registry.ts';

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { parseCoordinates } from '../../aci/coordinates.ts';
+import { parseCoordinates } from '../url-coordinates.ts';
 import { notFound } from '../../errors.ts';
 import type { Registry } from '../../registry/registry.ts';
 import type { Remembers } from '../memory-answers.ts';

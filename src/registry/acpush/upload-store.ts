@@ -4,7 +4,7 @@ import { conflict, forbidden, notFound, tooMany, type AcihostError } from '../..
 import { layout, type UploadFile } from '../../storage/layout.ts';
 import { createOnce, type ObjectInfo, type Storage } from '../../storage/storage.ts';
 import type { Coordinates } from '../catalog/catalog.ts';
-import { sweepUploads } from '../upkeep/sweep.ts';
+import { isIdle, sweepUploads } from './upload-sweep.ts';
 import { OpenSessions, type OpenSession } from './open-sessions.ts';
 
 const sessionSchema = z.object({
@@ -28,12 +28,6 @@ const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 
 const partExists = (what: string) =>
   conflict('ACPUSH_PART_EXISTS', `this upload already has its ${what}; each part is sent once, so run acpush again`);
-
-/** True when no object of a session changed for `expirySeconds`: the client has gone away. */
-export function isIdle(objects: readonly ObjectInfo[], expirySeconds: number, now: number): boolean {
-  const last = Math.max(...objects.map((o) => o.modified.getTime()));
-  return last <= now - expirySeconds * 1000;
-}
 
 /**
  * Upload sessions and their parts, kept in storage only, so any process sharing

@@ -1,7 +1,8 @@
 import { publishLabels } from '../../aci/manifest.ts';
 import { assertNameFits, prefixCovers } from '../../names.ts';
 import { conflict, invalid, isAcihostError, malformed, unavailable } from '../../errors.ts';
-import { verifyDetached, type DetachedSignature } from '../../signing/signature.ts';
+import type { DetachedSignature } from '../../signing/signature.ts';
+import { verifyDetached } from '../../signing/verifier.ts';
 import { layout } from '../../storage/layout.ts';
 import { createOnce, type Storage } from '../../storage/storage.ts';
 import { refusal, type AuditLog } from '../audit-log.ts';

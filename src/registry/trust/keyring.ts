@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { checkDomainPrefix, prefixCovers } from '../../names.ts';
 import { invalid, notFound } from '../../errors.ts';
 import { normalizeFingerprint, parsePublicKeys, type PublicKeyInfo } from '../../signing/keys.ts';
-import type { TrustedKey } from '../../signing/signature.ts';
+import type { TrustedKey } from '../../signing/verifier.ts';
 import { layout } from '../../storage/layout.ts';
 import type { Storage } from '../../storage/storage.ts';
 import { PrefixMirror } from '../../storage/prefix-mirror.ts';

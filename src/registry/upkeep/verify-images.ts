@@ -8,7 +8,8 @@
 import { createInspector, type InspectLimits, type InspectResult } from '../../aci/inspect.ts';
 import { publishLabels } from '../../aci/manifest.ts';
 import { isAcihostError } from '../../errors.ts';
-import { createVerifier, hasValidArmorChecksum, readDetachedSignature, type VerifyResult } from '../../signing/signature.ts';
+import { hasValidArmorChecksum, readDetachedSignature } from '../../signing/signature.ts';
+import { createVerifier, type VerifyResult } from '../../signing/verifier.ts';
 import { layout } from '../../storage/layout.ts';
 import { KeyNotFoundError, type Storage } from '../../storage/storage.ts';
 import type { Coordinates } from '../catalog/catalog.ts';
