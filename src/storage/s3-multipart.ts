@@ -8,7 +8,6 @@
  * A body shorter than one part is stored with one PutObject; a longer one as a
  * multipart upload with `queueSize` parts in flight, aborted on any failure.
  */
-import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,

@@ -101,9 +101,8 @@ export async function acpushRoutes(
       const token = await pushToken(request);
       const session = await uploads.open(request.params.id, token);
       if (!report.success) {
-        await uploads.discard(session);
         request.log.info({ reason: report.reason }, 'acpush client reported a failure');
-        throw invalid('ACPUSH_CLIENT_FAILED', 'the client reported a failed upload; it was discarded and nothing was published');
+        await uploads.abandon(session, token);
       }
       const result = await uploads.complete(session, token);
       const { name, version, os, arch } = result.record;
