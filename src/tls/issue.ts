@@ -33,8 +33,9 @@ export const CA_COMMON_NAME = 'acihost development CA';
 const BACKDATE_MS = 5 * 60 * 1000;
 
 /**
- * @peculiar/x509 is loaded only to issue certificates: importing it takes a tenth of a
- * second, which every server start would pay (checks use node:crypto's X509Certificate).
+ * @peculiar/x509 is loaded only to issue certificates: importing it takes long
+ * enough for every server start to notice (docs/benchmarks.md#cold-start; checks use
+ * node:crypto's X509Certificate).
  */
 const loadX509 = async (): Promise<typeof X509Module> => (await import('./x509.ts')).x509;
 
