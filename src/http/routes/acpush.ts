@@ -33,7 +33,7 @@ function neverBadRequest(e: unknown): unknown {
 }
 
 /**
- * The acpush protocol (appc-protocol.md §4, acpush-wire.md §1): a start POST,
+ * The acpush protocol (docs/http-api.md#pushing-with-acpush, docs/acpush-wire.md §1): a start POST,
  * PUTs of the manifest, signature and image in any order, and a completion POST.
  * Start and parts answer exactly 200 or a 4xx/5xx other than 400; the completion
  * always answers 200 JSON, since its server_reason is the only text acpush shows.
