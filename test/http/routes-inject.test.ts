@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import type { Scope } from '../../src/registry/tokens.ts';
 import type { Storage } from '../../src/storage/storage.ts';
 import { buildTestApp, type TestApp } from '../helpers/app.ts';
 
@@ -56,6 +57,19 @@ function assertUnrouted(res: Response, method: Method, url: string): void {
 function assertHeadOf(res: Response, status: number): void {
   assert.equal(res.statusCode, status);
   assert.equal(res.rawPayload.length, 0, 'HEAD has no body');
+}
+
+/**
+ * The refusals of a route that needs a token with `scope` for a covering prefix, in the
+ * order it checks: none (with WWW-Authenticate), a bad one, one with only `others`, one for `outside`.
+ */
+async function assertGuarded(t: TestApp, method: Method, url: string, g: { scope: Scope; others: Scope[]; outside: string }) {
+  const missing = await send(t, method, url);
+  assertError(missing, 401, 'TOKEN_MISSING');
+  assert.equal(missing.headers['www-authenticate'], 'Bearer realm="acihost", Basic realm="acihost"');
+  assertError(await send(t, method, url, bearer(BAD_TOKEN)), 401, 'TOKEN_INVALID');
+  assertError(await send(t, method, url, bearer(await t.token(g.others))), 403, 'TOKEN_SCOPE_MISSING');
+  assertError(await send(t, method, url, bearer(await t.token([g.scope], [g.outside]))), 403, 'PREFIX_NOT_ALLOWED');
 }
 
 /** Records what storage is asked about images (images/, blobs/), to prove a refused address reaches none of it. */
@@ -193,10 +207,7 @@ describe('route rules, in process', () => {
 
     it('POST /-/acpush/start/*: 401 without or with a bad token, 403 without push or outside the prefixes', async () => {
       const url = '/-/acpush/start/localhost/app/2.0.0/linux/amd64.aci';
-      assertError(await send(open, 'POST', url), 401, 'TOKEN_MISSING');
-      assertError(await send(open, 'POST', url, bearer(BAD_TOKEN)), 401, 'TOKEN_INVALID');
-      assertError(await send(open, 'POST', url, bearer(await open.token(['pull']))), 403, 'TOKEN_SCOPE_MISSING');
-      assertError(await send(open, 'POST', url, bearer(await open.token(['push'], ['localhost/other']))), 403, 'PREFIX_NOT_ALLOWED');
+      await assertGuarded(open, 'POST', url, { scope: 'push', others: ['pull'], outside: 'localhost/other' });
       assert.equal((await send(open, 'POST', url, basic(await open.token(['push'])))).statusCode, 200);
     });
 
@@ -232,12 +243,7 @@ describe('route rules, in process', () => {
 
     it('DELETE /-/api/images/*: 401 without or with a bad token, 403 without delete or outside the prefixes; nothing is deleted', async () => {
       const url = '/-/api/images/localhost/app/1.0.0/linux/amd64';
-      const delete401 = await send(open, 'DELETE', url);
-      assertError(delete401, 401, 'TOKEN_MISSING');
-      assert.ok(delete401.headers['www-authenticate']);
-      assertError(await send(open, 'DELETE', url, bearer(BAD_TOKEN)), 401, 'TOKEN_INVALID');
-      assertError(await send(open, 'DELETE', url, bearer(await open.token(['push', 'pull', 'overwrite']))), 403, 'TOKEN_SCOPE_MISSING');
-      assertError(await send(open, 'DELETE', url, bearer(await open.token(['delete'], ['localhost/other']))), 403, 'PREFIX_NOT_ALLOWED');
+      await assertGuarded(open, 'DELETE', url, { scope: 'delete', others: ['push', 'pull', 'overwrite'], outside: 'localhost/other' });
       assert.equal((await send(open, 'GET', ACI)).statusCode, 200, 'still served');
     });
 
@@ -252,13 +258,8 @@ describe('route rules, in process', () => {
 
     it('private .aci and .aci.asc: 401 before existence is checked, 403 without pull or outside the prefixes, 200 with pull', async () => {
       for (const url of [SECRET, `${SECRET}.asc`, SECRET_LATEST, '/-/aci/localhost/secret/app/9.9.9/linux/amd64.aci']) {
-        const res = await send(locked, 'GET', url);
-        assertError(res, 401, 'TOKEN_MISSING');
-        assert.ok(res.headers['www-authenticate']);
-        assertError(await send(locked, 'GET', url, bearer(BAD_TOKEN)), 401, 'TOKEN_INVALID');
+        await assertGuarded(locked, 'GET', url, { scope: 'pull', others: ['push', 'delete'], outside: 'localhost/app' });
       }
-      assertError(await send(locked, 'GET', SECRET, bearer(await locked.token(['push', 'delete']))), 403, 'TOKEN_SCOPE_MISSING');
-      assertError(await send(locked, 'GET', SECRET, bearer(await locked.token(['pull'], ['localhost/app']))), 403, 'PREFIX_NOT_ALLOWED');
       const pull = await locked.token(['pull'], ['localhost/secret']);
       for (const auth of [bearer, basic]) {
         for (const url of [SECRET, `${SECRET}.asc`, SECRET_LATEST])
@@ -268,10 +269,7 @@ describe('route rules, in process', () => {
 
     it("GET /-/api/images/NAME: a private name's versions need pull; a wrong token is 401 on any name", async () => {
       const url = '/-/api/images/localhost/secret/app';
-      assertError(await send(locked, 'GET', url), 401, 'TOKEN_MISSING');
-      assertError(await send(locked, 'GET', url, bearer(BAD_TOKEN)), 401, 'TOKEN_INVALID');
-      assertError(await send(locked, 'GET', url, bearer(await locked.token(['push']))), 403, 'TOKEN_SCOPE_MISSING');
-      assertError(await send(locked, 'GET', url, bearer(await locked.token(['pull'], ['localhost/app']))), 403, 'PREFIX_NOT_ALLOWED');
+      await assertGuarded(locked, 'GET', url, { scope: 'pull', others: ['push'], outside: 'localhost/app' });
       assert.equal((await send(locked, 'GET', url, bearer(await locked.token(['pull'])))).statusCode, 200);
       assert.equal((await send(locked, 'GET', '/-/api/images/localhost/app')).statusCode, 200);
       assertError(await send(locked, 'GET', '/-/api/images/localhost/app', bearer(BAD_TOKEN)), 401, 'TOKEN_INVALID');
