@@ -17,9 +17,8 @@ import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { buildAci } from '../test/helpers/aci-builder.ts';
 import { acpush } from '../test/helpers/acpush-client.ts';
-import { spawnServer } from '../test/helpers/process-server.ts';
 import { seedRecords, versionRecord } from '../test/helpers/records.ts';
-import { freePort, runCli } from '../test/helpers/server.ts';
+import { serverSetup, spawnServer } from '../test/helpers/server.ts';
 import { parseDuration } from '../src/config/duration.ts';
 import { Metrics, type Op } from './metrics.ts';
 
@@ -50,20 +49,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), 'acihost-soak-'));
-  const port = await freePort();
-  const origin = `https://localhost:${port}`;
-  const configFile = join(dir, 'config.json');
-  // One token sends every upload here, more at once than a CI job would: the soak is about what lasts, not that limit.
-  await writeFile(configFile, JSON.stringify({ tls: { devCertsDir: join(dir, 'certs') }, limits: { maxConcurrentUploadsPerToken: 64 } }));
-  const env = {
-    ACIHOST_HOST: '127.0.0.1',
-    ACIHOST_PORT: String(port),
-    ACIHOST_PUBLIC_URL: origin,
-    ACIHOST_STORAGE_DIR: join(dir, 'storage'),
-    ACIHOST_LOG_LEVEL: 'warn',
-  };
+  const setup = await serverSetup({
+    dir,
+    // One token sends every upload here, more at once than a CI job would: the soak is about what lasts, not that limit.
+    config: { limits: { maxConcurrentUploadsPerToken: 64 } },
+    env: { ACIHOST_LOG_LEVEL: 'warn' },
+  });
+  const { origin, caFile } = setup;
   const cli = async (args: string[]) => {
-    const r = await runCli([...args, '--config', configFile], env);
+    const r = await setup.cli(args);
     if (r.code !== 0) throw new Error(`acihost ${args.join(' ')}: ${r.stderr}`);
     return r.stdout;
   };
@@ -82,8 +76,7 @@ async function main(): Promise<number> {
     Array.from({ length: FLEET }, (_, i) => versionRecord(`localhost/fleet/service-${i}-of-the-fleet-with-a-descriptive-name`, {}, i)),
   );
   const token = (await cli(['token', 'create', '--prefix', 'localhost/soak'])).split('\n')[0]!;
-  const caFile = join(dir, 'certs', 'ca.pem');
-  const server = await spawnServer({ configFile, env, origin, caPem: () => readFile(caFile, 'utf8') });
+  const server = await spawnServer(setup);
   const ca = await readFile(caFile, 'utf8');
   const metrics = new Metrics();
   const published: Published[] = [];

@@ -70,6 +70,8 @@ export class DryRunStorage implements Storage {
     if (this.real(key)) return this.base.put(key, body, options);
     if (options.ifAbsent && (await this.stat(key))) throw new KeyExistsError(key);
     const data = await collect(body);
+    // Another create-only put may have taken the key while this one waited.
+    if (options.ifAbsent && this.held.has(key)) throw new KeyExistsError(key);
     const info = { key, size: data.length, modified: new Date() };
     this.held.set(key, { data, info });
     this.deleted.delete(key);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createWriteStream, fstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { link, mkdir, open, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { setImmediate } from 'node:timers/promises';
 import { dirname, join, relative, sep } from 'node:path';
@@ -27,6 +27,9 @@ const YIELD_EVERY_DIRS = 64;
 
 const isCode = (e: unknown, code: string) => (e as NodeJS.ErrnoException)?.code === code;
 
+// No object at a key whose path is a directory (the key only prefixes others) or runs through a file.
+const isAbsent = (e: unknown) => isCode(e, 'ENOENT') || isCode(e, 'EISDIR') || isCode(e, 'ENOTDIR');
+
 /**
  * The filesystem backend: one directory, keys as relative paths. Writes go to a
  * scratch file under tmp/, are fsynced, then appear by rename (replace) or link
@@ -48,8 +51,13 @@ export class FsStorage implements Storage {
     try {
       handle = await open(this.path(key), 'r');
     } catch (e) {
-      if (isCode(e, 'ENOENT')) throw new KeyNotFoundError(key);
+      if (isAbsent(e)) throw new KeyNotFoundError(key);
       throw e;
+    }
+    // Opening a directory succeeds; reading it would fail only once streaming.
+    if (fstatSync(handle.fd).isDirectory()) {
+      await handle.close();
+      throw new KeyNotFoundError(key);
     }
     return new FileReadStream(handle, range?.start, range?.end);
   }
@@ -60,7 +68,7 @@ export class FsStorage implements Storage {
     try {
       return readFileSync(this.path(key));
     } catch (e) {
-      if (isCode(e, 'ENOENT')) return null;
+      if (isAbsent(e)) return null;
       throw e;
     }
   }
@@ -88,7 +96,13 @@ export class FsStorage implements Storage {
   }
 
   async promote(from: string, to: string): Promise<void> {
-    await this.place(this.path(from), to, true);
+    try {
+      await this.place(this.path(from), to, true);
+    } catch (e) {
+      // link(2) says ENOENT for a missing source and a missing target directory alike.
+      if (isCode(e, 'ENOENT') && !(await this.stat(from))) throw new KeyNotFoundError(from);
+      throw e;
+    }
     await unlink(this.path(from));
   }
 
@@ -96,7 +110,7 @@ export class FsStorage implements Storage {
     try {
       await unlink(this.path(key));
     } catch (e) {
-      if (!isCode(e, 'ENOENT')) throw e;
+      if (!isAbsent(e)) throw e;
     }
     // Staging directories stay: every put creates its scratch file there, and one pruned
     // between another put's mkdir and open would fail that put.

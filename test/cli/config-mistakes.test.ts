@@ -3,12 +3,10 @@
  * its value, no stack trace; a misspelt ACIHOST_ variable fails check-config and is a
  * warning, once, for serve and the other commands.
  */
-import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnServer } from '../helpers/process-server.ts';
-import { freePort, runCli } from '../helpers/server.ts';
+import { runCli, serverSetup, spawnServer } from '../helpers/server.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 const TYPO = 'ACIHOST_PORTT: not a variable acihost reads; did you mean ACIHOST_PORT? (every variable: docs/configuration.md)';
@@ -60,22 +58,7 @@ describe('configuration mistakes on the command line', () => {
   });
 
   it('serve warns about it once and serves', async () => {
-    const dir = await tempDir('acihost-typo-');
-    const port = await freePort();
-    const configFile = join(dir, 'config.json');
-    await writeFile(configFile, JSON.stringify({ tls: { devCertsDir: join(dir, 'certs') } }));
-    const server = await spawnServer({
-      configFile,
-      env: {
-        ACIHOST_PORTT: '1',
-        ACIHOST_HOST: '127.0.0.1',
-        ACIHOST_PORT: String(port),
-        ACIHOST_STORAGE_DIR: join(dir, 'storage'),
-        ACIHOST_LOG_LEVEL: 'silent',
-      },
-      origin: `https://localhost:${port}`,
-      caPem: () => readFile(join(dir, 'certs', 'ca.pem'), 'utf8').catch(() => ''),
-    });
+    const server = await spawnServer(await serverSetup({ env: { ACIHOST_PORTT: '1', ACIHOST_LOG_LEVEL: 'silent' } }));
     try {
       assert.equal(count(server.stderr(), TYPO), 1, server.stderr());
     } finally {

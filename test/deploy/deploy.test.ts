@@ -12,8 +12,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '../helpers/server.ts';
-import { startOpsServer } from '../helpers/ops-server.ts';
+import { freePort, startTestServer } from '../helpers/server.ts';
 
 const run = promisify(execFile);
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -96,7 +95,7 @@ describe('Dockerfile', () => {
     for (const tls of ['on', 'off']) {
       const port = await freePort();
       const env = { ACIHOST_PORT: String(port), ACIHOST_PUBLIC_URL: `https://localhost:${port}`, ACIHOST_TLS: tls };
-      const server = await startOpsServer({ env });
+      const server = await startTestServer({ env });
       try {
         assert.equal(await check(env), 0, `TLS ${tls}`);
       } finally {

@@ -5,8 +5,7 @@
  * the same bytes is answered accordingly (200 or 201).
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,9 +13,8 @@ import { promisify } from 'node:util';
 import type { DeleteStep, PublishStep } from '../../src/registry/publish/steps.ts';
 import { buildAci } from '../helpers/aci-builder.ts';
 import { createGpg, type Gpg, type GpgKey } from '../helpers/gpg.ts';
-import { spawnServer } from '../helpers/process-server.ts';
 import { curlPush } from '../helpers/push.ts';
-import { freePort, runCli } from '../helpers/server.ts';
+import { serverSetup, spawnServer, type ServerSetup } from '../helpers/server.ts';
 import { httpsRequest } from '../helpers/tls.ts';
 
 const run = promisify(execFile);
@@ -51,36 +49,22 @@ async function assertBlobsMatchRecords(storage: string, files: string[]): Promis
 }
 
 describe('crash at every step of a publish and of a delete', () => {
+  let setup: ServerSetup;
   let dir: string;
+  let origin: string;
   let gpg: Gpg;
   let key: GpgKey;
   let token: string;
-  let env: Record<string, string>;
-  let configFile: string;
-  let origin: string;
-  const caFile = () => join(dir, 'certs', 'ca.pem');
-  const caPem = () => readFile(caFile(), 'utf8');
+  const caPem = () => readFile(setup.caFile, 'utf8');
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'acihost-crash-'));
-    const port = await freePort();
-    origin = `https://localhost:${port}`;
-    configFile = join(dir, 'config.json');
-    await writeFile(configFile, JSON.stringify({ storage: { sweepGraceSeconds: 0 }, tls: { devCertsDir: join(dir, 'certs') } }));
-    env = {
-      ACIHOST_HOST: '127.0.0.1',
-      ACIHOST_PORT: String(port),
-      ACIHOST_PUBLIC_URL: origin,
-      ACIHOST_STORAGE_DIR: join(dir, 'storage'),
-      ACIHOST_LOG_LEVEL: 'warn',
-    };
+    setup = await serverSetup({ config: { storage: { sweepGraceSeconds: 0 } }, env: { ACIHOST_LOG_LEVEL: 'warn' } });
+    ({ dir, origin } = setup);
     gpg = await createGpg();
     key = await gpg.genKey({ algo: 'rsa2048' });
     await writeFile(join(dir, 'k.asc'), await gpg.exportPublic(key.fingerprint));
-    assert.equal((await runCli(['key', 'add', '--prefix', 'localhost', join(dir, 'k.asc'), '--config', configFile], env)).code, 0);
-    token = (
-      await runCli(['token', 'create', '--prefix', 'localhost', '--scope', 'push', '--scope', 'delete', '--config', configFile], env)
-    ).stdout.split('\n')[0]!;
+    assert.equal((await setup.cli(['key', 'add', '--prefix', 'localhost', join(dir, 'k.asc')])).code, 0);
+    token = (await setup.cli(['token', 'create', '--prefix', 'localhost', '--scope', 'push', '--scope', 'delete'])).stdout.split('\n')[0]!;
   });
   after(async () => {
     await gpg?.cleanup();
@@ -93,15 +77,15 @@ describe('crash at every step of a publish and of a delete', () => {
       const aciPath = join(dir, `app-${version}.aci`);
       await writeFile(aciPath, await buildAci({ name: 'localhost/crash/app', version }));
       const ascPath = await gpg.signFile(aciPath, key.fingerprint);
-      const push = () => curlPush({ origin, caFile: caFile(), token, aci: aciPath, asc: ascPath });
+      const push = () => curlPush({ origin, caFile: setup.caFile, token, aci: aciPath, asc: ascPath });
 
-      const doomed = await spawnServer({ configFile, env: { ...env, ACIHOST_TEST_KILL_AT: step }, origin, caPem });
+      const doomed = await spawnServer(setup, { env: { ACIHOST_TEST_KILL_AT: step } });
       await push().catch(() => undefined); // the connection dies with the server
       assert.equal((await doomed.exited).signal, 'SIGKILL', doomed.stderr());
 
-      const server = await spawnServer({ configFile, env, origin, caPem });
+      const server = await spawnServer(setup);
       try {
-        const storage = join(dir, 'storage');
+        const storage = setup.storageDir;
         const files = await filesUnder(storage);
         assert.deepEqual(
           files.filter((f) => f.startsWith('tmp/')),
@@ -116,7 +100,7 @@ describe('crash at every step of a publish and of a delete', () => {
         assert.equal(served.status, survives ? 200 : 404);
         if (survives) {
           assert.ok(served.body.equals(await readFile(aciPath)));
-          await run(ACFETCH, ['--cafile', caFile(), '--port', new URL(origin).port, `localhost/crash/app:${version}`]);
+          await run(ACFETCH, ['--cafile', setup.caFile, '--port', new URL(origin).port, `localhost/crash/app:${version}`]);
         }
         const again = await push();
         assert.equal(again.status, survives ? 200 : 201, again.raw);
@@ -132,14 +116,14 @@ describe('crash at every step of a publish and of a delete', () => {
       const aciPath = join(dir, `del-${version}.aci`);
       await writeFile(aciPath, await buildAci({ name: 'localhost/crash/del', version }));
       const ascPath = await gpg.signFile(aciPath, key.fingerprint);
-      const push = () => curlPush({ origin, caFile: caFile(), token, aci: aciPath, asc: ascPath });
+      const push = () => curlPush({ origin, caFile: setup.caFile, token, aci: aciPath, asc: ascPath });
       const path = `localhost/crash/del/${version}/linux/amd64`;
 
-      const first = await spawnServer({ configFile, env, origin, caPem });
+      const first = await spawnServer(setup);
       assert.equal((await push()).status, 201);
       await first.stop();
 
-      const doomed = await spawnServer({ configFile, env: { ...env, ACIHOST_TEST_KILL_AT: step }, origin, caPem });
+      const doomed = await spawnServer(setup, { env: { ACIHOST_TEST_KILL_AT: step } });
       await httpsRequest(`${origin}/-/api/images/${path}`, {
         ca: await caPem(),
         method: 'DELETE',
@@ -147,9 +131,9 @@ describe('crash at every step of a publish and of a delete', () => {
       }).catch(() => undefined);
       assert.equal((await doomed.exited).signal, 'SIGKILL', doomed.stderr());
 
-      const server = await spawnServer({ configFile, env, origin, caPem });
+      const server = await spawnServer(setup);
       try {
-        const storage = join(dir, 'storage');
+        const storage = setup.storageDir;
         const files = await filesUnder(storage);
         await assertBlobsMatchRecords(storage, files);
         const served = await httpsRequest(`${origin}/-/aci/${path}.aci`, { ca: await caPem() });

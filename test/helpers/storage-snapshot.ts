@@ -31,6 +31,11 @@ export async function storageSnapshot(root: string): Promise<string[]> {
   return lines.filter((l) => l !== null).sort();
 }
 
+/** Every file below a storage directory as a storage key, in key order. */
+export async function storedKeys(root: string): Promise<string[]> {
+  return (await filesBelow(root, root)).sort();
+}
+
 /** Files left under tmp/ (scratch that a finished request must have removed). */
 export function scratchFiles(root: string): Promise<string[]> {
   return filesBelow(root, join(root, 'tmp'));

@@ -15,9 +15,8 @@ import { MAX_LABEL_BYTES, MAX_NAME_BYTES, MAX_NAME_SEGMENT_BYTES } from '../../s
 import { buildAci, type BuildAciOptions } from '../helpers/aci-builder.ts';
 import { acpush } from '../helpers/acpush-client.ts';
 import { createGpg, type Gpg, type GpgKey } from '../helpers/gpg.ts';
-import { startOpsServer, type OpsServer } from '../helpers/ops-server.ts';
 import { curlPush } from '../helpers/push.ts';
-import { freePort } from '../helpers/server.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { assertNoInternals, unharmed } from './support.ts';
 
 interface RawResponse {
@@ -50,7 +49,7 @@ const TRICKS: Record<string, string> = {
 };
 
 describe('hostile coordinates in URLs', () => {
-  let server: OpsServer;
+  let server: TestServer;
   let gpg: Gpg;
   let key: GpgKey;
   let origin: string;
@@ -103,18 +102,16 @@ describe('hostile coordinates in URLs', () => {
   }
 
   before(async () => {
-    port = await freePort();
-    origin = `https://localhost:${port}`;
     [server, gpg] = await Promise.all([
-      startOpsServer({
-        env: { ACIHOST_PORT: String(port), ACIHOST_PUBLIC_URL: origin },
+      startTestServer({
+        logs: true,
         // Refusals without a token are part of the test, not an attack to slow down.
         config: { rateLimit: { failedAuthAttempts: 1_000_000 } },
       }),
       createGpg(),
     ]);
+    ({ port, origin, caFile } = server);
     storageDir = server.config.storage.dir;
-    caFile = join(server.dir, 'certs', 'ca.pem');
     key = await gpg.genKey({ algo: 'rsa2048', uid: 'ci <ci@localhost>' });
     await writeFile(join(server.dir, 'key.asc'), await gpg.exportPublic(key.fingerprint));
     assert.equal((await server.cli(['key', 'add', '--prefix', 'localhost', join(server.dir, 'key.asc')])).code, 0);

@@ -14,9 +14,8 @@ import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { buildAci } from '../helpers/aci-builder.ts';
 import { createGpg, type Gpg } from '../helpers/gpg.ts';
-import { startOpsServer, waitFor, type OpsServer } from '../helpers/ops-server.ts';
 import { curlPush } from '../helpers/push.ts';
-import { freePort } from '../helpers/server.ts';
+import { freePort, startTestServer, waitFor, type TestServer } from '../helpers/server.ts';
 import { createTestCertificate, httpsRequest } from '../helpers/tls.ts';
 
 const run = promisify(execFile);
@@ -26,7 +25,7 @@ const PROXY_SOURCE = '127.0.0.2';
 const CLIENT = '127.0.0.3';
 
 describe('behind HAProxy with ACIHOST_TLS=off', () => {
-  let acihost: OpsServer;
+  let acihost: TestServer;
   let haproxy: ChildProcess;
   let gpg: Gpg;
   let origin: string;
@@ -37,13 +36,14 @@ describe('behind HAProxy with ACIHOST_TLS=off', () => {
   let aciBytes: Buffer;
 
   before(async () => {
-    const [proxyPort, port] = [await freePort(), await freePort()];
-    backendPort = port;
+    const proxyPort = await freePort();
     origin = `https://localhost:${proxyPort}`;
-    acihost = await startOpsServer({
-      env: { ACIHOST_PORT: String(port), ACIHOST_PUBLIC_URL: origin, ACIHOST_TLS: 'off', ACIHOST_TRUST_PROXY: PROXY_SOURCE },
+    acihost = await startTestServer({
+      logs: true,
+      env: { ACIHOST_PUBLIC_URL: origin, ACIHOST_TLS: 'off', ACIHOST_TRUST_PROXY: PROXY_SOURCE },
     });
-    const { dir } = acihost;
+    const { dir, port } = acihost;
+    backendPort = port;
     const cert = await createTestCertificate(['localhost']);
     caPem = cert.caPem;
     caFile = join(dir, 'ca.pem');

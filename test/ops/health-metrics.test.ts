@@ -11,9 +11,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildAci } from '../helpers/aci-builder.ts';
 import { createGpg, type Gpg } from '../helpers/gpg.ts';
-import { startOpsServer, waitFor, type OpsServer } from '../helpers/ops-server.ts';
 import { curlPush } from '../helpers/push.ts';
-import { freePort } from '../helpers/server.ts';
+import { startTestServer, waitFor, type TestServer } from '../helpers/server.ts';
 import { httpsRequest } from '../helpers/tls.ts';
 
 /** The value of one sample line, e.g. sample(text, 'acihost_pushes_total{result="created",code=""}'). */
@@ -23,7 +22,7 @@ function sample(text: string, series: string): number | undefined {
 }
 
 describe('health, metrics and access log', () => {
-  let server: OpsServer;
+  let server: TestServer;
   let gpg: Gpg;
   let origin: string;
   let caFile: string;
@@ -32,10 +31,8 @@ describe('health, metrics and access log', () => {
   const get = (path: string, headers: Record<string, string> = {}) => httpsRequest(origin + path, { ca: server.caPem, headers });
 
   before(async () => {
-    const port = await freePort();
-    origin = `https://localhost:${port}`;
-    [server, gpg] = await Promise.all([startOpsServer({ env: { ACIHOST_PORT: String(port), ACIHOST_PUBLIC_URL: origin } }), createGpg()]);
-    caFile = join(server.dir, 'certs', 'ca.pem');
+    [server, gpg] = await Promise.all([startTestServer({ logs: true }), createGpg()]);
+    ({ origin, caFile } = server);
     const key = await gpg.genKey({ algo: 'rsa2048', uid: 'ci <ci@localhost>' });
     await writeFile(join(server.dir, 'key.asc'), await gpg.exportPublic(key.fingerprint));
     assert.equal((await server.cli(['key', 'add', '--prefix', 'localhost', join(server.dir, 'key.asc')])).code, 0);
@@ -164,18 +161,13 @@ describe('health, metrics and access log', () => {
   });
 
   it('can require a token with the metrics scope', async () => {
-    const port = await freePort();
-    const locked = await startOpsServer({
-      dir: undefined,
-      env: {
-        ACIHOST_PORT: String(port),
-        ACIHOST_PUBLIC_URL: `https://localhost:${port}`,
-        ACIHOST_STORAGE_DIR: join(server.dir, 'storage'),
-      },
+    const locked = await startTestServer({
+      logs: true,
+      env: { ACIHOST_STORAGE_DIR: server.storageDir },
       config: { metrics: { requireToken: true } },
     });
     try {
-      const ask = (headers: Record<string, string>) => httpsRequest(`https://localhost:${port}/-/metrics`, { ca: locked.caPem, headers });
+      const ask = (headers: Record<string, string>) => locked.request('/-/metrics', { headers });
       assert.equal((await ask({})).status, 401);
       const noScope = await ask({ authorization: `Bearer ${token}` });
       assert.equal(noScope.status, 403);

@@ -8,16 +8,15 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startOpsProcess } from '../helpers/ops-process.ts';
 import { scratchFiles, storageSnapshot } from '../helpers/storage-snapshot.ts';
 import { httpsRequest } from '../helpers/tls.ts';
-import { waitFor } from '../helpers/ops-server.ts';
+import { startServerProcess, waitFor } from '../helpers/server.ts';
 
 const RECORD = 'images/localhost/app/_v/linux-amd64/1.0.0.json';
 
 describe('graceful shutdown', () => {
   it('SIGTERM: readiness 503 at once, the push in flight completes, exit 0', async (t) => {
-    const server = await startOpsProcess({ config: { server: { shutdownDelaySeconds: 2, shutdownGraceSeconds: 30 } } });
+    const server = await startServerProcess({ config: { server: { shutdownDelaySeconds: 2, shutdownGraceSeconds: 30 } } });
     t.after(() => server.close());
     const image = await server.makeImage('1.0.0', 400_000);
     // About 2 s of upload at this rate.
@@ -42,7 +41,7 @@ describe('graceful shutdown', () => {
 
   it('SIGINT (Ctrl-C): no readiness delay, the push in flight still completes, exit 0', async (t) => {
     // The default drain delay (5 s) applies to SIGTERM only.
-    const server = await startOpsProcess();
+    const server = await startServerProcess();
     t.after(() => server.close());
     const image = await server.makeImage('1.0.0', 300_000);
     // About 1.5 s of upload at this rate.
@@ -60,7 +59,7 @@ describe('graceful shutdown', () => {
   });
 
   it('SIGINT past the grace period: the cut-off push leaves nothing behind, exit 0', async (t) => {
-    const server = await startOpsProcess({ config: { server: { shutdownDelaySeconds: 0.2, shutdownGraceSeconds: 0.8 } } });
+    const server = await startServerProcess({ config: { server: { shutdownDelaySeconds: 0.2, shutdownGraceSeconds: 0.8 } } });
     t.after(() => server.close());
     const image = await server.makeImage('1.0.0', 600_000);
     const before = await storageSnapshot(server.storageDir);

@@ -11,7 +11,7 @@ import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startOpsProcess } from '../helpers/ops-process.ts';
+import { startServerProcess } from '../helpers/server.ts';
 
 const run = promisify(execFile);
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -46,7 +46,7 @@ describe('acihost serve start-up', () => {
       ['0.0.0.0', 'every IPv4 interface'],
       ['127.0.0.1', 'this machine only'],
     ]) {
-      const server = await startOpsProcess({ env: { ACIHOST_HOST: host! } });
+      const server = await startServerProcess({ env: { ACIHOST_HOST: host! } });
       try {
         const line = server.proc
           .stderr()
@@ -71,7 +71,7 @@ describe('acihost serve start-up', () => {
         t.after(() => dist.cleanup());
         cli = dist.cli;
       }
-      const server = await startOpsProcess({ cli });
+      const server = await startServerProcess({ cli });
       t.after(() => server.close());
       // The process that answers is the one spawned: it re-executed itself in place.
       const { argv, env } = await processOf(server.proc.child.pid!);
@@ -84,7 +84,7 @@ describe('acihost serve start-up', () => {
   }
 
   it('keeps settings the operator gave, and re-executes nothing then', async (t) => {
-    const server = await startOpsProcess({ env: { MALLOC_MMAP_THRESHOLD_: '65536', NODE_OPTIONS: '--max-semi-space-size=2' } });
+    const server = await startServerProcess({ env: { MALLOC_MMAP_THRESHOLD_: '65536', NODE_OPTIONS: '--max-semi-space-size=2' } });
     t.after(() => server.close());
     const { argv, env } = await processOf(server.proc.child.pid!);
     assert.ok(!argv.some((a) => a.startsWith('--max-semi-space-size')), argv.join(' '));

@@ -12,10 +12,9 @@ import { ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aw
 import { buildAci } from '../helpers/aci-builder.ts';
 import { discoverPushTemplate, manifestOf, renderTemplate, reserializeManifest, wireRequest } from '../helpers/acpush-client.ts';
 import { createGpg, type Gpg, type GpgKey } from '../helpers/gpg.ts';
-import { spawnServer, type ServerProcess } from '../helpers/process-server.ts';
 import { curlPush } from '../helpers/push.ts';
 import { S3_TEST, s3Env, uniquePrefix } from '../helpers/s3.ts';
-import { freePort, runCli } from '../helpers/server.ts';
+import { runCli, serverSetup, spawnServer, type ServerProcess } from '../helpers/server.ts';
 import { httpsRequest } from '../helpers/tls.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
@@ -61,21 +60,15 @@ describe('replicas on S3 under faults', () => {
   });
 
   async function replica(extraEnv: Record<string, string> = {}, config: Record<string, unknown> = {}) {
-    const port = await freePort();
-    const origin = `https://localhost:${port}`;
-    const configFile = join(dir, `config-${port}.json`);
-    await writeFile(configFile, JSON.stringify({ tls: { devCertsDir: join(dir, 'certs') }, ...config }));
-    const env = {
-      ...s3Env(prefix),
-      ACIHOST_HOST: '127.0.0.1',
-      ACIHOST_PORT: String(port),
-      ACIHOST_PUBLIC_URL: origin,
-      ACIHOST_LOG_LEVEL: 'warn',
-      ...extraEnv,
-    };
-    const proc = await spawnServer({ configFile, env, origin, caPem: () => readFile(join(dir, 'certs', 'ca.pem'), 'utf8') });
+    // Every replica trusts and serves the one development CA.
+    const setup = await serverSetup({
+      certsDir: join(dir, 'certs'),
+      config,
+      env: { ...s3Env(prefix), ACIHOST_LOG_LEVEL: 'warn', ...extraEnv },
+    });
+    const proc = await spawnServer(setup);
     running.push(proc);
-    return { proc, origin, port, configFile, env };
+    return { ...setup, proc };
   }
   const ca = () => readFile(join(dir, 'certs', 'ca.pem'), 'utf8');
   const caFile = () => join(dir, 'certs', 'ca.pem');

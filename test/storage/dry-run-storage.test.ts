@@ -9,7 +9,8 @@ import { CheckedStorage } from '../../src/storage/checked-storage.ts';
 import { DryRunStorage } from '../../src/storage/dry-run-storage.ts';
 import { FsStorage } from '../../src/storage/fs-storage.ts';
 import { KeyExistsError, KeyNotFoundError, type Storage } from '../../src/storage/storage.ts';
-import { storageSnapshot } from '../helpers/storage-snapshot.ts';
+import { storageSnapshot, storedKeys } from '../helpers/storage-snapshot.ts';
+import { storageConformance } from './conformance.ts';
 
 async function keys(s: Storage, prefix: string, startAfter?: string): Promise<string[]> {
   const out: string[] = [];
@@ -22,6 +23,31 @@ async function text(stream: Readable): Promise<string> {
   for await (const c of stream) chunks.push(c as Buffer);
   return Buffer.concat(chunks).toString();
 }
+
+// The contract as a rehearsal keeps it: what it holds is its own view, and the real store
+// (empty to start with) holds only the staging objects that view shows.
+storageConformance(
+  'dry run over a filesystem, checked',
+  async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'acihost-dry-'));
+    const dry = new DryRunStorage(new FsStorage(dir));
+    return {
+      // Checked outside, so that the view can be listed whole from the root below.
+      storage: new CheckedStorage(dry),
+      async everything() {
+        const view = await keys(dry, '');
+        assert.deepEqual(
+          await storedKeys(dir),
+          view.filter((k) => k.startsWith('tmp/')),
+          'the real store holds staging only',
+        );
+        return view;
+      },
+      cleanup: () => rm(dir, { recursive: true, force: true }),
+    };
+  },
+  { promotedBytesDropped: true },
+);
 
 describe('DryRunStorage', () => {
   let dir: string;

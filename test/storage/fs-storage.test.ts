@@ -4,14 +4,33 @@ import { join } from 'node:path';
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { InternalError } from '../../src/errors.ts';
+import { Metrics } from '../../src/ops/metrics.ts';
 import { CheckedStorage } from '../../src/storage/checked-storage.ts';
 import { FsStorage } from '../../src/storage/fs-storage.ts';
-import { storageConformance } from './conformance.ts';
+import { MeteredStorage } from '../../src/storage/metered-storage.ts';
+import type { Storage } from '../../src/storage/storage.ts';
+import { storedKeys } from '../helpers/storage-snapshot.ts';
+import { storageConformance, type Subject } from './conformance.ts';
 
-storageConformance('filesystem', async () => {
+/** A filesystem store in a fresh directory, wrapped by `wrap`; every file in the directory counts as held. */
+const onDisk = (wrap: (fs: FsStorage) => Storage) => async (): Promise<Subject> => {
   const dir = await mkdtemp(join(tmpdir(), 'acihost-fs-'));
-  return { storage: new CheckedStorage(new FsStorage(dir)), cleanup: () => rm(dir, { recursive: true, force: true }) };
-});
+  return { storage: wrap(new FsStorage(dir)), everything: () => storedKeys(dir), cleanup: () => rm(dir, { recursive: true, force: true }) };
+};
+
+storageConformance(
+  'filesystem',
+  onDisk((fs) => fs),
+);
+storageConformance(
+  'filesystem, checked',
+  onDisk((fs) => new CheckedStorage(fs)),
+);
+// What the server runs on (src/server.ts).
+storageConformance(
+  'filesystem, checked and metered',
+  onDisk((fs) => new MeteredStorage(new CheckedStorage(fs), new Metrics())),
+);
 
 it('the checked wrapper refuses keys that could leave the layout', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'acihost-fs-'));

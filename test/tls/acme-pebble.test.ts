@@ -15,9 +15,9 @@ import { join } from 'node:path';
 import { FsStorage } from '../../src/storage/fs-storage.ts';
 import { layout } from '../../src/storage/layout.ts';
 import { createCertificateAuthority, issueServerCertificate } from '../../src/tls/issue.ts';
-import { freePort, runCli } from '../helpers/server.ts';
+import { freePort, runCli, servedCertificate, startTestServer, waitFor, type TestServer } from '../helpers/server.ts';
 import { startPebble, type Pebble } from '../helpers/pebble.ts';
-import { makeDir, servedCertificate, startOpsServer, waitFor, type OpsServer } from '../helpers/ops-server.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 import { httpsRequest } from '../helpers/tls.ts';
 
 const run = promisify(execFile);
@@ -48,12 +48,12 @@ describe('ACME certificates from Pebble', { concurrency: false }, () => {
   };
 
   it('obtains a certificate with HTTP-01, serves the chain, shares it with a replica and renews on request', async (t) => {
-    const dir = await makeDir();
+    const dir = await tempDir('acihost-ops-');
     const port = await freePort();
     const storage = new FsStorage(join(dir, 'storage'));
     assert.equal(await storage.get(layout.acmeCertificate), null, 'starts without a certificate');
-    const server = await startOpsServer({ dir, env: acmeEnv(port, String(pebble.http01Port)), config: fastAcme });
-    const servers: OpsServer[] = [server];
+    const server = await startTestServer({ logs: true, dir, env: acmeEnv(port, String(pebble.http01Port)), config: fastAcme });
+    const servers: TestServer[] = [server];
     t.after(async () => {
       for (const s of servers) await s.close();
     });
@@ -100,7 +100,7 @@ describe('ACME certificates from Pebble', { concurrency: false }, () => {
 
     // A second replica on the same storage serves the same certificate without ordering.
     const port2 = await freePort();
-    const replica = await startOpsServer({ dir, env: acmeEnv(port2, 'off'), config: fastAcme });
+    const replica = await startTestServer({ logs: true, dir, env: acmeEnv(port2, 'off'), config: fastAcme });
     servers.push(replica);
     const replicaCert = await waitFor('the replica to serve the stored certificate', () => issuedByPebble(port2));
     assert.equal(replicaCert.fingerprint256, first.fingerprint256);
@@ -126,7 +126,7 @@ describe('ACME certificates from Pebble', { concurrency: false }, () => {
   });
 
   it('uses TLS-ALPN-01 on the HTTPS port when no plain-HTTP port is open, and renews a certificate with a third of its life left', async (t) => {
-    const dir = await makeDir();
+    const dir = await tempDir('acihost-ops-');
     const storage = new FsStorage(join(dir, 'storage'));
     // A stored certificate for the domain with 1 of its 21 days left: due.
     const ca = await createCertificateAuthority();
@@ -135,7 +135,7 @@ describe('ACME certificates from Pebble', { concurrency: false }, () => {
       layout.acmeCertificate,
       Buffer.from(JSON.stringify({ ...old, domain: DOMAIN, directoryUrl: pebble.directoryUrl, issuedAt: new Date().toISOString() })),
     );
-    const server = await startOpsServer({ dir, env: acmeEnv(pebble.tlsAlpn01Port, 'off'), config: fastAcme });
+    const server = await startTestServer({ logs: true, dir, env: acmeEnv(pebble.tlsAlpn01Port, 'off'), config: fastAcme });
     t.after(() => server.close());
     assert.equal(server.running.httpUrl, undefined);
     const cert = await waitFor('the Pebble certificate', () => issuedByPebble(pebble.tlsAlpn01Port));

@@ -13,9 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { createCertificateAuthority, issueServerCertificate, type PemPair } from '../../src/tls/issue.ts';
-import { startOpsProcess } from '../helpers/ops-process.ts';
-import { servedCertificate, startOpsServer, waitFor } from '../helpers/ops-server.ts';
-import { freePort } from '../helpers/server.ts';
+import { servedCertificate, startServerProcess, startTestServer, waitFor } from '../helpers/server.ts';
 
 const HOSTS = ['localhost', '127.0.0.1'];
 
@@ -73,7 +71,7 @@ describe('certificate reload', () => {
     const certs = await certificateFiles();
     const [a, b] = [await certs.issue(), await certs.issue()];
     await certs.install(a);
-    const server = await startOpsProcess({
+    const server = await startServerProcess({
       env: { ACIHOST_TLS_CERT: certs.files.cert, ACIHOST_TLS_KEY: certs.files.key },
       // No polling during this test: only the signal reloads.
       config: { tls: { watchIntervalMs: 3_600_000 } },
@@ -115,16 +113,12 @@ describe('certificate reload', () => {
     const certs = await certificateFiles();
     const [a, b] = [await certs.issue(), await certs.issue()];
     await certs.install(a);
-    const port = await freePort();
-    const server = await startOpsServer({
-      env: {
-        ACIHOST_PORT: String(port),
-        ACIHOST_PUBLIC_URL: `https://localhost:${port}`,
-        ACIHOST_TLS_CERT: certs.files.cert,
-        ACIHOST_TLS_KEY: certs.files.key,
-      },
+    const server = await startTestServer({
+      logs: true,
+      env: { ACIHOST_TLS_CERT: certs.files.cert, ACIHOST_TLS_KEY: certs.files.key },
       config: { tls: { watchIntervalMs: 100 } },
     });
+    const { port } = server;
     t.after(async () => {
       await server.close();
       await rm(certs.files.dir, { recursive: true, force: true });

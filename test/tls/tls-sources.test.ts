@@ -11,14 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestCertificate } from '../../src/tls/dev-ca.ts';
 import { createCertificateAuthority, issueServerCertificate } from '../../src/tls/issue.ts';
-import { servedCertificate, startOpsServer, waitFor } from '../helpers/ops-server.ts';
-import { freePort } from '../helpers/server.ts';
+import { freePort, servedCertificate, startTestServer, waitFor } from '../helpers/server.ts';
 import { httpsRequest } from '../helpers/tls.ts';
 
 describe('certificate sources', () => {
   it('the development certificate also names the public host, and cert info describes it', async (t) => {
     const port = await freePort();
-    const server = await startOpsServer({ env: { ACIHOST_PORT: String(port), ACIHOST_PUBLIC_URL: `https://aci.example.test:${port}` } });
+    const server = await startTestServer({ env: { ACIHOST_PORT: String(port), ACIHOST_PUBLIC_URL: `https://aci.example.test:${port}` } });
     t.after(() => server.close());
     const cert = await servedCertificate(port, 'aci.example.test');
     assert.match(cert.subjectAltName!, /DNS:aci\.example\.test/);
@@ -34,12 +33,10 @@ describe('certificate sources', () => {
   });
 
   it('opens the plain-HTTP port when told to, and it only redirects to the public URL', async (t) => {
-    const [port, httpPort] = [await freePort(), await freePort()];
-    const origin = `https://localhost:${port}`;
-    const server = await startOpsServer({
-      env: { ACIHOST_PORT: String(port), ACIHOST_PUBLIC_URL: origin, ACIHOST_HTTP_PORT: String(httpPort) },
-    });
+    const httpPort = await freePort();
+    const server = await startTestServer({ env: { ACIHOST_HTTP_PORT: String(httpPort) } });
     t.after(() => server.close());
+    const { origin } = server;
     assert.equal(server.running.httpUrl, `http://127.0.0.1:${httpPort}`);
     const get = await fetch(`http://127.0.0.1:${httpPort}/team/app?ac-discovery=1`, { redirect: 'manual' });
     assert.equal(get.status, 301);
@@ -57,9 +54,9 @@ describe('certificate sources', () => {
     const pair = await issueServerCertificate(ca, ['localhost'], { validityDays: 10 });
     await writeFile(join(dir, 'cert.pem'), pair.certPem);
     await writeFile(join(dir, 'key.pem'), pair.keyPem);
-    const port = await freePort();
-    const server = await startOpsServer({
-      env: { ACIHOST_PORT: String(port), ACIHOST_TLS_CERT: join(dir, 'cert.pem'), ACIHOST_TLS_KEY: join(dir, 'key.pem') },
+    const server = await startTestServer({
+      logs: true,
+      env: { ACIHOST_TLS_CERT: join(dir, 'cert.pem'), ACIHOST_TLS_KEY: join(dir, 'key.pem') },
     });
     t.after(() => server.close());
     const warning = await waitFor('the expiry warning', () => server.logs.find((l) => l.level === 40 && /expires soon/.test(l.msg)));
@@ -67,11 +64,10 @@ describe('certificate sources', () => {
   });
 
   it('is not ready while no real certificate is served, and says which check fails', async (t) => {
-    const port = await freePort();
-    const server = await startOpsServer({ env: { ACIHOST_PORT: String(port) } });
+    const server = await startTestServer();
     t.after(() => server.close());
-    const ask = async () =>
-      JSON.parse((await httpsRequest(`https://localhost:${port}/-/health/ready`, { ca: server.caPem })).body.toString());
+    const { port } = server;
+    const ask = async () => JSON.parse((await server.request('/-/health/ready')).body.toString());
     assert.equal((await ask()).status, 'ready');
     // As while ACME orders the first certificate: a throw-away certificate is served.
     const placeholder = await createTestCertificate(['localhost']);
@@ -84,8 +80,8 @@ describe('certificate sources', () => {
   });
 
   it('cert info with TLS off says the proxy serves the certificate', async () => {
-    const port = await freePort();
-    const server = await startOpsServer({ env: { ACIHOST_PORT: String(port), ACIHOST_TLS: 'off' } });
+    const server = await startTestServer({ env: { ACIHOST_TLS: 'off' } });
+    const { port } = server;
     try {
       const info = await server.cli(['cert', 'info', '--json']);
       assert.equal(JSON.parse(info.stdout).source, 'off');
