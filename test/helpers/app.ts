@@ -14,8 +14,9 @@ import * as openpgp from 'openpgp';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/logger.ts';
-import { Registry } from '../../src/registry/registry.ts';
-import type { Scope } from '../../src/registry/tokens.ts';
+import { Registry, registrySettings } from '../../src/registry/registry.ts';
+import type { Scope } from '../../src/registry/access/tokens.ts';
+import type { Storage } from '../../src/storage/storage.ts';
 import { FsStorage } from '../../src/storage/fs-storage.ts';
 import { CheckedStorage } from '../../src/storage/checked-storage.ts';
 import { buildAci, type BuildAciOptions } from './aci-builder.ts';
@@ -31,6 +32,8 @@ export interface PublishedImage {
 export interface TestApp {
   app: FastifyInstance;
   registry: Registry;
+  /** The storage the registry works on (tests watch its calls). */
+  storage: Storage;
   dir: string;
   storageDir: string;
   /** The public origin (https://localhost:PORT); the image domain is `localhost`. */
@@ -78,7 +81,8 @@ export async function buildTestApp(
   const config = loadConfig({ env: setup.env, file: setup.configFile });
   const logger = createLogger(config.log.level);
   // As createStorage makes it for the fs backend.
-  const registry = new Registry(config, logger, { storage: new CheckedStorage(new FsStorage(setup.storageDir)) });
+  const storage = new CheckedStorage(new FsStorage(setup.storageDir));
+  const registry = new Registry(storage, registrySettings(config), logger);
   // ECDSA P-256: accepted by the key policy, and made in milliseconds.
   const key = await openpgp.generateKey({
     type: 'ecc',
@@ -88,13 +92,14 @@ export async function buildTestApp(
   });
   for (const prefix of opts.trust ?? ['localhost']) await registry.keys.add(prefix, key.publicKey.armor());
   await registry.start();
-  const app = await buildApp({ registry, logger });
+  const app = await buildApp({ registry, settings: config, logger });
   await app.ready();
   const pushToken = (await registry.tokens.create({ prefixes: ['localhost'], scopes: ['push'], name: 'publish', expiresInSeconds: null }))
     .token;
   return {
     app,
     registry,
+    storage,
     dir: setup.dir,
     storageDir: setup.storageDir,
     origin: setup.origin,

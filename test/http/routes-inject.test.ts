@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
-import type { Scope } from '../../src/registry/tokens.ts';
+import type { Scope } from '../../src/registry/access/tokens.ts';
 import type { Storage } from '../../src/storage/storage.ts';
 import { buildTestApp, type TestApp } from '../helpers/app.ts';
 
@@ -312,7 +312,7 @@ describe('route rules, in process', () => {
 
     for (const [what, path] of Object.entries(invalid)) {
       it(`/-/aci/ and DELETE with ${what}`, async () => {
-        const watch = watchImages(open.registry.storage);
+        const watch = watchImages(open.storage);
         try {
           assertError(await send(open, 'GET', `/-/aci/${path}.aci`), 404, 'IMAGE_NOT_FOUND');
           assertError(await send(open, 'GET', `/-/aci/${path}.aci.asc`), 404, 'IMAGE_NOT_FOUND');
@@ -371,7 +371,7 @@ describe('route rules, in process', () => {
     it('discovery: an invalid name, or one with nothing stored or trusted, is the 404 page without tags', async () => {
       for (const path of ['/App', '/a..b', '/-/x', '/nothing']) {
         // A valid name is looked for in storage (another replica may have stored it); an invalid one never.
-        const watch = watchImages(open.registry.storage);
+        const watch = watchImages(open.storage);
         try {
           const res = await send(open, 'GET', `${path}?ac-discovery=1`);
           assert.equal(res.statusCode, 404, path);
@@ -451,7 +451,7 @@ describe('route rules, in process', () => {
     });
 
     it('a failure inside a route is 500 INTERNAL naming the request id, and shows nothing of the cause', async () => {
-      const storage = open.registry.storage;
+      const storage = open.storage;
       const read = storage.read;
       storage.read = async () => {
         throw new Error('EIO: /var/lib/acihost/secret-path');
@@ -637,7 +637,7 @@ describe('route rules, in process', () => {
     });
 
     it('opens no image bytes', async () => {
-      const watch = watchImages(open.registry.storage);
+      const watch = watchImages(open.storage);
       try {
         assert.equal((await send(open, 'HEAD', ACI)).statusCode, 200);
         assert.equal((await send(open, 'HEAD', ACI, { range: 'bytes=10-19' })).statusCode, 206);

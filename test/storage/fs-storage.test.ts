@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { InternalError } from '../../src/errors.ts';
-import { Metrics } from '../../src/ops/metrics.ts';
+import { Metrics } from '../../src/ops/metrics/metrics.ts';
 import { CheckedStorage } from '../../src/storage/checked-storage.ts';
 import { FsStorage } from '../../src/storage/fs-storage.ts';
 import { MeteredStorage } from '../../src/storage/metered-storage.ts';
@@ -29,7 +29,7 @@ storageConformance(
 // What the server runs on (src/server.ts).
 storageConformance(
   'filesystem, checked and metered',
-  onDisk((fs) => new MeteredStorage(new CheckedStorage(fs), new Metrics())),
+  onDisk((fs) => new MeteredStorage(new CheckedStorage(fs), new Metrics().storageMeter)),
 );
 
 it('the checked wrapper refuses keys that could leave the layout', async () => {
