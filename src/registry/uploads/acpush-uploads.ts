@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { parseManifest } from '../../aci/manifest.ts';
 import { isAcIdentifier } from '../../aci/name.ts';
+import type { ErrorCode } from '../../error-codes.ts';
 import { AcihostError, invalid, isAcihostError, notFound, tooLarge, type ErrorKind } from '../../errors.ts';
 import { MAX_SIGNATURE_BYTES, readDetachedSignature, type DetachedSignature } from '../../signing/signature.ts';
 import { layout } from '../../storage/layout.ts';
@@ -108,7 +109,7 @@ export class AcpushUploads {
     await this.store.lockForCompletion(session.id);
     try {
       const failure = await this.store.failure(session.id);
-      if (failure) throw new AcihostError('invalid', failure.code, `the ${failure.part} part was refused: ${failure.message}`);
+      if (failure) throw new AcihostError('invalid', failure.code as ErrorCode, `the ${failure.part} part was refused: ${failure.message}`);
       const manifestBytes = await this.store.get(session.id, 'manifest.json');
       const imageBytes = await this.store.get(session.id, 'image.json');
       if (!imageBytes) throw invalid('ACPUSH_ACI_MISSING', 'the upload has no ACI part; run acpush again with the .aci file');
@@ -118,7 +119,12 @@ export class AcpushUploads {
       checkUploadAgreement(session, parseManifest(manifestBytes), image.inspection.manifest);
       return await this.publisher.publish(token, image, await this.signature(session)).catch((e: unknown) => {
         if (isAcihostError(e) && e.code === 'SIGNATURE_MISSING') {
-          throw invalid('SIGNATURE_MISSING', `the upload has no signature, and every image must be signed; ${SIGN_AND_PUSH}`);
+          // Invalid, not malformed as on /-/push: acpush reads a 400 as success.
+          throw new AcihostError(
+            'invalid',
+            'SIGNATURE_MISSING',
+            `the upload has no signature, and every image must be signed; ${SIGN_AND_PUSH}`,
+          );
         }
         throw e;
       });
