@@ -11,7 +11,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { request } from 'node:https';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { serializeVersionRecord, type VersionRecord } from '../src/registry/version-record.ts';
+import { serializeVersionRecord, type VersionRecord } from '../src/registry/catalog/version-record.ts';
 import { layout } from '../src/storage/layout.ts';
 import { SERVER_CORE, spawnPinned, stopChild, waitFor } from './processes.ts';
 

@@ -14,7 +14,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Registry } from 'prom-client';
 import { AccessLog } from '../src/http/access-log.ts';
 import { createLogger } from '../src/logger.ts';
-import { RequestMetrics } from '../src/ops/request-metrics.ts';
+import { RequestMetrics } from '../src/ops/metrics/request-metrics.ts';
 
 const [port, cert, key, answerFile, mode] = process.argv.slice(2);
 const answer = JSON.parse(readFileSync(answerFile!, 'utf8')) as { path: string; headers: Record<string, string>; body: string };

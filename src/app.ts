@@ -1,6 +1,6 @@
-import { resolve } from 'node:path';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerFactory } from 'fastify';
 import type { Logger } from 'pino';
+import type { Config } from './config/schema.ts';
 import type { Registry } from './registry/registry.ts';
 import { answerFrameworkError, registerErrorHandler } from './http/error-handler.ts';
 import { clientErrorHandler } from './http/client-errors.ts';
@@ -16,20 +16,27 @@ import { pushRoutes } from './http/routes/push.ts';
 import { AccessLog } from './http/access-log.ts';
 import { MemoryAnswers } from './http/memory-answers.ts';
 import { PageCache } from './discovery/page-cache.ts';
-import { devCertPaths } from './tls/dev-ca.ts';
 import { clientAddressOf } from './http/client-address.ts';
 import { limitFailedAuth } from './http/failed-auth-limit.ts';
 import { UploadSlots } from './http/upload-slots.ts';
 import { presentedToken } from './http/credentials.ts';
 import { healthRoutes } from './http/routes/health.ts';
 import { metricsRoutes } from './http/routes/metrics.ts';
-import { ServerState } from './ops/server-state.ts';
+import { ServerState } from './ops/lifecycle/server-state.ts';
 import { registerOpenApi } from './http/api/openapi.ts';
 import { addApiSchemas } from './http/api/schemas.ts';
 
+/** The configuration sections the HTTP layer uses. */
+export type AppSettings = Pick<Config, 'server' | 'rateLimit' | 'limits' | 'metrics'>;
+
 export interface AppOptions {
   registry: Registry;
+  settings: AppSettings;
   logger: Logger;
+  /** The development CA's certificate file, when it signed the served certificate: the page's commands name it. */
+  devCa?: string;
+  /** Hears the size of every chunk of a file served from storage (the server frees dead buffers by it). */
+  onBytes?: (bytes: number) => void;
   /** Supplied by src/server.ts (TLS) or by tests; the app itself never listens. */
   serverFactory?: FastifyServerFactory;
   /** Metrics, the served certificate and the shutdown flag, for /-/health and /-/metrics (src/server.ts owns them). */
@@ -38,15 +45,14 @@ export interface AppOptions {
 
 /** Builds the HTTP application over a started registry. */
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
-  const { registry } = opts;
+  const { registry, settings } = opts;
   const state = opts.state ?? new ServerState();
-  const trustProxy = registry.config.server.trustProxy.length > 0 ? registry.config.server.trustProxy : false;
+  const trustProxy = settings.server.trustProxy.length > 0 ? settings.server.trustProxy : false;
   const requestIds = requestIdSequence();
   const clientAddress = clientAddressOf(trustProxy);
   const accessLog = new AccessLog(state.metrics.http, opts.logger);
-  // Both generations only grow, so their sum changes whenever either does.
-  const stamp = () => registry.catalog.generation + registry.keys.mirror.generation;
-  const cacheBytes = registry.config.limits.answerCacheBytes;
+  const stamp = () => registry.generation;
+  const cacheBytes = settings.limits.answerCacheBytes;
   const pages = new PageCache(cacheBytes, stamp);
   const answers = new MemoryAnswers({
     stamp,
@@ -74,7 +80,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     // Refusals before any route runs (unparsable HTTP, a bad URL) answer in the shape of every other error.
-    clientErrorHandler: clientErrorHandler(opts.logger as FastifyBaseLogger, registry.config.server),
+    clientErrorHandler: clientErrorHandler(opts.logger as FastifyBaseLogger, settings.server),
     frameworkErrors: answerFrameworkError,
     // X-Forwarded-For/-Proto are believed only from these proxies (request.ip, the rate limit, the access log).
     trustProxy,
@@ -85,8 +91,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // One access log line and the request metrics per request; then failed authentication limited per address.
   accessLog.observe(app);
   limitFailedAuth(app, {
-    attempts: registry.config.rateLimit.failedAuthAttempts,
-    windowSeconds: registry.config.rateLimit.windowSeconds,
+    attempts: settings.rateLimit.failedAuthAttempts,
+    windowSeconds: settings.rateLimit.windowSeconds,
     metrics: state.metrics,
     validTokenId: (request) =>
       registry.tokens.authenticate(presentedToken(request)).then(
@@ -109,23 +115,22 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // 2. Routes: reserved /-/ paths, then the discovery catch-all (find-my-way prefers the longer static prefix).
   // Health and metrics: no token by default (metrics.requireToken), no storage writes.
   await app.register(healthRoutes, { registry, state });
-  await app.register(metricsRoutes, { registry, state });
-  await app.register(fileRoutes, { registry, answers });
+  await app.register(metricsRoutes, { registry, state, requireToken: settings.metrics.requireToken });
+  await app.register(fileRoutes, { registry, answers, onBytes: opts.onBytes });
   await app.register(keyRoutes, { registry, answers });
   // Both front doors share each token's upload slots.
-  const uploadSlots = new UploadSlots(registry.config.limits.maxConcurrentUploadsPerToken);
-  await app.register(pushRoutes, { registry, uploadSlots });
+  const uploadSlots = new UploadSlots(settings.limits.maxConcurrentUploadsPerToken);
+  const { maxCompressedBytes } = settings.limits;
+  await app.register(pushRoutes, { registry, uploadSlots, maxCompressedBytes });
   // The acpush protocol, the second front door to the same publish; its scope reads every body raw.
-  await app.register(acpushRoutes, { registry, uploadSlots });
+  await app.register(acpushRoutes, { registry, uploadSlots, maxCompressedBytes });
   // The JSON API for tools (/-/api/...; unknown API paths answer JSON, not the page for people).
   await app.register(apiImageRoutes, { registry });
   await app.register(apiKeyRoutes, { registry });
   await app.register(apiMetaRoutes);
   // pubkeys.gpg at any depth shares discovery's `/*`; a route constraint on the last segment picks it.
   await app.register(pubkeysRoutes, { registry, answers });
-  // Under the development CA the page's commands name its certificate, where src/tls/tls-setup.ts put it.
-  const devCa = state.certificate?.get()?.source === 'dev-ca' ? devCertPaths(resolve(registry.config.tls.devCertsDir)).caCert : undefined;
-  await app.register(discoveryRoutes, { registry, answers, pages, devCa });
+  await app.register(discoveryRoutes, { registry, answers, pages, devCa: opts.devCa });
   return app;
 }
 

@@ -3,9 +3,9 @@
 import './cli/require-node.ts';
 // Then: `serve` re-executes itself here when the runtime settings are missing (src/cli/launch.ts).
 import './cli/launch.ts';
-// Then, before the modules below are evaluated: the young-generation policy (src/ops/heap-policy.ts).
-import './ops/heap-policy.ts';
-import './ops/compile-cache.ts';
+// Then, before the modules below are evaluated: the young-generation policy (src/runtime/heap-policy.ts).
+import './runtime/entry-tuning.ts';
+import './runtime/compile-cache.ts';
 import { UsageError } from './cli/args.ts';
 import { checkArgs, checkOptions, has, readCommandLine } from './cli/command-line.ts';
 import { COMMANDS, findCommand, type Command } from './cli/commands.ts';

@@ -184,6 +184,7 @@ export const ERROR_CODES = {
   INTERNAL: { docStatus: 500, about: 'a fault in acihost; the message names the request id to find in the server log' },
 
   STORAGE_KEY_REFUSED: { internal: true, about: 'a storage key that no layout function makes' },
+  PUSH_NOT_STAGED: { internal: true, about: 'a push was published before its image was staged' },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

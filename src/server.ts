@@ -5,17 +5,17 @@ import type { Logger } from 'pino';
 import { buildApp } from './app.ts';
 import { guardSlowClients } from './http/slow-client-guard.ts';
 import type { Config } from './config/schema.ts';
-import { applyHeapPolicy, collectAll } from './ops/heap-policy.ts';
-import { InFlight } from './ops/in-flight.ts';
-import { Metrics } from './ops/metrics.ts';
-import { ScheduledVerify } from './ops/scheduled-verify.ts';
-import { countPushes } from './ops/push-metrics.ts';
-import { ServerState } from './ops/server-state.ts';
-import { CLEANUP_MS, Shutdown } from './ops/shutdown.ts';
-import { Registry } from './registry/registry.ts';
-import type { StepHook } from './registry/steps.ts';
+import { applyHeapPolicy, heapTuning } from './runtime/heap-policy.ts';
+import { InFlight } from './ops/lifecycle/in-flight.ts';
+import { Metrics } from './ops/metrics/metrics.ts';
+import { countPushes } from './ops/metrics/push-metrics.ts';
+import { ServerState } from './ops/lifecycle/server-state.ts';
+import { CLEANUP_MS, Shutdown } from './ops/lifecycle/shutdown.ts';
+import { Registry, registrySettings } from './registry/registry.ts';
+import type { StepHook } from './registry/publish/steps.ts';
 import { createStorage } from './storage/create-storage.ts';
 import { MeteredStorage } from './storage/metered-storage.ts';
+import type { Storage } from './storage/storage.ts';
 import { AcmeChallenges } from './tls/acme-challenges.ts';
 import { createRedirectServer } from './tls/http-redirect.ts';
 import { httpsOptions } from './tls/options.ts';
@@ -24,6 +24,8 @@ import { setupTls, type TlsSetup } from './tls/tls-setup.ts';
 export interface RunningServer {
   app: FastifyInstance;
   registry: Registry;
+  /** The storage the registry works on, metered (tests watch it). */
+  storage: Storage;
   state: ServerState;
   /** Where this machine reaches the server, e.g. https://127.0.0.1:43121 (http:// with TLS off). */
   url: string;
@@ -37,7 +39,7 @@ export interface RunningServer {
   reload(): Promise<void>;
   /**
    * SIGTERM: readiness fails for server.shutdownDelaySeconds, then the listener closes and
-   * requests in flight finish (src/ops/shutdown.ts). SIGINT, Ctrl-C at a terminal, skips
+   * requests in flight finish (src/ops/lifecycle/shutdown.ts). SIGINT, Ctrl-C at a terminal, skips
    * the readiness delay: it is for load balancers, which stop a server with SIGTERM.
    */
   shutdown(signal?: 'SIGTERM' | 'SIGINT'): Promise<void>;
@@ -124,21 +126,30 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   // Before the catalogue is loaded: that load is what would first grow the young generation.
   applyHeapPolicy();
   const metrics = new Metrics();
-  const registry = new Registry(config, log, {
-    storage: new MeteredStorage(createStorage(config), metrics),
+  const heap = heapTuning();
+  const storage = new MeteredStorage(createStorage(config), metrics.storageMeter);
+  const registry = new Registry(storage, registrySettings(config), log, {
     onStep: crashHook(log),
-    afterSweep: collectAll,
+    onBytes: heap.streamed,
+    afterSweep: heap.collectAll,
+    onVerified: (summary) => metrics.recordVerifyRun(summary),
   });
   countPushes(registry.audit, metrics);
   await registry.start();
-  const scheduledVerify = new ScheduledVerify(registry, metrics, log);
-  if (config.verify.intervalSeconds > 0) scheduledVerify.start(config.verify.intervalSeconds);
   let redirect: HttpServer | undefined;
   // ACME can be started before the redirect listener: a challenge type is chosen per order.
-  const tls = config.tls.enabled ? await setupTls(config, registry.storage, log, () => redirect?.listening === true) : undefined;
+  const tls = config.tls.enabled ? await setupTls(config, storage, log, () => redirect?.listening === true) : undefined;
   const state = new ServerState({ metrics, certificate: tls?.served });
   const inFlight = new InFlight();
-  const app = await buildApp({ registry, logger: log, state, serverFactory: (handler) => createListener(config, handler, tls) });
+  const app = await buildApp({
+    registry,
+    settings: config,
+    logger: log,
+    state,
+    devCa: tls?.devCa,
+    onBytes: heap.streamed,
+    serverFactory: (handler) => createListener(config, handler, tls),
+  });
   inFlight.track(app);
   // Fastify would log an http:// address here whatever the factory made; 'acihost listening' below says it right.
   await app.listen({ host: config.server.host, port: config.server.port, listenTextResolver: () => 'listener bound' });
@@ -159,7 +170,6 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
 
   const closeRest = async () => {
     tls?.stop();
-    await scheduledVerify.stop();
     if (redirect) await new Promise<void>((resolve) => redirect!.close(() => resolve()).closeAllConnections());
     await registry.close();
   };
@@ -167,6 +177,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   return {
     app,
     registry,
+    storage,
     state,
     url,
     boundUrl,

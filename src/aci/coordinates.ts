@@ -1,89 +1,23 @@
 /**
- * Image coordinates (name, version, os, arch) as URLs carry them. They are held to
- * the rules every published image passed (src/aci/name.ts), lengths included, so a
- * URL can only name what could exist, and nothing a client types reaches a storage
- * key that no push could have made.
+ * Image names and the storage keys an image can have, held to the rules every
+ * published image passed (src/names.ts), lengths included, so nothing a client
+ * names reaches a storage key that no push could have made.
  */
-import { invalid, notFound } from '../errors.ts';
-import { layout, type VersionCoordinates } from '../storage/layout.ts';
-import {
-  assertLabelFits,
-  assertNameFits,
-  isAcIdentifier,
-  isValidOsArch,
-  isVersionLabel,
-  MAX_LABEL_BYTES,
-  MAX_NAME_BYTES,
-  nameFits,
-  osArchPairs,
-  VERSION_PATTERN,
-} from './name.ts';
+import { layout } from '../storage/layout.ts';
+import { isAcIdentifier, MAX_LABEL_BYTES, MAX_NAME_BYTES, nameFits, osArchPairs } from '../names.ts';
 
 /** An image name as the manifest must give it, within the lengths storage holds. */
 export const isImageName = (name: string): boolean => nameFits(name) && isAcIdentifier(name);
-
-/** Coordinates some push could have published (`latest` included: file URLs resolve it). */
-export const isImageCoordinates = (c: VersionCoordinates): boolean =>
-  isImageName(c.name) && isVersionLabel(c.version) && isValidOsArch(c.os, c.arch);
-
-/** `NAME/VERSION/OS/ARCH` split from the end, since names have slashes; null when there are too few parts. */
-function split(path: string): VersionCoordinates | null {
-  const parts = path.split('/');
-  if (parts.length < 4) return null;
-  const [version, os, arch] = parts.slice(-3) as [string, string, string];
-  return { name: parts.slice(0, -3).join('/'), version, os, arch };
-}
-
-/**
- * The coordinates of a `NAME/VERSION/OS/ARCH` URL path (already percent-decoded),
- * or IMAGE_NOT_FOUND with `usage` as its message when they name nothing a push
- * could have published.
- */
-export function parseCoordinates(path: string, usage: string): VersionCoordinates {
-  const c = split(path);
-  if (!c || !isImageCoordinates(c)) throw notFound('IMAGE_NOT_FOUND', usage);
-  return c;
-}
-
-/**
- * The coordinates an acpush start URL claims. Its shape is checked here (404, as
- * for any URL that names nothing); its values are the claim a push makes, so they
- * are refused as a push would be (422), before any upload is stored.
- */
-export function parsePushTarget(path: string, usage: string): VersionCoordinates {
-  const c = split(path);
-  if (!c) throw notFound('ACPUSH_URL_INVALID', usage);
-  assertNameFits(c.name);
-  if (!isAcIdentifier(c.name)) {
-    throw invalid(
-      'ACPUSH_NAME_INVALID',
-      `${JSON.stringify(c.name.slice(0, 200))} is not an image name; use lowercase names such as example.com/team/app`,
-    );
-  }
-  for (const label of ['version', 'os', 'arch'] as const) assertLabelFits(label, c[label]);
-  // `latest` stands for the manifest's version here (acpush sends it when the name has none).
-  if (!VERSION_PATTERN.test(c.version) || !isValidOsArch(c.os, c.arch)) {
-    throw invalid(
-      'ACPUSH_LABELS_INVALID',
-      `${JSON.stringify(`${c.version}/${c.os}/${c.arch}`.slice(0, 200))} is not a version with an appc os/arch pair; ` +
-        'push as NAME:VERSION (for example acpush IMAGE.aci IMAGE.aci.asc example.com/app:1.0.0), with os= and arch= left out',
-    );
-  }
-  return c;
-}
 
 const longestPlatform = osArchPairs().reduce((a, b) => (a.join('-').length >= b.join('-').length ? a : b));
 
 const longestCoordinates = { name: 'n'.repeat(MAX_NAME_BYTES), version: 'v'.repeat(MAX_LABEL_BYTES), os: longestPlatform[0], arch: longestPlatform[1] };
 
 /** The longest keys an image can have: its version record and tombstones at the longest name, version and os/arch. */
-export const LONGEST_IMAGE_KEYS = [
+const LONGEST_IMAGE_KEYS = [
   layout.versionRecord(longestCoordinates),
   layout.tombstone(longestCoordinates),
   layout.recordTombstone(longestCoordinates, layout.blob('0'.repeat(32))),
 ];
 
 export const LONGEST_IMAGE_KEY_BYTES = Math.max(...LONGEST_IMAGE_KEYS.map((k) => Buffer.byteLength(k)));
-
-/** S3 keys hold 1024 bytes; what the longest image key leaves is the most storage.s3.prefix may take. */
-export const MAX_S3_PREFIX_BYTES = 1024 - LONGEST_IMAGE_KEY_BYTES;

@@ -5,7 +5,7 @@
  */
 import semver from 'semver';
 import { z } from 'zod';
-import { AC_IDENTIFIER, AC_NAME } from './name.ts';
+import { AC_IDENTIFIER, AC_NAME } from '../names.ts';
 
 /** Go decodes `null` into an optional field as "not set"; so do we. */
 export const optional = <T extends z.ZodType>(schema: T) => schema.nullish().transform((v): z.output<T> | undefined => v ?? undefined);

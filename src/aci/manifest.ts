@@ -7,7 +7,7 @@ import { invalid } from '../errors.ts';
 import { nestsDeeperThan } from './json-depth.ts';
 import { imageManifestSchema } from './manifest-schema.ts';
 import type { ImageManifest } from './manifest-schema.ts';
-import { assertLabelFits, assertPublishableVersion, isValidOsArch } from './name.ts';
+import { assertLabelFits, assertPublishableVersion, isValidOsArch } from '../names.ts';
 
 export type { ImageManifest } from './manifest-schema.ts';
 

@@ -29,7 +29,7 @@ async function fromFiles(cert: string, key: string): Promise<Found> {
 }
 
 async function fromAcme(config: Config): Promise<Found> {
-  const stored = await withRegistry(config, (registry) => new AcmeStore(registry.storage).certificate());
+  const stored = await withRegistry(config, (_registry, storage) => new AcmeStore(storage).certificate());
   const location = `storage (acme/certificate.json), ordered from ${config.tls.acme.directoryUrl}`;
   if (!stored) return { source: 'acme', location, note: 'no certificate yet: a running server orders one at start' };
   return { source: 'acme', location, info: describeCertificate(stored.certPem) };
@@ -82,7 +82,7 @@ export async function certInfo(config: Config, _args: string[], values: CliValue
 export async function certRenew(config: Config): Promise<number> {
   if (config.tls.acme.directoryUrl === null)
     throw usageError('cert renew applies to ACME certificates (tls.acme); reload certificate files with SIGHUP');
-  await withRegistry(config, (registry) => new AcmeStore(registry.storage).requestRenewal());
+  await withRegistry(config, (_registry, storage) => new AcmeStore(storage).requestRenewal());
   process.stdout.write(
     `renewal requested: a running server orders a new certificate within ${config.tls.acme.checkIntervalSeconds} s (at once on SIGHUP)\n`,
   );

@@ -1,12 +1,12 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { prefixCovers } from '../aci/name.ts';
+import { prefixCovers } from '../names.ts';
 import type { Config } from '../config/schema.ts';
 import { invalid, isAcihostError } from '../errors.ts';
 import { createLogger } from '../logger.ts';
-import { importImage, scanTree, type ImportOutcome, type TreeScan } from '../registry/importer.ts';
-import { pubkeysTags } from '../registry/legacy-index.ts';
-import { Registry } from '../registry/registry.ts';
+import { importImage, scanTree, type ImportOutcome, type TreeScan } from '../registry/publish/importer.ts';
+import { pubkeysTags } from './legacy-index.ts';
+import { Registry, registrySettings } from '../registry/registry.ts';
 import { parsePublicKeys } from '../signing/keys.ts';
 import { createStorage } from '../storage/create-storage.ts';
 import { DryRunStorage } from '../storage/dry-run-storage.ts';
@@ -47,16 +47,14 @@ export async function importCommand(config: Config, args: string[], values: CliV
   const report: ImportReport = { dir, dryRun, hints: [], keys: [], images: [], published: 0, present: 0, refused: 0 };
   const scan = await scanTree(dir);
   const real = createStorage(config);
-  const registry = new Registry(config, createLogger('warn', process.stderr as never), {
-    storage: dryRun ? new DryRunStorage(real) : real,
-  });
+  const registry = new Registry(dryRun ? new DryRunStorage(real) : real, registrySettings(config), createLogger('warn', process.stderr as never));
   try {
     if (dryRun) out('dry run: nothing will be stored');
     await showIndexHints(dir, scan, registry.domain, values['trust-keys'], report, out);
     await showAndTrustKeys(registry, dir, scan, values['trust-keys'], report, out);
     await registry.keys.list(); // load the trusted keys once: the CLI registry does not poll
     for (const file of scan.images) {
-      const outcome = await importImage(registry, dir, file);
+      const outcome = await importImage(registry.pushes, registry.domain, dir, file);
       report[outcome.status]++;
       report.images.push(entry(outcome));
       out(describe(outcome, dryRun));

@@ -3,8 +3,8 @@ import { usageError, type CliValues } from './args.ts';
 import { withRegistry } from './open-registry.ts';
 import { auditCli } from './cli-audit.ts';
 import { readArgumentFile } from './file-errors.ts';
-import { keyState } from '../registry/key-state.ts';
-import { removeKey } from '../registry/key-removal.ts';
+import { keyState } from '../registry/trust/key-state.ts';
+import { removeKey } from '../registry/trust/key-removal.ts';
 
 const out = (s: string) => process.stdout.write(s + '\n');
 const err = (s: string) => process.stderr.write(s + '\n');
@@ -54,8 +54,8 @@ export async function keyList(config: Config, _args: string[], values: CliValues
 
 /** `acihost key remove FINGERPRINT [--force]` */
 export async function keyRemove(config: Config, args: string[], values: CliValues): Promise<number> {
-  return withRegistry(config, async (registry) => {
-    const { record, unverifiable } = await removeKey(registry.keys, registry.storage, fingerprintArg(args), values.force === true);
+  return withRegistry(config, async (registry, storage) => {
+    const { record, unverifiable } = await removeKey(registry.keys, storage, fingerprintArg(args), values.force === true);
     out(`removed ${record.fingerprint}`);
     await auditCli(registry, {
       action: 'key.remove',

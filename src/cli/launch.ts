@@ -1,12 +1,12 @@
 /**
  * `acihost serve` re-executes itself, in place (same process id, signals, standard
  * streams and exit code), when it was started without the runtime settings of
- * src/ops/runtime-settings.ts: however it is started (npm start, a global install's
+ * src/runtime/runtime-settings.ts: however it is started (npm start, a global install's
  * bin, the container, systemd), the server runs with them. The new process has
  * them, so this happens at most once. Other commands run as started.
  */
 import { has, readCommandLine } from './command-line.ts';
-import { missingSettings, MMAP_THRESHOLD_BYTES, MMAP_THRESHOLD_VARIABLE, SEMI_SPACE_FLAG } from '../ops/runtime-settings.ts';
+import { missingSettings, MMAP_THRESHOLD_BYTES, MMAP_THRESHOLD_VARIABLE, SEMI_SPACE_FLAG } from '../runtime/runtime-settings.ts';
 
 function relaunch(argv: string[]): void {
   const line = readCommandLine(argv);

@@ -2,7 +2,9 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Config } from '../config/schema.ts';
 import { createLogger } from '../logger.ts';
-import { Registry } from '../registry/registry.ts';
+import { Registry, registrySettings } from '../registry/registry.ts';
+import { createStorage } from '../storage/create-storage.ts';
+import type { Storage } from '../storage/storage.ts';
 
 /**
  * The filesystem storage is found relative to the working directory unless it is
@@ -17,12 +19,20 @@ function warnOfMissingStorage(config: Config): void {
   );
 }
 
-/** A registry over the configured storage for one CLI command: no polling, no sweep. */
-export async function withRegistry<T>(config: Config, act: (registry: Registry) => Promise<T>): Promise<T> {
+/**
+ * A registry over the configured storage for one CLI command: no polling, no sweep.
+ * `wrap` puts a layer around the storage (the import's dry run).
+ */
+export async function withRegistry<T>(
+  config: Config,
+  act: (registry: Registry, storage: Storage) => Promise<T>,
+  wrap: (storage: Storage) => Storage = (s) => s,
+): Promise<T> {
   warnOfMissingStorage(config);
-  const registry = new Registry(config, createLogger('warn', process.stderr as never));
+  const storage = wrap(createStorage(config));
+  const registry = new Registry(storage, registrySettings(config), createLogger('warn', process.stderr as never));
   try {
-    return await act(registry);
+    return await act(registry, storage);
   } finally {
     await registry.close();
   }

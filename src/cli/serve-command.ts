@@ -12,7 +12,7 @@ function reach(boundUrl: string): string {
 }
 
 /**
- * Runs until SIGTERM/SIGINT, then shuts down gracefully (src/ops/shutdown.ts) and
+ * Runs until SIGTERM/SIGINT, then shuts down gracefully (src/ops/lifecycle/shutdown.ts) and
  * returns 0: SIGINT (Ctrl-C) without the readiness delay. SIGHUP reloads the certificate.
  */
 export async function serveCommand(config: Config): Promise<number> {

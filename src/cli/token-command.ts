@@ -1,7 +1,7 @@
 import type { Config } from '../config/schema.ts';
 import { parseDuration } from '../config/duration.ts';
 import { usageError, type CliValues } from './args.ts';
-import { SCOPES, type Scope } from '../registry/tokens.ts';
+import { SCOPES, type Scope } from '../registry/access/tokens.ts';
 import { withRegistry } from './open-registry.ts';
 import { auditCli } from './cli-audit.ts';
 

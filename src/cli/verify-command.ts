@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema.ts';
-import { verifyImages, type VersionCheck } from '../registry/verify-images.ts';
+import { verifyImages, type VersionCheck } from '../registry/upkeep/verify-images.ts';
 import { usageError, type CliValues } from './args.ts';
 import { withRegistry } from './open-registry.ts';
 
@@ -30,14 +30,14 @@ function progress(): { show(text: string): void; clear(): void } {
 export async function verifyCommand(config: Config, _args: string[], values: CliValues): Promise<number> {
   if ((values.prefix?.length ?? 0) > 1) throw usageError('verify takes at most one --prefix');
   const prefix = values.prefix?.[0]?.replace(/\/+$/, '');
-  return withRegistry(config, async (registry) => {
+  return withRegistry(config, async (registry, storage) => {
     const bar = progress();
     const listed: object[] = []; // only with --json: problems are printed as they are found otherwise
     let checked = 0;
     let bytes = 0;
     let problems = 0;
     let failedImages = 0;
-    for await (const check of verifyImages({ storage: registry.storage, keys: registry.keys, limits: config.limits, prefix })) {
+    for await (const check of verifyImages({ storage, keys: registry.keys, limits: config.limits, prefix })) {
       checked++;
       bytes += check.bytes;
       if (check.problems.length > 0) {

@@ -35,7 +35,7 @@ const def = (s: Schema): Def => s._zod.def;
 const upperSnake = (key: string): string => key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
 
 /** ACIHOST_ + the section's prefix + the key, e.g. storage.s3.timeoutMs -> ACIHOST_S3_TIMEOUT_MS. */
-export function derivedVariable(path: string): string {
+function derivedVariable(path: string): string {
   const parts = path.split('.');
   const key = parts.pop()!;
   const section = parts.join('.');

@@ -1,8 +1,13 @@
 import { z } from 'zod';
-import { MAX_S3_PREFIX_BYTES } from '../aci/coordinates.ts';
-import { AC_IDENTIFIER } from '../aci/name.ts';
+import { AC_IDENTIFIER } from '../names.ts';
 import { parseDuration } from './duration.ts';
 import { acmeRequirements, metricsSchema, proxyAddress, rateLimitSchema, tlsSchema } from './ops-schema.ts';
+
+/**
+ * S3 keys hold 1024 bytes, and the longest key an image can have takes 706 of them
+ * (src/aci/coordinates.ts; a test keeps the two figures in step).
+ */
+export const MAX_S3_PREFIX_BYTES = 1024 - 706;
 
 const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().positive();
@@ -127,9 +132,9 @@ export const configSchema = z
       })
       .strict(),
     tokens: z.object({ defaultExpiry: duration }).strict(),
-    // An acpush upload idle this long is refused and its parts removed (src/registry/uploads/).
+    // An acpush upload idle this long is refused and its parts removed (src/registry/acpush/).
     acpush: z.object({ uploadExpirySeconds: positiveInt }).strict(),
-    // Downloads under these prefixes need a token with the pull scope (src/registry/read-access.ts).
+    // Downloads under these prefixes need a token with the pull scope (src/registry/access/read-access.ts).
     access: z.object({ privatePrefixes: z.array(namePrefix) }).strict(),
     // `acihost verify` inside the server every this many seconds, results in /-/metrics; 0 turns it off.
     verify: z.object({ intervalSeconds: z.number().int().nonnegative() }).strict(),

@@ -1,5 +1,5 @@
-import type { Catalog } from '../registry/catalog.ts';
-import type { KeyStore } from '../registry/keyring.ts';
+import type { Catalog } from '../registry/catalog/catalog.ts';
+import type { KeyStore } from '../registry/trust/keyring.ts';
 import { urls } from './urls.ts';
 
 export type MetaName = 'ac-discovery' | 'ac-discovery-pubkeys' | 'ac-push-discovery';

@@ -1,9 +1,9 @@
-import { prefixCovers } from '../aci/name.ts';
-import type { KeyStore } from '../registry/keyring.ts';
+import { prefixCovers } from '../names.ts';
+import type { KeyStore } from '../registry/trust/keyring.ts';
 import type { Registry } from '../registry/registry.ts';
-import type { TokenRecord } from '../registry/tokens.ts';
-import { highestVersion } from '../registry/version-order.ts';
-import type { VersionRecord } from '../registry/version-record.ts';
+import type { TokenRecord } from '../registry/access/tokens.ts';
+import { highestVersion } from '../registry/catalog/version-order.ts';
+import type { VersionRecord } from '../registry/catalog/version-record.ts';
 import { compareStrings } from '../util/compare-strings.ts';
 
 /** Names per page of the list for people; the meta tags follow their own cap (discovery-tags.ts). */

@@ -1,4 +1,4 @@
-import type { VersionRecord } from '../registry/version-record.ts';
+import type { VersionRecord } from '../registry/catalog/version-record.ts';
 import { curl, type Command } from './page-commands.ts';
 import type { NameEntry, PageModel } from './page-model.ts';
 import { pagePath } from './page-model.ts';

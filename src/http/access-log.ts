@@ -15,12 +15,12 @@
  * fixed and hold no credentials, and at tens of thousands of answers a second
  * pino's general formatting and one write per line cost a third of the server's
  * time (bench/). Lines of one turn of the event loop are formatted together and go
- * out in one write; the metrics are counted at once (src/ops/request-metrics.ts).
+ * out in one write; the metrics are counted at once (src/ops/metrics/request-metrics.ts).
  */
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import pino, { type Logger } from 'pino';
-import type { RequestMetrics, RequestTally } from '../ops/request-metrics.ts';
+import type { RequestMetrics, RequestTally } from '../ops/metrics/request-metrics.ts';
 import { presentedTokenId } from './credentials.ts';
 
 /**

@@ -34,7 +34,7 @@ const internalBody = (reqId: string) =>
  * Node marks it destroyed as soon as its body has been read, with the client
  * still waiting; only the connection and the response tell.
  */
-export function clientGone(reply: FastifyReply): boolean {
+function clientGone(reply: FastifyReply): boolean {
   const socket = reply.raw.socket;
   return reply.raw.destroyed || reply.raw.writableEnded || !socket || socket.destroyed || !socket.writable;
 }

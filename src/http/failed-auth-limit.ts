@@ -14,7 +14,7 @@
  * completion: config.answersIn200) get the refusal as a 200 with that reason.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Metrics } from '../ops/metrics.ts';
+import type { Metrics } from '../ops/metrics/metrics.ts';
 import { errorBody } from './error-handler.ts';
 import type { CompletionAnswer } from './routes/acpush-completion.ts';
 

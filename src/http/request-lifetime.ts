@@ -10,7 +10,7 @@ const signals = new WeakMap<FastifyRequest, AbortSignal>();
  * for ever for bytes that never come, holding its scratch file open; and a
  * small upload can sit whole in the server's buffers long before it is decoded,
  * so the work for it must stop when its client goes, not when its body ends.
- * Every upload path hands this to its staging (src/registry/stage-image.ts).
+ * Every upload path hands this to its staging (src/registry/publish/stage-image.ts).
  */
 export function requestLifetime(request: FastifyRequest, reply: FastifyReply): AbortSignal {
   const known = signals.get(request);

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
-import { streamed } from '../ops/heap-policy.ts';
 import { isRecyclingReader, type ByteRange } from '../storage/storage.ts';
 import { errorBody } from './error-handler.ts';
 import { selectRange } from './byte-range.ts';
@@ -17,6 +16,8 @@ export interface ServedObject {
   vary?: string;
   /** Opens the bytes, or a range of them; only called when a body is sent. */
   open: (range?: ByteRange) => Promise<Readable | Buffer>;
+  /** Hears the size of every chunk of a stream sent (the server frees dead buffers by it). */
+  onBytes?: (bytes: number) => void;
 }
 
 /** What a small in-memory object answers with, computed once and reused by every request for it. */
@@ -102,6 +103,9 @@ export async function sendObject(request: FastifyRequest, reply: FastifyReply, o
   // Fastify pipes the body into the response, which writes each chunk on at once.
   if (isRecyclingReader(body)) body.enableRecycling(reply.raw);
   // Any other store's chunks are garbage once written: let the heap policy free them in time.
-  else if (!Buffer.isBuffer(body)) body.on('data', (chunk: Buffer) => streamed(chunk.length));
+  else if (!Buffer.isBuffer(body) && obj.onBytes) {
+    const { onBytes } = obj;
+    body.on('data', (chunk: Buffer) => onBytes(chunk.length));
+  }
   return reply.send(body);
 }

@@ -17,7 +17,7 @@ const CHECKS_PER_WINDOW = 4;
  * or the server has stopped reading the body (backpressure: a decoder busy with
  * what already arrived). Bytes stop moving then through no fault of the client.
  */
-export function serverHolds(req: IncomingMessage, res: ServerResponse): boolean {
+function serverHolds(req: IncomingMessage, res: ServerResponse): boolean {
   if (res.headersSent) return false;
   if (req.complete) return true;
   return req.readableFlowing === false || req.readableLength >= req.readableHighWaterMark;

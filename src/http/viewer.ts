@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isAcihostError } from '../errors.ts';
 import type { Registry } from '../registry/registry.ts';
-import type { TokenRecord } from '../registry/tokens.ts';
+import type { TokenRecord } from '../registry/access/tokens.ts';
 import { presentedToken } from './credentials.ts';
 import { countFailedAuth, ignoreCredentials } from './failed-auth-limit.ts';
 

@@ -1,41 +1,88 @@
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { imageDomain, publicOrigin } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
-import { createStorage } from '../storage/create-storage.ts';
-import type { Storage } from '../storage/storage.ts';
+import { layout } from '../storage/layout.ts';
+import type { ByteRange, Storage } from '../storage/storage.ts';
+import { ReadAccess } from './access/read-access.ts';
+import { TokenStore } from './access/tokens.ts';
+import { AcpushUploads } from './acpush/acpush-uploads.ts';
 import { AuditLog } from './audit-log.ts';
-import { Catalog } from './catalog.ts';
-import { readCatalogSnapshot, SNAPSHOT_REFRESH_MS, writeCatalogSnapshot } from './catalog-snapshot.ts';
-import { Deleter } from './deleter.ts';
-import { KeyStore } from './keyring.ts';
-import { KeyExpiryWatch } from './key-expiry-watch.ts';
-import { ChangeJournal, pruneJournal } from './change-journal.ts';
-import { Publisher } from './publisher.ts';
-import type { StepHook } from './steps.ts';
-import { ReadAccess } from './read-access.ts';
-import { sweep } from './sweep.ts';
-import { TokenStore } from './tokens.ts';
-import { AcpushUploads } from './uploads/acpush-uploads.ts';
+import { Catalog } from './catalog/catalog.ts';
+import { readCatalogSnapshot, SNAPSHOT_REFRESH_MS, writeCatalogSnapshot } from './catalog/catalog-snapshot.ts';
+import { ChangeJournal, pruneJournal } from './catalog/change-journal.ts';
+import type { VersionRecord } from './catalog/version-record.ts';
+import { Deleter } from './publish/deleter.ts';
+import { Publisher } from './publish/publisher.ts';
+import { PushService } from './publish/push-service.ts';
+import type { StageContext } from './publish/stage-image.ts';
+import type { StepHook } from './publish/steps.ts';
+import { KeyExpiryWatch } from './trust/key-expiry-watch.ts';
+import { KeyStore } from './trust/keyring.ts';
+import { ScheduledVerify, type VerifyRunSummary } from './upkeep/scheduled-verify.ts';
+import { sweep } from './upkeep/sweep.ts';
 
 const SWEEP_INTERVAL_MS = 10 * 60 * 1000;
 
-/** The service layer: everything the HTTP routes and the CLI act on, over one storage. */
+/** The configuration sections the registry uses, and the names it serves under. */
+export interface RegistrySettings {
+  domain: string;
+  origin: string;
+  limits: Config['limits'];
+  acpush: Config['acpush'];
+  access: Config['access'];
+  upkeep: Pick<Config['storage'], 'pollIntervalMs' | 'sweepGraceSeconds' | 'indexSnapshotNames'>;
+  verify: Config['verify'];
+}
+
+export function registrySettings(config: Config): RegistrySettings {
+  const { pollIntervalMs, sweepGraceSeconds, indexSnapshotNames } = config.storage;
+  return {
+    domain: imageDomain(config),
+    origin: publicOrigin(config),
+    limits: config.limits,
+    acpush: config.acpush,
+    access: config.access,
+    upkeep: { pollIntervalMs, sweepGraceSeconds, indexSnapshotNames },
+    verify: config.verify,
+  };
+}
+
+/** What the process around the registry lends it; each is optional. */
+export interface RegistryHooks {
+  /** Fault injection for the crash tests (src/server.ts). */
+  onStep?: StepHook;
+  /** Hears the size of every chunk of an image streamed through (the server frees dead buffers by it). */
+  onBytes?: (bytes: number) => void;
+  /** Runs when a sweep has finished (the server returns its garbage to the heap then). */
+  afterSweep?: () => void;
+  /** The counts of each scheduled verification (the server's metrics). */
+  onVerified?: (summary: VerifyRunSummary) => void;
+}
+
+/**
+ * The service layer: everything the HTTP routes and the CLI act on, over one storage
+ * it is given. Routes reach images, keys and tokens through the services below and
+ * the few operations of its own; the storage itself stays inside.
+ */
 export class Registry {
-  readonly config: Config;
   readonly domain: string;
   readonly origin: string;
-  readonly storage: Storage;
   readonly catalog: Catalog;
   readonly keys: KeyStore;
   readonly tokens: TokenStore;
-  readonly publisher: Publisher;
-  readonly audit: AuditLog;
   readonly access: ReadAccess;
-  readonly deleter: Deleter;
+  readonly audit: AuditLog;
+  /** The front doors: curl pushes and imports, acpush, deletes. */
+  readonly pushes: PushService;
   readonly uploads: AcpushUploads;
+  readonly deleter: Deleter;
+  private readonly storage: Storage;
+  private readonly settings: RegistrySettings;
   /** How replicas sharing the storage learn of each other's publishes and deletes. */
-  readonly changes: ChangeJournal;
+  private readonly changes: ChangeJournal;
   private readonly log: Logger;
+  private readonly verifier: ScheduledVerify;
   private sweepTimer: NodeJS.Timeout | undefined;
   private expiryWatch: KeyExpiryWatch | undefined;
   private sweeping: Promise<void> | undefined;
@@ -43,53 +90,83 @@ export class Registry {
   private snapshotTaken: { generation: number; at: number } | undefined;
   private readonly afterSweep: () => void;
 
-  /**
-   * `afterSweep` runs when a sweep has finished (src/server.ts returns its garbage
-   * to the heap then: a sweep lists every record, after a start reads them all, and
-   * writes the snapshot).
-   */
-  constructor(config: Config, log: Logger, opts: { storage?: Storage; onStep?: StepHook; afterSweep?: () => void } = {}) {
-    const storage = opts.storage ?? createStorage(config);
-    this.afterSweep = opts.afterSweep ?? (() => undefined);
-    this.config = config;
+  constructor(storage: Storage, settings: RegistrySettings, log: Logger, hooks: RegistryHooks = {}) {
+    this.afterSweep = hooks.afterSweep ?? (() => undefined);
+    this.settings = settings;
     this.log = log;
-    this.domain = imageDomain(config);
-    this.origin = publicOrigin(config);
+    this.domain = settings.domain;
+    this.origin = settings.origin;
     this.storage = storage;
     const onBadRecord = (key: string, err: unknown) => log.warn({ key, err }, 'skipped unreadable record');
     this.catalog = new Catalog(storage);
     this.keys = new KeyStore(storage, this.domain, onBadRecord);
     this.tokens = new TokenStore(storage, this.domain, onBadRecord);
     this.audit = new AuditLog(storage, (err, event) => log.error({ err, event }, 'failed to write audit event'));
-    this.access = new ReadAccess(config.access.privatePrefixes);
+    this.access = new ReadAccess(settings.access.privatePrefixes);
     this.changes = new ChangeJournal(storage, this.catalog, log);
-    this.deleter = new Deleter({ storage, catalog: this.catalog, audit: this.audit, onStep: opts.onStep, changes: this.changes });
-    this.publisher = new Publisher({
+    const { onStep, onBytes } = hooks;
+    this.deleter = new Deleter({ storage, catalog: this.catalog, audit: this.audit, onStep, changes: this.changes });
+    const publisher = new Publisher({
       storage,
       catalog: this.catalog,
       keys: this.keys,
       domain: this.domain,
-      onStep: opts.onStep,
+      onStep,
+      onBytes,
       audit: this.audit,
       changes: this.changes,
     });
+    const context: StageContext = { storage, limits: settings.limits, keys: () => this.keys.verificationKeys(), onBytes };
+    this.pushes = new PushService({ context, publisher, audit: this.audit });
     this.uploads = new AcpushUploads({
-      storage,
-      publisher: this.publisher,
-      keys: this.keys,
-      limits: config.limits,
-      expirySeconds: config.acpush.uploadExpirySeconds,
-      maxSessionsPerToken: config.limits.maxUploadSessionsPerToken,
+      context,
+      publisher,
+      expirySeconds: settings.acpush.uploadExpirySeconds,
+      maxSessionsPerToken: settings.limits.maxUploadSessionsPerToken,
     });
+    this.verifier = new ScheduledVerify({
+      storage,
+      keys: this.keys,
+      limits: settings.limits,
+      log,
+      onBytes,
+      report: hooks.onVerified ?? (() => undefined),
+    });
+  }
+
+  /** Grows whenever what discovery shows changes: a version published or deleted, a key trusted or retired. */
+  get generation(): number {
+    // Both generations only grow, so their sum changes whenever either does.
+    return this.catalog.generation + this.keys.mirror.generation;
+  }
+
+  /** The bytes of a published image, or the range of them asked for. */
+  openImage(record: VersionRecord, range?: ByteRange): Promise<Readable> {
+    return this.storage.read(record.blob, range);
+  }
+
+  /** Whether the store answers within `timeoutMs` (readiness). */
+  async storeReachable(timeoutMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    const probe = this.storage.stat(layout.healthProbe).then(
+      () => true,
+      () => false,
+    );
+    try {
+      return await Promise.race([probe, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Loads the indexes and starts the background refresh and sweep (server only; the CLI skips this). */
   async start(): Promise<void> {
     const [restored] = await Promise.all([this.loadCatalog(), this.keys.mirror.refresh(), this.tokens.mirror.refresh()]);
     const onError = (err: unknown) => this.log.error({ err }, 'failed to refresh from storage');
-    this.keys.mirror.start(this.config.storage.pollIntervalMs, onError);
-    this.tokens.mirror.start(this.config.storage.pollIntervalMs, onError);
-    this.changes.start(this.config.storage.pollIntervalMs);
+    this.keys.mirror.start(this.settings.upkeep.pollIntervalMs, onError);
+    this.tokens.mirror.start(this.settings.upkeep.pollIntervalMs, onError);
+    this.changes.start(this.settings.upkeep.pollIntervalMs);
     this.expiryWatch = new KeyExpiryWatch(this.keys, this.log);
     this.expiryWatch.start();
     if (restored) {
@@ -106,11 +183,12 @@ export class Registry {
     }
     this.sweepTimer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
+    if (this.settings.verify.intervalSeconds > 0) this.verifier.start(this.settings.verify.intervalSeconds);
   }
 
   /** Restores the index from its snapshot and the journal since (true), or reads every record (false). */
   private async loadCatalog(): Promise<boolean> {
-    if (this.config.storage.indexSnapshotNames > 0) {
+    if (this.settings.upkeep.indexSnapshotNames > 0) {
       const unusable = (reason: string) => this.log.warn({ reason }, 'index snapshot not used: reading every record');
       const snapshot = await readCatalogSnapshot(this.storage, unusable);
       if (snapshot) {
@@ -150,7 +228,7 @@ export class Registry {
 
   /** Writes the index when it is big enough to be worth it and changed (or its snapshot is ageing). */
   private async snapshotIndex(journalFrom: number): Promise<void> {
-    const minNames = this.config.storage.indexSnapshotNames;
+    const minNames = this.settings.upkeep.indexSnapshotNames;
     if (this.closed || minNames === 0 || this.catalog.size < minNames) return;
     const generation = this.catalog.generation;
     const taken = this.snapshotTaken;
@@ -166,7 +244,7 @@ export class Registry {
   /** True when every step ran: an index whose reconciling failed is not written as the snapshot. */
   private async sweepLeftovers(index: 'fresh' | 'listed' | 'reread'): Promise<boolean> {
     try {
-      const report = await sweep(this.storage, this.catalog, this.config.storage.sweepGraceSeconds, Date.now(), index);
+      const report = await sweep(this.storage, this.catalog, this.settings.upkeep.sweepGraceSeconds, Date.now(), index);
       if (report.staging || report.orphanBlobs || report.abortedUploads) this.log.info(report, 'swept leftovers');
       const uploads = await this.uploads.sweep();
       if (uploads) this.log.info({ uploads }, 'swept expired acpush uploads');
@@ -187,6 +265,7 @@ export class Registry {
     this.keys.mirror.stop();
     this.tokens.mirror.stop();
     this.changes.stop();
+    await this.verifier.stop();
     await this.storage.close();
   }
 }

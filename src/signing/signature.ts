@@ -12,8 +12,6 @@ import { pgpConfig } from './pgp-config.ts';
 import { readV4SignatureFields } from './signature-packet.ts';
 
 export { hasValidArmorChecksum } from './armor.ts';
-export { createVerifier, verifyDetached } from './verifier.ts';
-export type { TrustedKey, VerifyOptions, VerifyResult } from './verifier.ts';
 
 export interface DetachedSignature {
   armored: string; // one signature packet, armored with its CRC24 line: what we store and serve

@@ -11,7 +11,6 @@ import type { ReadableStreamDefaultController } from 'node:stream/web';
 import * as openpgp from 'openpgp';
 import type { Key } from 'openpgp';
 import { invalid } from '../errors.ts';
-import { streamed } from '../ops/heap-policy.ts';
 import { primaryKeyState, subkeyState } from './key-policy.ts';
 import type { KeyState } from './key-policy.ts';
 import { SIGN_HINT } from './messages.ts';
@@ -30,6 +29,8 @@ export interface VerifyResult {
 export interface VerifyOptions {
   /** The image name being published; shown in the `acihost key add --prefix` hint. */
   name?: string;
+  /** Hears the size of every chunk verified (the server frees dead buffers by it). */
+  onBytes?: (bytes: number) => void;
 }
 
 /** Bytes buffered between the sink and openpgp.js before the writer is asked to wait. */
@@ -99,7 +100,7 @@ async function verifyStream(
   });
   const verified = signatures[0]?.verified ?? Promise.reject(new Error('openpgp.js returned no verification'));
   try {
-    await drainUnlessRejected(data as unknown as globalThis.ReadableStream<Uint8Array>, verified);
+    await drainUnlessRejected(data as unknown as globalThis.ReadableStream<Uint8Array>, verified, options.onBytes);
     await verified;
   } catch (e) {
     throw invalid('SIGNATURE_MISMATCH', `the signature does not match the .aci bytes; ${SIGN_HINT}`, e);
@@ -111,10 +112,14 @@ async function verifyStream(
  * Reads openpgp.js's output to its end, which is what drives the hashing. If the verdict fails
  * first (openpgp.js gave up on the signature), stop reading: it may never consume the rest.
  */
-async function drainUnlessRejected(data: globalThis.ReadableStream<Uint8Array>, verified: Promise<unknown>): Promise<void> {
+async function drainUnlessRejected(
+  data: globalThis.ReadableStream<Uint8Array>,
+  verified: Promise<unknown>,
+  onBytes: (bytes: number) => void = () => undefined,
+): Promise<void> {
   const reader = data.getReader();
   const drain = (async () => {
-    for (let read = await reader.read(); !read.done; read = await reader.read()) streamed(read.value.length);
+    for (let read = await reader.read(); !read.done; read = await reader.read()) onBytes(read.value.length);
   })();
   const never = new Promise<never>(() => undefined);
   try {

@@ -4,16 +4,22 @@
  * A KeyNotFoundError from read() is an expected miss, not a failure.
  */
 import type { Readable } from 'node:stream';
-import type { Metrics } from '../ops/metrics.ts';
 import { KeyNotFoundError, type ByteRange, type ObjectInfo, type PutOptions, type Storage } from './storage.ts';
+
+/** Where the timings and failures go (the server's metrics). */
+export interface StorageMeter {
+  /** Starts timing one operation; the function returned ends it. */
+  start(operation: string): () => void;
+  failed(operation: string): void;
+}
 
 export class MeteredStorage implements Storage {
   private readonly inner: Storage;
-  private readonly metrics: Metrics;
+  private readonly meter: StorageMeter;
 
-  constructor(inner: Storage, metrics: Metrics) {
+  constructor(inner: Storage, meter: StorageMeter) {
     this.inner = inner;
-    this.metrics = metrics;
+    this.meter = meter;
   }
 
   read(key: string, range?: ByteRange): Promise<Readable> {
@@ -35,11 +41,11 @@ export class MeteredStorage implements Storage {
     return this.timed('delete', () => this.inner.delete(key));
   }
   async *list(...args: Parameters<Storage['list']>): AsyncIterable<ObjectInfo> {
-    const end = this.metrics.storageLatency.startTimer({ operation: 'list' });
+    const end = this.meter.start('list');
     try {
       yield* this.inner.list(...args);
     } catch (e) {
-      this.metrics.storageErrors.inc({ operation: 'list' });
+      this.meter.failed('list');
       throw e;
     } finally {
       end();
@@ -53,11 +59,11 @@ export class MeteredStorage implements Storage {
   }
 
   private async timed<T>(operation: string, run: () => Promise<T>): Promise<T> {
-    const end = this.metrics.storageLatency.startTimer({ operation });
+    const end = this.meter.start(operation);
     try {
       return await run();
     } catch (e) {
-      if (!(e instanceof KeyNotFoundError)) this.metrics.storageErrors.inc({ operation });
+      if (!(e instanceof KeyNotFoundError)) this.meter.failed(operation);
       throw e;
     } finally {
       end();

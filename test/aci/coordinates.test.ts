@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { isImageName, LONGEST_IMAGE_KEY_BYTES, MAX_S3_PREFIX_BYTES, parseCoordinates, parsePushTarget } from '../../src/aci/coordinates.ts';
+import { isImageName, LONGEST_IMAGE_KEY_BYTES } from '../../src/aci/coordinates.ts';
+import { parseCoordinates, parsePushTarget } from '../../src/http/url-coordinates.ts';
+import { MAX_S3_PREFIX_BYTES } from '../../src/config/schema.ts';
 import { parseManifest, publishLabels } from '../../src/aci/manifest.ts';
-import { assertNameFits, MAX_LABEL_BYTES, MAX_NAME_BYTES, MAX_NAME_SEGMENT_BYTES } from '../../src/aci/name.ts';
+import { assertNameFits, MAX_LABEL_BYTES, MAX_NAME_BYTES, MAX_NAME_SEGMENT_BYTES } from '../../src/names.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { CheckedStorage } from '../../src/storage/checked-storage.ts';
 import { FsStorage } from '../../src/storage/fs-storage.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { AC_NAME, assertPublishableVersion, isAcIdentifier, isValidOsArch, prefixCovers, VERSION_PATTERN } from '../../src/aci/name.ts';
+import { AC_NAME, assertPublishableVersion, isAcIdentifier, isValidOsArch, prefixCovers, VERSION_PATTERN } from '../../src/names.ts';
 import { rejectsWith } from './support.ts';
 
 describe('AC identifiers and names', () => {

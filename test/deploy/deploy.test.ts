@@ -18,7 +18,7 @@ import { startOpsServer } from '../helpers/ops-server.ts';
 const run = promisify(execFile);
 const ROOT = new URL('../../', import.meta.url).pathname;
 const HEALTHCHECK = join(ROOT, 'src/healthcheck.ts');
-// `acihost serve` sets these itself (src/ops/runtime-settings.ts); a launcher's copy would drift.
+// `acihost serve` sets these itself (src/runtime/runtime-settings.ts); a launcher's copy would drift.
 const MEMORY_SETTINGS = /MALLOC_MMAP_THRESHOLD_|max-semi-space-size/;
 
 /** Instructions of a Dockerfile (continuation lines joined, comments dropped), per stage. */

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { promisify } from 'node:util';
-import type { DeleteStep, PublishStep } from '../../src/registry/steps.ts';
+import type { DeleteStep, PublishStep } from '../../src/registry/publish/steps.ts';
 import { buildAci } from '../helpers/aci-builder.ts';
 import { createGpg, type Gpg, type GpgKey } from '../helpers/gpg.ts';
 import { spawnServer } from '../helpers/process-server.ts';

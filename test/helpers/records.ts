@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { serializeVersionRecord, type VersionRecord } from '../../src/registry/version-record.ts';
+import { serializeVersionRecord, type VersionRecord } from '../../src/registry/catalog/version-record.ts';
 import { layout } from '../../src/storage/layout.ts';
 
 /**

@@ -11,7 +11,7 @@ import { writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { MAX_LABEL_BYTES, MAX_NAME_BYTES, MAX_NAME_SEGMENT_BYTES } from '../../src/aci/name.ts';
+import { MAX_LABEL_BYTES, MAX_NAME_BYTES, MAX_NAME_SEGMENT_BYTES } from '../../src/names.ts';
 import { buildAci, type BuildAciOptions } from '../helpers/aci-builder.ts';
 import { acpush } from '../helpers/acpush-client.ts';
 import { createGpg, type Gpg, type GpgKey } from '../helpers/gpg.ts';

@@ -216,7 +216,7 @@ function sample(text: string, series: string): number | undefined {
 
 /** The open-session gauge of one scrape, and the storage listings the scrape made. */
 async function scrapeSessions(fx: AcpushFixture): Promise<{ open: number | undefined; listed: string[] }> {
-  const storage = fx.server.running.registry.storage;
+  const storage = fx.server.running.storage;
   const list = storage.list;
   const listed: string[] = [];
   storage.list = function (prefix, options) {

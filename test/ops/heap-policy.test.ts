@@ -1,19 +1,20 @@
 /**
- * The young-generation policy (src/ops/heap-policy.ts), in child processes: V8's
+ * The young-generation policy (src/runtime/heap-policy.ts), in child processes: V8's
  * heap is configured when a process starts, so each case needs one of its own.
  */
 import { execFile } from 'node:child_process';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { promisify } from 'node:util';
-import { semiSpaceBound } from '../../src/ops/heap-policy.ts';
+import { semiSpaceBound } from '../../src/runtime/heap-policy.ts';
 
 const run = promisify(execFile);
-const POLICY = new URL('../../src/ops/heap-policy.ts', import.meta.url).href;
+const POLICY = new URL('../../src/runtime/heap-policy.ts', import.meta.url).href;
 
-/** Runs `body` after importing the policy, in a node with `nodeArgs` and NODE_OPTIONS; resolves with its output. */
-async function child(body: string, opts: { nodeArgs?: string[]; nodeOptions?: string } = {}): Promise<string> {
-  const script = `import * as policy from ${JSON.stringify(POLICY)};\n${body}`;
+/** Runs `body` after applying the policy (unless `apply` is false), in a node with `nodeArgs` and NODE_OPTIONS; resolves with its output. */
+async function child(body: string, opts: { nodeArgs?: string[]; nodeOptions?: string; apply?: boolean } = {}): Promise<string> {
+  const apply = opts.apply === false ? '' : 'policy.applyHeapPolicy();';
+  const script = `import * as policy from ${JSON.stringify(POLICY)};\n${apply}\n${body}`;
   const env = { ...process.env, NODE_OPTIONS: opts.nodeOptions ?? '' };
   const { stdout } = await run(process.execPath, [...(opts.nodeArgs ?? []), '--input-type=module', '-e', script], { env });
   return stdout;
@@ -44,6 +45,11 @@ describe('the heap policy', () => {
     assert.ok(size < 16, `young generation of ${size} MiB`);
   });
 
+  it('changes nothing merely by being imported', async () => {
+    const size = Number(await child(GROW, { apply: false }));
+    assert.ok(size >= 16, `young generation of ${size} MiB: the import applied a policy`);
+  });
+
   it('lets it grow to the bound the launchers give', async () => {
     const grown = Number(await child(GROW, { nodeOptions: '--max-semi-space-size=4' }));
     assert.ok(grown > 2 && grown <= 8, `young generation of ${grown} MiB`);
@@ -55,13 +61,13 @@ describe('the heap policy', () => {
   });
 
   it('collects the whole heap when asked to after a sweep', async () => {
-    const out = await child(`policy.collectAll();`, { nodeArgs: ['--trace-gc'] });
+    const out = await child(`policy.heapTuning().collectAll();`, { nodeArgs: ['--trace-gc'] });
     assert.equal(out.split('\n').filter((line) => /Mark-Compact.*testing/.test(line)).length, 1, out);
   });
 
   it('collects the young generation after every MiB streamed', async () => {
     // gc() calls show in --trace-gc with the reason "testing".
-    const out = await child(`for (let i = 0; i < 8; i++) policy.streamed(256 * 1024);`, { nodeArgs: ['--trace-gc'] });
+    const out = await child(`const heap = policy.heapTuning();\nfor (let i = 0; i < 8; i++) heap.streamed(256 * 1024);`, { nodeArgs: ['--trace-gc'] });
     assert.equal(out.split('\n').filter((line) => /Scavenge.*testing/.test(line)).length, 2, out);
   });
 });

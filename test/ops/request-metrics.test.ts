@@ -1,5 +1,5 @@
 /**
- * The request metrics made from tallies (src/ops/request-metrics.ts) read exactly
+ * The request metrics made from tallies (src/ops/metrics/request-metrics.ts) read exactly
  * as prom-client's own Counter and Histogram would for the same requests, and the
  * access log (src/http/access-log.ts) writes every line of a turn, in order, even
  * past the number it keeps for one write, and through the logger's own file
@@ -18,7 +18,7 @@ import pino from 'pino';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { AccessLog } from '../../src/http/access-log.ts';
 import { createLogger } from '../../src/logger.ts';
-import { RequestMetrics } from '../../src/ops/request-metrics.ts';
+import { RequestMetrics } from '../../src/ops/metrics/request-metrics.ts';
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { parse } from 'parse5';
 import { createInspector } from '../../src/aci/inspect.ts';
 import { parseManifest, publishLabels } from '../../src/aci/manifest.ts';
-import { isAcIdentifier, prefixCovers } from '../../src/aci/name.ts';
+import { isAcIdentifier, prefixCovers } from '../../src/names.ts';
 import type { MetaTag } from '../../src/discovery/discovery-tags.ts';
 import { renderDiscoveryPage } from '../../src/discovery/render-page.ts';
 import { isAcihostError } from '../../src/errors.ts';

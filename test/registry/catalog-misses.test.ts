@@ -6,7 +6,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Catalog } from '../../src/registry/catalog.ts';
+import { Catalog } from '../../src/registry/catalog/catalog.ts';
 import { FsStorage } from '../../src/storage/fs-storage.ts';
 import type { ListOptions, ObjectInfo } from '../../src/storage/storage.ts';
 import { tempDir } from '../helpers/temp-dir.ts';

@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AuditLog } from '../../src/registry/audit-log.ts';
-import { Catalog } from '../../src/registry/catalog.ts';
+import { Catalog } from '../../src/registry/catalog/catalog.ts';
 import { FsStorage } from '../../src/storage/fs-storage.ts';
 import type { Storage } from '../../src/storage/storage.ts';
 import { versionRecord } from '../helpers/records.ts';

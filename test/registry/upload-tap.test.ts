@@ -1,5 +1,5 @@
 /**
- * The upload tap (src/registry/upload-tap.ts) passes every byte on unchanged, feeds
+ * The upload tap (src/registry/publish/upload-tap.ts) passes every byte on unchanged, feeds
  * the same chunks to its side consumers, and reports each chunk's size to the
  * heap policy's counter when asked to (image-first pushes: nothing else counts
  * their upload's bytes).
@@ -9,7 +9,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { UploadTap } from '../../src/registry/upload-tap.ts';
+import { UploadTap } from '../../src/registry/publish/upload-tap.ts';
 
 const counter = () => {
   const seen = { bytes: 0 };

@@ -6,8 +6,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, it } from 'node:test';
 import { parsePublicKeys } from '../../src/signing/keys.ts';
-import { createVerifier, readDetachedSignature, verifyDetached } from '../../src/signing/signature.ts';
-import type { DetachedSignature, TrustedKey } from '../../src/signing/signature.ts';
+import { readDetachedSignature, type DetachedSignature } from '../../src/signing/signature.ts';
+import { createVerifier, verifyDetached, type TrustedKey } from '../../src/signing/verifier.ts';
 import { createGpg } from '../helpers/gpg.ts';
 import type { Gpg, GpgKey } from '../helpers/gpg.ts';
 

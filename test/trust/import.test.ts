@@ -17,6 +17,7 @@ import { createGpg, type Gpg } from '../helpers/gpg.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { scratchFiles, storageSnapshot } from '../helpers/storage-snapshot.ts';
 import { acfetch, eventually } from '../helpers/trust.ts';
+import { readAudit } from '../helpers/audit.ts';
 
 const run = promisify(execFile);
 
@@ -236,6 +237,23 @@ describe('acihost import of a classic static tree', () => {
     const check = await server.cli(['verify']);
     assert.equal(check.code, 0, check.stdout);
     assert.match(check.stdout, /^verified 3 images: 0 problems/);
+  });
+
+  it('audits an image refused before it could be named, as a push refused that early is', async () => {
+    const broken = join(server.dir, 'broken');
+    await mkdir(broken);
+    const aci = join(broken, 'broken.aci');
+    await writeFile(aci, 'not an archive at all');
+    await carly.gpg(['--pinentry-mode', 'loopback', '--passphrase', 'rkt', '--armor', '--output', `${aci}.asc`, '--detach-sig', aci]);
+    const r = await server.cli(['import', broken]);
+    assert.equal(r.code, 1, r.stdout);
+    const code = /^refused .*\((ARCHIVE_[A-Z_]+)\)$/m.exec(lineFor(r.stdout, 'broken.aci'))?.[1];
+    assert.ok(code, r.stdout);
+    const refused = (await readAudit(server.storageDir)).filter((e) => e.action === 'push' && e.code === code);
+    assert.deepEqual(
+      refused.map((e) => [e.actor, e.result, e.name]),
+      [['cli:import', 'refused', null]],
+    );
   });
 
   it('refuses a directory that does not exist, with usage help', async () => {

@@ -6,8 +6,8 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLogger } from '../../src/logger.ts';
-import { KeyExpiryWatch } from '../../src/registry/key-expiry-watch.ts';
-import { KeyStore } from '../../src/registry/keyring.ts';
+import { KeyExpiryWatch } from '../../src/registry/trust/key-expiry-watch.ts';
+import { KeyStore } from '../../src/registry/trust/keyring.ts';
 import { FsStorage } from '../../src/storage/fs-storage.ts';
 import { createGpg, type Gpg, type GpgKey } from '../helpers/gpg.ts';
 

@@ -1,5 +1,5 @@
 import { urls } from '../../discovery/urls.ts';
-import type { VersionRecord } from '../../registry/version-record.ts';
+import type { VersionRecord } from '../../registry/catalog/version-record.ts';
 
 /** The URL of the page for people that shows `name` (the image domain itself is `/`). */
 export function pageUrl(origin: string, domain: string, name: string): string {

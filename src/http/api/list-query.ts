@@ -1,5 +1,5 @@
 import type { FastifyRequest, FastifySchemaValidationError } from 'fastify';
-import { isAcIdentifier } from '../../aci/name.ts';
+import { isAcIdentifier } from '../../names.ts';
 import { invalid } from '../../errors.ts';
 
 export const DEFAULT_LIMIT = 100;

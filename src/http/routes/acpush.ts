@@ -1,11 +1,11 @@
 import { addAbortSignal, PassThrough, type Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { parsePushTarget } from '../../aci/coordinates.ts';
+import { parsePushTarget } from '../url-coordinates.ts';
 import { AcihostError, invalid, isAcihostError, notFound } from '../../errors.ts';
 import { urls } from '../../discovery/urls.ts';
 import type { Registry } from '../../registry/registry.ts';
-import { UPLOAD_PARTS, type UploadPart } from '../../registry/uploads/acpush-uploads.ts';
-import { authorizeScope, type TokenRecord } from '../../registry/tokens.ts';
+import { UPLOAD_PARTS, type UploadPart } from '../../registry/acpush/acpush-uploads.ts';
+import { authorizeScope, type TokenRecord } from '../../registry/access/tokens.ts';
 import { presentedToken } from '../credentials.ts';
 import type { UploadSlots } from '../upload-slots.ts';
 import { drainRequest } from '../read-capped.ts';
@@ -38,10 +38,13 @@ function neverBadRequest(e: unknown): unknown {
  * Start and parts answer exactly 200 or a 4xx/5xx other than 400; the completion
  * always answers 200 JSON, since its server_reason is the only text acpush shows.
  */
-export async function acpushRoutes(app: FastifyInstance, opts: { registry: Registry; uploadSlots: UploadSlots }): Promise<void> {
+export async function acpushRoutes(
+  app: FastifyInstance,
+  opts: { registry: Registry; uploadSlots: UploadSlots; maxCompressedBytes: number },
+): Promise<void> {
   const { registry } = opts;
   const { uploads } = registry;
-  const drain = (request: FastifyRequest) => drainRequest(request.raw, registry.config.limits.maxCompressedBytes);
+  const drain = (request: FastifyRequest) => drainRequest(request.raw, opts.maxCompressedBytes);
 
   // Parts come with no Content-Type, or any: every body in this scope is streamed as sent.
   app.removeAllContentTypeParsers();

@@ -1,8 +1,9 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { isImageName, parseCoordinates } from '../../aci/coordinates.ts';
+import { isImageName } from '../../aci/coordinates.ts';
+import { parseCoordinates } from '../url-coordinates.ts';
 import { notFound } from '../../errors.ts';
 import type { Registry } from '../../registry/registry.ts';
-import type { TokenRecord } from '../../registry/tokens.ts';
+import type { TokenRecord } from '../../registry/access/tokens.ts';
 import { pageUrl, versionJson } from '../api/image-json.ts';
 import {
   encodeCursor,

@@ -6,7 +6,7 @@ import { buildPageModel, pageCount, pagePath } from '../../discovery/page-model.
 import { notFoundPage, peoplePage } from '../../discovery/people-page.ts';
 import { renderDiscoveryPage } from '../../discovery/render-page.ts';
 import type { Registry } from '../../registry/registry.ts';
-import type { TokenRecord } from '../../registry/tokens.ts';
+import type { TokenRecord } from '../../registry/access/tokens.ts';
 import { pageKey, requestedPage } from '../answer-key.ts';
 import type { Remembers } from '../memory-answers.ts';
 import { pageViewer } from '../viewer.ts';

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import { parseCoordinates } from '../../aci/coordinates.ts';
+import { parseCoordinates } from '../url-coordinates.ts';
 import { notFound } from '../../errors.ts';
 import type { Registry } from '../../registry/registry.ts';
 import type { Remembers } from '../memory-answers.ts';
-import type { VersionRecord } from '../../registry/version-record.ts';
+import type { VersionRecord } from '../../registry/catalog/version-record.ts';
 import { bufferOpener, memoizeServed, sendObject } from '../send-object.ts';
 import { optionalToken, privateResponse } from '../viewer.ts';
 
@@ -35,7 +35,10 @@ const servedSignature = memoizeServed((record: VersionRecord) => ({
 }));
 
 /** The .aci and .aci.asc of every published version, and `latest` resolved per name/os/arch. */
-export async function fileRoutes(app: FastifyInstance, opts: { registry: Registry; answers: Remembers }): Promise<void> {
+export async function fileRoutes(
+  app: FastifyInstance,
+  opts: { registry: Registry; answers: Remembers; onBytes?: (bytes: number) => void },
+): Promise<void> {
   const { registry } = opts;
 
   async function resolve(a: FileAddress): Promise<VersionRecord> {
@@ -86,7 +89,8 @@ export async function fileRoutes(app: FastifyInstance, opts: { registry: Registr
         contentType: 'application/octet-stream',
         cacheControl,
         vary,
-        open: (range) => registry.storage.read(record.blob, range),
+        open: (range) => registry.openImage(record, range),
+        onBytes: opts.onBytes,
       });
     },
   });

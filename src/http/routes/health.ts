@@ -5,9 +5,8 @@
  * load balancers and orchestrators call them.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { ServerState } from '../../ops/server-state.ts';
+import type { ServerState } from '../../ops/lifecycle/server-state.ts';
 import type { Registry } from '../../registry/registry.ts';
-import { layout } from '../../storage/layout.ts';
 import { errorResponses, security } from '../api/schemas.ts';
 
 const STORAGE_CHECK_TIMEOUT_MS = 2000;
@@ -61,7 +60,7 @@ export async function healthRoutes(app: FastifyInstance, opts: { registry: Regis
   app.get('/-/health/ready', { schema: readySchema }, async (_request, reply) => {
     const checks: Record<string, Check> = {
       config: 'ok',
-      storage: (await storageReachable(registry)) ? 'ok' : 'failing',
+      storage: (await registry.storeReachable(STORAGE_CHECK_TIMEOUT_MS)) ? 'ok' : 'failing',
       certificate: certificateCheck(state),
       lifecycle: state.shuttingDown ? 'shutting-down' : 'ok',
     };
@@ -70,20 +69,6 @@ export async function healthRoutes(app: FastifyInstance, opts: { registry: Regis
       .status(ready ? 200 : 503)
       .send({ status: ready ? 'ready' : 'not-ready', checks });
   });
-}
-
-async function storageReachable(registry: Registry): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), STORAGE_CHECK_TIMEOUT_MS)));
-  const probe = registry.storage.stat(layout.healthProbe).then(
-    () => true,
-    () => false,
-  );
-  try {
-    return await Promise.race([probe, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function certificateCheck(state: ServerState): Check {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { notFound } from '../../errors.ts';
-import type { KeyRecord } from '../../registry/keyring.ts';
+import type { KeyRecord } from '../../registry/trust/keyring.ts';
 import type { Registry } from '../../registry/registry.ts';
 import type { Remembers } from '../memory-answers.ts';
 import { bufferOpener, memoizeServed, sendObject } from '../send-object.ts';

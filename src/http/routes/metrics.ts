@@ -4,17 +4,20 @@
  * needs a token with the `metrics` scope.
  */
 import type { FastifyInstance } from 'fastify';
-import type { ServerState } from '../../ops/server-state.ts';
+import type { ServerState } from '../../ops/lifecycle/server-state.ts';
 import type { Registry } from '../../registry/registry.ts';
-import { authorizeScope } from '../../registry/tokens.ts';
+import { authorizeScope } from '../../registry/access/tokens.ts';
 import { presentedToken } from '../credentials.ts';
 
-export async function metricsRoutes(app: FastifyInstance, opts: { registry: Registry; state: ServerState }): Promise<void> {
+export async function metricsRoutes(
+  app: FastifyInstance,
+  opts: { registry: Registry; state: ServerState; requireToken: boolean },
+): Promise<void> {
   const { registry, state } = opts;
   const { metrics } = state;
 
   app.get('/-/metrics', async (request, reply) => {
-    if (registry.config.metrics.requireToken) {
+    if (opts.requireToken) {
       authorizeScope(await registry.tokens.authenticate(presentedToken(request)), 'metrics');
     }
     metrics.indexVersions.set(registry.catalog.size);

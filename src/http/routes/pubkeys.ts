@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { isImageName } from '../../aci/coordinates.ts';
 import { notFound } from '../../errors.ts';
-import { keysFile } from '../../registry/keys-file.ts';
+import { keysFile } from '../../registry/trust/keys-file.ts';
 import type { Registry } from '../../registry/registry.ts';
 import type { Remembers } from '../memory-answers.ts';
 import { sendObject } from '../send-object.ts';

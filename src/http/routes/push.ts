@@ -3,18 +3,15 @@ import multipart, { type MultipartFile, type MultipartValue } from '@fastify/mul
 import { isAcihostError, malformed } from '../../errors.ts';
 import { urls } from '../../discovery/urls.ts';
 import type { Registry } from '../../registry/registry.ts';
-import type { PublishResult } from '../../registry/publisher.ts';
-import { stageImage, type StagedImage } from '../../registry/stage-image.ts';
-import { refusal } from '../../registry/audit-log.ts';
-import { authorizeScope, type TokenRecord } from '../../registry/tokens.ts';
-import { readDetachedSignature, type DetachedSignature } from '../../signing/signature.ts';
+import type { PublishResult } from '../../registry/publish/publisher.ts';
+import type { Push } from '../../registry/publish/push-service.ts';
+import { authorizeScope, type TokenRecord } from '../../registry/access/tokens.ts';
+import { MAX_SIGNATURE_BYTES } from '../../signing/signature.ts';
 import { presentedToken } from '../credentials.ts';
 import type { UploadSlots } from '../upload-slots.ts';
 import { drainRequest, readCapped } from '../read-capped.ts';
 import { multipartRefusal, PUSH_RECIPE, unexpectedPart } from '../multipart-errors.ts';
 import { requestLifetime } from '../request-lifetime.ts';
-
-const MAX_SIGNATURE_BYTES = 64 * 1024;
 
 export function pushResponse(origin: string, { record }: PublishResult) {
   return {
@@ -35,44 +32,32 @@ export function pushResponse(origin: string, { record }: PublishResult) {
  * front door to the publish pipeline. With the signature first the image is
  * verified while it streams; otherwise from the staged copy.
  */
-export async function pushRoutes(app: FastifyInstance, opts: { registry: Registry; uploadSlots: UploadSlots }): Promise<void> {
-  const { registry } = opts;
-  const { limits } = registry.config;
+export async function pushRoutes(
+  app: FastifyInstance,
+  opts: { registry: Registry; uploadSlots: UploadSlots; maxCompressedBytes: number },
+): Promise<void> {
+  const { registry, maxCompressedBytes } = opts;
   // Registered in this scope alone: @fastify/multipart adds hooks to every route of its scope.
   await app.register(multipart, {
     // One past the two expected parts of each kind: a third part reaches readParts, which names it.
-    limits: { fileSize: limits.maxCompressedBytes + 1, files: 3, fields: 3, parts: 3, headerPairs: 64 },
+    limits: { fileSize: maxCompressedBytes + 1, files: 3, fields: 3, parts: 3, headerPairs: 64 },
   });
 
-  async function readParts(request: FastifyRequest, signal: AbortSignal): Promise<{ image?: StagedImage; signature?: DetachedSignature }> {
-    let image: StagedImage | undefined;
-    let signature: DetachedSignature | undefined;
-    try {
-      for await (const part of request.parts()) {
-        if (part.fieldname === 'asc' && !signature) {
-          const bytes =
-            part.type === 'file'
-              ? await readCapped(part.file, MAX_SIGNATURE_BYTES, 'signature part')
-              : Buffer.from(String((part as MultipartValue).value));
-          signature = await readDetachedSignature(bytes);
-        } else if (part.fieldname === 'aci' && part.type === 'file' && !image) {
-          image = await stageImage({
-            storage: registry.storage,
-            source: (part as MultipartFile).file,
-            limits,
-            signature,
-            keys: registry.keys.verificationKeys(),
-            signal,
-          });
-        } else {
-          throw unexpectedPart(part.fieldname);
-        }
+  /** Hands each part to the push as it arrives: a signature first lets the image be verified while it streams. */
+  async function readParts(request: FastifyRequest, push: Push): Promise<void> {
+    for await (const part of request.parts()) {
+      if (part.fieldname === 'asc' && !push.signed) {
+        await push.sign(
+          part.type === 'file'
+            ? await readCapped(part.file, MAX_SIGNATURE_BYTES, 'signature part')
+            : Buffer.from(String((part as MultipartValue).value)),
+        );
+      } else if (part.fieldname === 'aci' && part.type === 'file' && !push.hasImage) {
+        await push.stage((part as MultipartFile).file);
+      } else {
+        throw unexpectedPart(part.fieldname);
       }
-    } catch (e) {
-      if (image) await registry.storage.delete(image.stagedKey).catch(() => {});
-      throw multipartRefusal(e);
     }
-    return { image, signature };
   }
 
   /** The token, its scope and an upload slot: everything checked before the body is read. */
@@ -93,27 +78,20 @@ export async function pushRoutes(app: FastifyInstance, opts: { registry: Registr
   }
 
   app.post('/-/push', async (request, reply) => {
-    const token = await admit(request, reply);
-    let parts: Awaited<ReturnType<typeof readParts>>;
+    const push = registry.pushes.begin(await admit(request, reply), requestLifetime(request, reply));
     try {
-      parts = await readParts(request, requestLifetime(request, reply));
+      await readParts(request, push);
     } catch (e) {
-      if (isAcihostError(e) && e.kind === 'too-large') reply.header('connection', 'close');
-      else await drainRequest(request.raw, limits.maxCompressedBytes);
-      // Refused before the image was read far enough to name it; the publisher audits everything later.
-      await registry.audit.record({ actor: token.id, action: 'push', ...refusal(e) });
-      throw e;
+      const refused = multipartRefusal(e);
+      await push.refuse(refused);
+      if (isAcihostError(refused) && refused.kind === 'too-large') reply.header('connection', 'close');
+      else await drainRequest(request.raw, maxCompressedBytes);
+      throw refused;
     }
-    if (!parts.image) {
+    if (!push.hasImage) {
       throw malformed('PUSH_IMAGE_MISSING', 'the push has no image part; send -F aci=@IMAGE.aci');
     }
-    // A token revoked while the image streamed in must not publish it: the decision
-    // follows the state at the verification step, not at the start of the upload.
-    const current = await registry.tokens.authenticate(presentedToken(request)).catch(async (e: unknown) => {
-      await registry.storage.delete(parts.image!.stagedKey).catch(() => {});
-      throw e;
-    });
-    const result = await registry.publisher.publish(current, parts.image, parts.signature);
+    const result = await push.publish(() => registry.tokens.authenticate(presentedToken(request)));
     const body = pushResponse(registry.origin, result);
     request.log.info({ name: body.name, version: body.version, os: body.os, arch: body.arch, outcome: result.outcome }, 'push accepted');
     return reply

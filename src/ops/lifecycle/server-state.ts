@@ -1,0 +1,27 @@
+/**
+ * What the health and metrics endpoints report about the process itself: the
+ * metrics, the served certificate (none with TLS off) and whether a shutdown
+ * has begun. src/server.ts owns it; the app only reads it.
+ */
+import type { ServedCertificate } from '../../tls/served-certificate.ts';
+import { Metrics } from '../metrics/metrics.ts';
+
+export class ServerState {
+  readonly metrics: Metrics;
+  /** Undefined when TLS is off (a proxy in front terminates it). */
+  readonly certificate: ServedCertificate | undefined;
+  private shutdownStarted = false;
+
+  constructor(opts: { metrics?: Metrics; certificate?: ServedCertificate } = {}) {
+    this.metrics = opts.metrics ?? new Metrics();
+    this.certificate = opts.certificate;
+  }
+
+  get shuttingDown(): boolean {
+    return this.shutdownStarted;
+  }
+
+  beginShutdown(): void {
+    this.shutdownStarted = true;
+  }
+}

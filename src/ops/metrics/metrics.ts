@@ -1,0 +1,146 @@
+/**
+ * Every Prometheus metric acihost exports, on a registry of its own (not
+ * prom-client's global one), so two servers in one process (the tests) keep
+ * separate counts. Names follow the Prometheus conventions: base units
+ * (seconds, bytes), `_total` for counters.
+ */
+import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
+import type { CacheUse } from '../../util/byte-lru.ts';
+import type { StorageMeter } from '../../storage/metered-storage.ts';
+import type { VerifyRunSummary } from '../../registry/upkeep/scheduled-verify.ts';
+import { RequestMetrics } from './request-metrics.ts';
+
+const STORAGE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
+
+export class Metrics {
+  readonly registry = new PromRegistry();
+  /** Requests, their latency and bytes each way (src/ops/metrics/request-metrics.ts). */
+  readonly http = new RequestMetrics(this.registry);
+  readonly pushes = new Counter({
+    name: 'acihost_pushes_total',
+    help: 'Pushes (curl, acpush and import) by result (created, unchanged, refused, failed) and error code ("" when none)',
+    labelNames: ['result', 'code'],
+    registers: [this.registry],
+  });
+  readonly signatureFailures = new Counter({
+    name: 'acihost_signature_failures_total',
+    help: 'Pushes refused because of their signature, by error code',
+    labelNames: ['code'],
+    registers: [this.registry],
+  });
+  readonly authFailures = new Counter({
+    name: 'acihost_auth_failures_total',
+    help: 'Requests answered 401, and requests refused with 429 after too many failures',
+    labelNames: ['status'],
+    registers: [this.registry],
+  });
+  readonly storageLatency = new Histogram({
+    name: 'acihost_storage_operation_duration_seconds',
+    help: 'Storage operation time, by operation (for read: until the stream is open)',
+    labelNames: ['operation'],
+    buckets: STORAGE_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly storageErrors = new Counter({
+    name: 'acihost_storage_errors_total',
+    help: 'Storage operations that failed (an absent key is not a failure), by operation',
+    labelNames: ['operation'],
+    registers: [this.registry],
+  });
+  readonly uploadSessions = new Gauge({
+    name: 'acihost_upload_sessions_open',
+    help: 'acpush upload sessions in storage (started, not yet completed or swept)',
+    registers: [this.registry],
+  });
+  readonly indexVersions = new Gauge({
+    name: 'acihost_index_versions',
+    help: 'Published versions (name, version, os, arch) in the in-memory index',
+    registers: [this.registry],
+  });
+  readonly certificateExpiry = new Gauge({
+    name: 'acihost_certificate_expiry_timestamp_seconds',
+    help: 'When the served TLS certificate expires (Unix time); absent with TLS off',
+    registers: [this.registry],
+  });
+  readonly certificateValid = new Gauge({
+    name: 'acihost_certificate_valid',
+    help: '1 while a real certificate within its validity is served, 0 otherwise (for example while ACME orders the first one)',
+    registers: [this.registry],
+  });
+  // The last scheduled `acihost verify` run (src/registry/upkeep/scheduled-verify.ts); 0 until one has finished (see the timestamp).
+  readonly verifyImages = new Gauge({
+    name: 'acihost_verify_images',
+    help: 'Published versions the last scheduled verification checked',
+    registers: [this.registry],
+  });
+  readonly verifyFailedImages = new Gauge({
+    name: 'acihost_verify_failed_images',
+    help: 'Published versions with at least one problem in the last scheduled verification',
+    registers: [this.registry],
+  });
+  readonly verifyProblems = new Gauge({
+    name: 'acihost_verify_problems',
+    help: 'Problems found by the last scheduled verification, by code (IMAGE_DIGEST_MISMATCH, SIGNATURE_MISMATCH, ...)',
+    labelNames: ['code'],
+    registers: [this.registry],
+  });
+  readonly verifyDuration = new Gauge({
+    name: 'acihost_verify_duration_seconds',
+    help: 'How long the last scheduled verification took',
+    registers: [this.registry],
+  });
+  readonly verifyLastRun = new Gauge({
+    name: 'acihost_verify_last_run_timestamp_seconds',
+    help: 'When the last scheduled verification finished (Unix time)',
+    registers: [this.registry],
+  });
+
+  // The in-memory caches of answers, by name, read at each scrape.
+  readonly #caches: Record<string, CacheUse> = {};
+  readonly answerCacheBytes = new Gauge({
+    name: 'acihost_answer_cache_bytes',
+    help: 'Bytes held by each in-memory cache of answers (pages: rendered discovery pages; answers: those given before routing)',
+    labelNames: ['cache'],
+    registers: [this.registry],
+    collect: () => {
+      for (const [cache, use] of Object.entries(this.#caches)) this.answerCacheBytes.set({ cache }, use.bytes);
+    },
+  });
+  readonly answerCacheEntries = new Gauge({
+    name: 'acihost_answer_cache_entries',
+    help: 'Entries in each in-memory cache of answers',
+    labelNames: ['cache'],
+    registers: [this.registry],
+    collect: () => {
+      for (const [cache, use] of Object.entries(this.#caches)) this.answerCacheEntries.set({ cache }, use.size);
+    },
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'acihost_' });
+    // Gauges that prom-client names like counters, which Prometheus tooling refuses; the same
+    // counts stay available per type as acihost_nodejs_active_{handles,requests,resources}.
+    for (const name of ['handles', 'requests', 'resources']) this.registry.removeSingleMetric(`acihost_nodejs_active_${name}_total`);
+  }
+
+  /** Storage operations timed and their failures counted (src/storage/metered-storage.ts). */
+  readonly storageMeter: StorageMeter = {
+    start: (operation) => this.storageLatency.startTimer({ operation }),
+    failed: (operation) => this.storageErrors.inc({ operation }),
+  };
+
+  /** The last scheduled verification's counts. */
+  recordVerifyRun(s: VerifyRunSummary): void {
+    this.verifyImages.set(s.checked);
+    this.verifyFailedImages.set(s.failedImages);
+    this.verifyProblems.reset();
+    for (const [code, n] of Object.entries(s.problems)) this.verifyProblems.set({ code }, n);
+    this.verifyDuration.set(s.seconds);
+    this.verifyLastRun.set(Date.now() / 1000);
+  }
+
+  /** Reports `use` as the cache named `name` (acihost_answer_cache_*). */
+  watchCache(name: string, use: CacheUse): void {
+    this.#caches[name] = use;
+  }
+}
