@@ -4,9 +4,10 @@ import pino, { type Logger } from 'pino';
  * JSON logs; credentials never reach them. By default on standard output, written
  * synchronously: the access log writes a turn's lines at once (src/http/access-log.ts),
  * and pino's asynchronous default sent each write through a libuv thread and back,
- * which cost the server about a tenth of its answers at concurrency 64 (bench/). A
- * stalled reader then holds the server back, as it does nginx writing its logs,
- * rather than unwritten lines filling the memory without bound.
+ * which cost a busy server a share of its answers
+ * (docs/benchmarks.md#access-log-and-metrics). A stalled reader then holds the
+ * server back, as it does nginx writing its logs, rather than unwritten lines
+ * filling the memory without bound.
  */
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   return pino(

@@ -2,7 +2,7 @@
  * A writable front for zlib that copies what it is given into a few reused
  * buffers and passes them on whole. Network reads arrive in 16 KiB TLS records,
  * and each write to a zlib stream costs a thread-pool round trip: fed 16 KiB at a
- * time, gunzip runs at a third of its speed (docs toolchain.md). Copying into
+ * time, gunzip runs much slower (docs/benchmarks.md#pushes). Copying into
  * reused buffers rather than concatenating keeps the batches from being fresh
  * allocations, which would make V8 run full collections for the memory alone.
  *

@@ -1,8 +1,8 @@
 /**
  * Streaming decoders for the ACI container formats. gzip runs in node:zlib;
  * bzip2 and xz run as Debian's `bzip2 -dc` / `xz -dc` child processes, which
- * outrun every JavaScript decoder (docs toolchain.md) and keep a crash-prone
- * native decoder out of the server process.
+ * outrun every JavaScript decoder and keep a crash-prone native decoder out of the
+ * server process.
  */
 import { spawn } from 'node:child_process';
 import { PassThrough } from 'node:stream';
@@ -23,7 +23,7 @@ export interface Decoder {
   destroy(): void;
 }
 
-/** 16 KiB chunks halve gunzip throughput (docs toolchain.md), in and out. */
+/** gunzip's chunks, in and out: zlib's 16 KiB default slows it down (docs/benchmarks.md#pushes). */
 const GUNZIP_CHUNK = 256 * 1024;
 // Input batches in flight: one being read by zlib, one queued, one filling.
 const GUNZIP_INPUT_BUFFERS = 3;

@@ -1,6 +1,6 @@
 /**
  * Reading an ACI's image manifest, and the labels this server needs to publish
- * it (appc/spec `spec/aci.md`; our policy in docs appc-protocol.md section 3).
+ * it (appc/spec `spec/aci.md`; what this server accepts: docs/http-api.md#pushing).
  */
 import type { z } from 'zod';
 import { invalid } from '../errors.ts';

@@ -3,9 +3,10 @@
  * checks over up to a million entries.
  *
  * Why not a Set of strings: a hostile archive can carry a million names of
- * several KiB each, gigabytes of strings; honest ones still cost about 90 MB
- * per million. This keeps a 64-bit keyed hash per name in typed arrays (9 bytes
- * a slot, at most half full: under 20 MB per million entries).
+ * several KiB each, gigabytes of strings; honest ones still cost several times
+ * what their hashes do (docs/benchmarks.md#resident-memory). This keeps a 64-bit
+ * keyed hash per name in typed arrays (9 bytes a slot, at most half full: under
+ * 20 MB per million entries).
  *
  * Two different names collide with probability 2^-64 per pair; a collision can
  * only refuse an archive (a false duplicate), never admit one. The seeds are

@@ -3,7 +3,7 @@
  * `<meta name="ac-discovery-pubkeys" content="PREFIX URL">` tags, the prefixes its keys
  * were trusted for, so `acihost import` can suggest one for --trust-keys. Parsed like appc's
  * discovery does: any meta tag anywhere, attribute entities unescaped, content split at the
- * first space (appc-protocol.md §1 step 4).
+ * first space.
  */
 export interface PubkeysTag {
   prefix: string;

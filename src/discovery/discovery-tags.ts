@@ -10,7 +10,7 @@ export interface MetaTag {
   url: string;
 }
 
-/** Past this many names below a path, one tag for the path itself stands for all of them (contracts.md). */
+/** Past this many names below a path, one tag for the path itself stands for all of them (docs/http-api.md#discovery-and-files). */
 export const MAX_NAMES_PER_PAGE = 100;
 
 /**

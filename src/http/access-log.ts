@@ -13,9 +13,10 @@
  * The line is pino's own format (level, time, the logger's bindings, the fields,
  * msg), written to the logger's destination, but formatted here: its fields are
  * fixed and hold no credentials, and at tens of thousands of answers a second
- * pino's general formatting and one write per line cost a third of the server's
- * time (bench/). Lines of one turn of the event loop are formatted together and go
- * out in one write; the metrics are counted at once (src/ops/metrics/request-metrics.ts).
+ * pino's general formatting and one write per line cost much of the server's time
+ * (docs/benchmarks.md#access-log-and-metrics). Lines of one turn of the event loop
+ * are formatted together and go out in one write; the metrics are counted at once
+ * (src/ops/metrics/request-metrics.ts).
  */
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -84,7 +85,7 @@ export class AccessLog {
   readonly #connections = new WeakMap<Socket, Connection>();
   // The lines of this turn of the event loop, kept as their values in columns and
   // formatted together when written: formatting each as it comes, between the
-  // requests' own work, cost several times more (bench/).
+  // requests' own work, costs more (docs/benchmarks.md#access-log-and-metrics).
   #lines = 0;
   readonly #kinds: RequestKind[] = [];
   readonly #reqIds: string[] = [];

@@ -31,7 +31,7 @@ export async function pageViewer(registry: Registry, request: FastifyRequest): P
   }
 }
 
-/** Marks a response whose content depends on the request's credentials (contracts.md, HTTP). */
+/** Marks a response whose content depends on the request's credentials (docs/http-api.md#private-prefixes). */
 export function privateResponse(reply: FastifyReply, moving: boolean): FastifyReply {
   return reply.header('cache-control', moving ? 'private, no-cache' : 'private').header('vary', 'Authorization');
 }

@@ -121,6 +121,7 @@ export class Registry {
     this.uploads = new AcpushUploads({
       context,
       publisher,
+      audit: this.audit,
       expirySeconds: settings.acpush.uploadExpirySeconds,
       maxSessionsPerToken: settings.limits.maxUploadSessionsPerToken,
     });

@@ -1,23 +1,22 @@
 /**
  * How V8 sizes the young generation in a server process. Left to itself it
- * doubles the young generation after bursts of surviving allocations (to
- * 128 MiB on a machine this size) and keeps it, and a registry
- * streams hundreds of MiB through short-lived buffers that V8 frees only at a
- * scavenge: with scavenges that far apart, the dead buffers alone took tens of
- * MiB (bench/). Held at its initial 1 MiB instead, answering small requests
- * scavenges every hundred or so of them: at concurrency 1 the p99 is then a
- * scavenge (3 ms against 0.9 ms with 4 MiB), and at concurrency 64 objects of
- * requests in flight are promoted and the old generation's collections stall
- * answers (p99 12-15 ms against 5 ms).
+ * doubles the young generation after bursts of surviving allocations and keeps
+ * it, and a registry streams hundreds of MiB through short-lived buffers that V8
+ * frees only at a scavenge: with scavenges that far apart, the dead buffers alone
+ * take a lot of memory. Held at its initial size instead, answering small requests
+ * scavenges often: at concurrency 1 the p99 is then a scavenge, and at high
+ * concurrency objects of requests in flight are promoted and the old generation's
+ * collections stall answers. The figures are in
+ * docs/benchmarks.md#young-generation-and-garbage-collection.
  *
  * So the young generation grows only when the process was started with a bound
  * on it (`--max-semi-space-size`, which `serve` makes sure of: src/cli/launch.ts), and
- * otherwise keeps the growth factor at 1, which mostly holds it at 2 MiB (V8
+ * otherwise keeps the growth factor at 1, which mostly holds it small (V8
  * reads the factor each time it considers growing). And code that streams large
  * bodies reports their bytes (`streamed`): after every RELEASE_EVERY of them a
  * scavenge frees the buffers they left behind, whatever the young generation's
- * size, so a push holds about a MiB of dead buffers (a scavenge takes well under
- * a millisecond here; push speeds were the same within the bench's noise).
+ * size, so a push holds about RELEASE_EVERY bytes of dead buffers; a scavenge is
+ * cheap enough that push speeds do not change.
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';

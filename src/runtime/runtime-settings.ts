@@ -1,5 +1,5 @@
 /**
- * The process settings the server's memory figures were measured with (bench/): a
+ * The process settings the server's memory figures were measured with (docs/benchmarks.md): a
  * glibc mmap threshold fixed at 128 KiB, so that buffers of large transfers are
  * mapped and go back to the system when freed (a threshold left to grow kept the heap
  * grown by a download's socket buffers), and V8 semi-spaces bounded at 4 MiB

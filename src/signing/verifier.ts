@@ -1,6 +1,6 @@
 /**
  * Streaming verification of a detached signature over the exact bytes of an .aci, as rkt
- * checks it at fetch time (appc-protocol.md §2 step 7). The data goes through openpgp.js as a
+ * checks it at fetch time (docs/tutorial.md#8-fetch-rkt-fetch). The data goes through openpgp.js as a
  * web stream, so memory stays bounded whatever the size; expiry and revocation are checked
  * against the current time here, because openpgp.js judges the key at signing time only.
  */

@@ -9,9 +9,10 @@ const require = createRequire(import.meta.url);
 
 /**
  * The S3 backend is loaded only when chosen: the AWS SDK costs a filesystem
- * deployment 8 MiB of memory and a larger heap for every full garbage collection
- * (bench/). require() of an ES module is synchronous in Node 22+, so creating a
- * backend stays synchronous; the extension follows this module's (.ts from src, .js from dist).
+ * deployment resident memory and a larger heap for every full garbage collection
+ * (docs/benchmarks.md#resident-memory). require() of an ES module is synchronous
+ * in Node 22+, so creating a backend stays synchronous; the extension follows this
+ * module's (.ts from src, .js from dist).
  */
 function loadS3(): typeof import('./s3-storage.ts') {
   return require(`./s3-storage${extname(new URL(import.meta.url).pathname)}`) as typeof import('./s3-storage.ts');

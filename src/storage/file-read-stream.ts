@@ -1,13 +1,13 @@
 /**
- * A file, or a byte range of it, as a stream of 1 MiB chunks (Node's 64 KiB
- * default costs a third of download throughput, toolchain.md).
+ * A file, or a byte range of it, as a stream of 1 MiB chunks: Node's 64 KiB
+ * default costs much of the download throughput (docs/benchmarks.md#downloads).
  *
  * By default every chunk is a fresh buffer, safe for any reader. A reader that
  * writes each chunk on at once to a sink it can watch (an HTTP response) may call
  * enableRecycling(): a buffer read out before the sink last drained completely is
- * then refilled instead of a new one allocated. Fresh 1 MiB
- * buffers are external memory to V8, and a download of 256 MiB made it run a full
- * collection every few dozen MiB: half the CPU a download cost (bench/).
+ * then refilled instead of a new one allocated. Fresh 1 MiB buffers are external
+ * memory to V8, and a large download made it run full collections over and over,
+ * which took much of the CPU the download cost.
  */
 import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';

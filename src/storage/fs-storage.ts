@@ -177,13 +177,14 @@ export class FsStorage implements Storage {
 
   /**
    * Lists files under `dir` whose keys start with `prefix`. Each directory is read
-   * synchronously, which is five times faster than the thread-pool round trips of
-   * async readdir for the many small directories of the layout; the walk yields to
-   * the event loop every few directories so requests keep flowing meanwhile.
+   * synchronously, which is much faster than the thread-pool round trips of
+   * async readdir for the many small directories of the layout
+   * (docs/benchmarks.md#cold-start); the walk yields to the event loop every few
+   * directories so requests keep flowing meanwhile.
    */
   private async walk(dir: string, prefix: string, out: ObjectInfo[]): Promise<void> {
-    // Paths and keys grow by concatenation: path.join/relative per entry cost a third of a
-    // cold start with 10,000 names.
+    // Paths and keys grow by concatenation: path.join/relative per entry cost much of a
+    // cold start with many names (docs/benchmarks.md#cold-start).
     const rootKey = relative(this.root, dir).split(sep).join('/');
     const queue: { path: string; key: string }[] = [{ path: dir, key: rootKey }];
     for (let i = 0; i < queue.length; i++) {

@@ -1,14 +1,14 @@
 /**
  * Streams a body of unknown length into an S3 object through a few part buffers
  * that are reused, as lib-storage's Upload does but without allocating each part
- * anew: lib-storage concatenates every part into a fresh buffer, and at 8 MiB a
- * part those dead buffers made V8 run a full collection every few parts and held
- * the resident set of a 1 GiB push near 200 MiB (bench/).
+ * anew: lib-storage concatenates every part into a fresh buffer, and those dead
+ * buffers made V8 run full collections every few parts and raised the resident
+ * set of a large push well above the bound it keeps with reused buffers
+ * (docs/benchmarks.md#pushes).
  *
  * A body shorter than one part is stored with one PutObject; a longer one as a
  * multipart upload with `queueSize` parts in flight, aborted on any failure.
  */
-import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,

@@ -184,7 +184,7 @@ export class S3Storage implements Storage {
         key: this.key(key),
         partSize: this.opts.partSizeBytes,
         // One part sending while the next fills: a part fills more slowly than the store takes it,
-        // so a second in flight only added 5 MiB to the resident set (bench/ --s3).
+        // so a second in flight only adds a part's memory (docs/benchmarks.md#pushes).
         queueSize: 1,
       });
       if (clientFailure) throw clientFailure;

@@ -3,7 +3,7 @@
  * it signs. Layout of `dir`:
  *
  *   ca.pem            CA certificate: give this to clients (rkt: the system bundle,
- *                     see docs/appc-protocol.md §2)
+ *                     see docs/tutorial.md#6-trust-the-ca-on-the-client)
  *   ca-key.pem        CA private key (0600), kept to re-issue server.pem
  *   server.pem        server certificate for the configured hosts
  *   server-key.pem    server private key (0600)

@@ -1,9 +1,9 @@
 /**
  * Host names and addresses for certificate subject alternative names.
  *
- * A server certificate must name every host a client dials: Go's crypto/tls (rkt,
- * see docs/appc-protocol.md §2) checks DNS names against DNS SANs and literal
- * addresses against IP SANs only, so an address written as a DNS SAN never matches.
+ * A server certificate must name every host a client dials: Go's crypto/tls, which
+ * rkt uses, checks DNS names against DNS SANs and literal addresses against IP
+ * SANs only, so an address written as a DNS SAN never matches.
  * Hosts are canonicalised so that the set a certificate carries can be compared
  * with the set asked for ("::1" and "0:0:0:0:0:0:0:1" are the same address).
  */

@@ -3,7 +3,7 @@
  * No file I/O here: src/tls/dev-ca.ts decides what to keep on disk.
  *
  * Keys are ECDSA P-256 signed with SHA-256: fast to generate, and verified by
- * every client we serve, including Go 1.6-1.9 era rkt (docs/appc-protocol.md §2).
+ * every client we serve, including rkt 1.30, built with Go 1.6-1.9.
  */
 import { createPrivateKey, randomBytes, X509Certificate, type webcrypto } from 'node:crypto';
 import type { x509 as X509Module } from './x509.ts';
@@ -33,8 +33,9 @@ export const CA_COMMON_NAME = 'acihost development CA';
 const BACKDATE_MS = 5 * 60 * 1000;
 
 /**
- * @peculiar/x509 is loaded only to issue certificates: importing it takes a tenth of a
- * second, which every server start would pay (checks use node:crypto's X509Certificate).
+ * @peculiar/x509 is loaded only to issue certificates: importing it takes long
+ * enough for every server start to notice (docs/benchmarks.md#cold-start; checks use
+ * node:crypto's X509Certificate).
  */
 const loadX509 = async (): Promise<typeof X509Module> => (await import('./x509.ts')).x509;
 

@@ -77,7 +77,7 @@ async function setupAcme(
 ): Promise<TlsSetup> {
   const { acme: settings } = config.tls;
   const domain = publicHost(config);
-  // Loaded only with ACME on: acme-client costs every other server 15 MiB (bench/).
+  // Loaded only with ACME on: acme-client costs every other server resident memory (docs/benchmarks.md#resident-memory).
   const [{ AcmeCertificates }, { trustAcmeCa }] = await Promise.all([import('./acme-certificates.ts'), import('./acme-order.ts')]);
   trustAcmeCa(settings.caFile);
   // Until the first certificate arrives, handshakes get a throw-away one and readiness says so.

@@ -2,7 +2,8 @@
  * Orders strings by UTF-16 code unit, as `<` does. Every string sorted here is
  * an ISO timestamp, a fingerprint, a version or an os/arch label, for which
  * locale rules add nothing, and `localeCompare` would page in ICU's collation
- * data (about 3 MiB of resident memory) on the first push or page.
+ * data, megabytes of resident memory, on the first push or page
+ * (docs/benchmarks.md#resident-memory).
  */
 export function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

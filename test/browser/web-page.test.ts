@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createFixture, type Fixture } from '../helpers/fixture.ts';
 
-// /usr/lib/chromium/chromium avoids the /usr/bin/chromium wrapper's warning (toolchain.md).
+// /usr/lib/chromium/chromium avoids the /usr/bin/chromium wrapper's warning.
 const CHROMIUM = '/usr/lib/chromium/chromium';
 const OUTPUT = new URL('../../test-output/', import.meta.url).pathname;
 
@@ -45,7 +45,7 @@ describe('the page in a real browser', () => {
 
   before(async () => {
     f = await createFixture({ prefix: 'localhost/team' });
-    // playwright gives each launch a fresh temporary profile (the --user-data-dir that toolchain.md asks for).
+    // playwright gives each launch a fresh temporary profile, so no --user-data-dir is needed.
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       timeout: 30_000,

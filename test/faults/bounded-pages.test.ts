@@ -1,4 +1,4 @@
-/** Discovery answers stay small whatever the catalogue (contracts.md: at most 100 names per page). */
+/** Discovery answers stay small whatever the catalogue: at most 100 names per page (docs/http-api.md#discovery-and-files). */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { seedRecords, versionRecord } from '../helpers/records.ts';

@@ -12,8 +12,9 @@ async function filesBelow(root: string, dir: string, skip: string[] = []): Promi
 
 /**
  * Every file under a storage directory with its size and mtime, except the
- * scratch area (tmp/) and the audit log (audit/), which contracts.md allows a
- * refused request to touch. Two equal snapshots mean nothing was stored.
+ * scratch area (tmp/) and the audit log (audit/), which a refused request may
+ * touch (docs/security.md#what-is-checked-and-why). Two equal snapshots mean
+ * nothing was stored.
  */
 export async function storageSnapshot(root: string): Promise<string[]> {
   const files = await filesBelow(root, root, ['tmp', 'audit']);

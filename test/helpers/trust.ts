@@ -1,6 +1,6 @@
 /**
  * Helpers for the trust-over-time tests: pushing with any key, waiting for a running
- * server to see a CLI change (contracts.md: within 2 s), and running acfetch.
+ * server to see a CLI change (within 2 s: docs/command-line.md#commands-and-exit-codes), and running acfetch.
  */
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';

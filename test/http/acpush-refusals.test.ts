@@ -13,6 +13,7 @@ import { createAcpushFixture, type AcpushFixture } from '../helpers/acpush-fixtu
 import { buildAci } from '../helpers/aci-builder.ts';
 import type { GpgKey } from '../helpers/gpg.ts';
 import { scratchFiles, storageSnapshot } from '../helpers/storage-snapshot.ts';
+import { readAudit } from '../helpers/audit.ts';
 
 const NAME = 'localhost/team/app';
 
@@ -213,6 +214,22 @@ describe('acpush refusals', () => {
         const late = await put(urls.upload_aci_url!, aci, basic(fx.token));
         assert.deepEqual([late.status, late.json.error.code], [404, 'ACPUSH_UPLOAD_NOT_FOUND']);
       });
+    });
+
+    it('audits each refusal, those found before the publish too, under the name the upload claimed', async () => {
+      const claimed = async (version: string) =>
+        (await readAudit(fx.server.storageDir))
+          .filter((e) => e.action === 'push' && e.version === version)
+          .map((e) => [e.name, e.os, e.arch, e.result, e.code, typeof e.actor]);
+      const broken = await buildAci({ name: NAME, version: '1.9.2', omit: ['rootfs'], sampleContent: false });
+      assertRefusedAtCompletion(
+        await fx.acpush({ aci: broken, asc: Buffer.from('x'), name: NAME, version: '1.9.2', order: ['manifest', 'aci', 'signature'] }),
+        'ARCHIVE_ROOTFS_MISSING',
+      );
+      assert.deepEqual(await claimed('1.9.2'), [[NAME, 'linux', 'amd64', 'refused', 'ARCHIVE_ROOTFS_MISSING', 'string']]);
+      const urls = await start(basic(fx.token), NAME, '1.9.3');
+      await complete(urls.completed_url!, '{"success":false,"reason":"gave up"}', basic(fx.token));
+      assert.deepEqual(await claimed('1.9.3'), [[NAME, 'linux', 'amd64', 'refused', 'ACPUSH_CLIENT_FAILED', 'string']]);
     });
 
     it('refuses a second copy of a part with 409, unknown parts and sessions with 404, a bad completion body in JSON', async () => {

@@ -55,7 +55,7 @@ describe('core loop: sign, push, discover and fetch over TLS', () => {
   });
 
   it('answers a first-time discovery with the prefix key before anything is pushed', async () => {
-    // The CLI is another process: the server may take up to 2 s (contracts.md) to see the key.
+    // The CLI is another process: the server may take up to 2 s to see the key (docs/command-line.md#commands-and-exit-codes).
     let res = await server.request('/team?ac-discovery=1');
     for (const start = Date.now(); res.status === 404 && Date.now() - start < 2000;) {
       await new Promise((r) => setTimeout(r, 50));

@@ -40,7 +40,7 @@ describe('key rotation: two keys, retire, remove', () => {
   });
   after(async () => f?.close());
 
-  /** Waits for the running server to see a CLI change (contracts.md: within 2 s). */
+  /** Waits for the running server to see a CLI change (within 2 s: docs/command-line.md#commands-and-exit-codes). */
   const serverSeesRetired = async (key: GpgKey, retired: boolean) => {
     const seen = await eventually(
       async () => f.server.running.registry.keys.all().find((k) => k.fingerprint === key.fingerprint),

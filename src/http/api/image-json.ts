@@ -6,7 +6,7 @@ export function pageUrl(origin: string, domain: string, name: string): string {
   return `${origin}/${name === domain ? '' : name.slice(domain.length + 1)}`;
 }
 
-/** One published version as the JSON API shows it: image IDs in full (contracts.md), URLs rendered now. */
+/** One published version as the JSON API shows it: image IDs in full (docs/http-api.md#the-web-page-and-the-json-api), URLs rendered now. */
 export function versionJson(origin: string, r: VersionRecord) {
   return {
     name: r.name,

@@ -77,7 +77,7 @@ function parsePrefix(text: string | undefined, domain: string): string {
   return prefix;
 }
 
-/** What a checked query asks for; bad values are 422s (a 400 is for /-/push only, contracts.md). */
+/** What a checked query asks for; bad values are 422s: 400 is kept for malformed requests and /-/push (docs/http-api.md#errors). */
 export function parseListQuery(q: CheckedListQuery, domain: string): ListQuery {
   return { prefix: parsePrefix(q.prefix, domain), after: q.cursor ? decodeCursor(q.cursor) : undefined, limit: q.limit };
 }

@@ -1,7 +1,7 @@
 import { addAbortSignal, PassThrough, type Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parsePushTarget } from '../url-coordinates.ts';
-import { AcihostError, invalid, isAcihostError, notFound } from '../../errors.ts';
+import { AcihostError, isAcihostError, notFound } from '../../errors.ts';
 import { urls } from '../../discovery/urls.ts';
 import type { Registry } from '../../registry/registry.ts';
 import { UPLOAD_PARTS, type UploadPart } from '../../registry/acpush/acpush-uploads.ts';
@@ -33,7 +33,7 @@ function neverBadRequest(e: unknown): unknown {
 }
 
 /**
- * The acpush protocol (appc-protocol.md §4, acpush-wire.md §1): a start POST,
+ * The acpush protocol (docs/http-api.md#pushing-with-acpush, docs/acpush-wire.md §1): a start POST,
  * PUTs of the manifest, signature and image in any order, and a completion POST.
  * Start and parts answer exactly 200 or a 4xx/5xx other than 400; the completion
  * always answers 200 JSON, since its server_reason is the only text acpush shows.
@@ -101,9 +101,8 @@ export async function acpushRoutes(
       const token = await pushToken(request);
       const session = await uploads.open(request.params.id, token);
       if (!report.success) {
-        await uploads.discard(session);
         request.log.info({ reason: report.reason }, 'acpush client reported a failure');
-        throw invalid('ACPUSH_CLIENT_FAILED', 'the client reported a failed upload; it was discarded and nothing was published');
+        await uploads.abandon(session, token);
       }
       const result = await uploads.complete(session, token);
       const { name, version, os, arch } = result.record;

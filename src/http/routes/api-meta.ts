@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import { notFound } from '../../errors.ts';
-import type { Registry } from '../../registry/registry.ts';
 import { errorResponses, security } from '../api/schemas.ts';
 
 const describeSchema = {

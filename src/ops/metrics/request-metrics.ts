@@ -4,8 +4,8 @@
  * route, status) in plain numbers, found with three Map lookups (or none: an
  * answer from memory keeps its tally), and become Prometheus series when scraped.
  * prom-client's own inc() and observe() build and hash a label string on every
- * call, and four of them per request cost the discovery answers about a tenth of
- * their throughput (bench/).
+ * call, and four of them per request cost the discovery answers a measurable share
+ * of their throughput (docs/benchmarks.md#access-log-and-metrics).
  */
 import { Counter, type Aggregator, type Histogram, type MetricValueWithName, type Registry } from 'prom-client';
 

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { checkDomainPrefix, prefixCovers } from '../../names.ts';
-import { forbidden, invalid, notFound, unauthenticated } from '../../errors.ts';
+import { forbidden, notFound, unauthenticated } from '../../errors.ts';
 import { layout } from '../../storage/layout.ts';
 import type { Storage } from '../../storage/storage.ts';
 import { PrefixMirror } from '../../storage/prefix-mirror.ts';

@@ -5,9 +5,10 @@ import type { ErrorCode } from '../../error-codes.ts';
 import { AcihostError, invalid, isAcihostError, notFound, tooLarge, type ErrorKind } from '../../errors.ts';
 import { MAX_SIGNATURE_BYTES, readDetachedSignature, type DetachedSignature } from '../../signing/signature.ts';
 import { layout } from '../../storage/layout.ts';
+import { refusal, type AuditLog } from '../audit-log.ts';
 import type { Coordinates } from '../catalog/catalog.ts';
 import type { PublishResult, Publisher } from '../publish/publisher.ts';
-import { stageImage, type StageContext } from '../publish/stage-image.ts';
+import { stageImage, type StageContext, type StagedImage } from '../publish/stage-image.ts';
 import { authorize, type TokenRecord } from '../access/tokens.ts';
 import { checkUploadAgreement } from './upload-checks.ts';
 import { parseStagedImage, serializeStagedImage } from './staged-record.ts';
@@ -32,10 +33,12 @@ export class AcpushUploads {
   readonly store: UploadStore;
   private readonly context: StageContext;
   private readonly publisher: Publisher;
+  private readonly audit: AuditLog;
 
-  constructor(opts: { context: StageContext; publisher: Publisher; expirySeconds: number; maxSessionsPerToken: number }) {
+  constructor(opts: { context: StageContext; publisher: Publisher; audit: AuditLog; expirySeconds: number; maxSessionsPerToken: number }) {
     this.context = opts.context;
     this.publisher = opts.publisher;
+    this.audit = opts.audit;
     this.store = new UploadStore(opts.context.storage, { expirySeconds: opts.expirySeconds, maxPerToken: opts.maxSessionsPerToken });
   }
 
@@ -90,20 +93,16 @@ export class AcpushUploads {
   /**
    * Checks that the parts agree, then publishes through the same pipeline as
    * /-/push. The session is removed whatever the outcome, except while another
-   * request is completing it.
+   * request is completing it. Every outcome is audited: the publisher's own, or
+   * the refusal found before it, under the name the upload claimed.
    */
   async complete(session: UploadSession, token: TokenRecord): Promise<PublishResult> {
     await this.store.lockForCompletion(session.id);
     try {
-      const failure = await this.store.failure(session.id);
-      if (failure) throw new AcihostError('invalid', failure.code as ErrorCode, `the ${failure.part} part was refused: ${failure.message}`);
-      const manifestBytes = await this.store.get(session.id, 'manifest.json');
-      const imageBytes = await this.store.get(session.id, 'image.json');
-      if (!imageBytes) throw invalid('ACPUSH_ACI_MISSING', 'the upload has no ACI part; run acpush again with the .aci file');
-      if (!manifestBytes)
-        throw invalid('ACPUSH_MANIFEST_MISSING', 'the upload has no manifest part; PUT the image manifest before completing');
-      const image = parseStagedImage(imageBytes);
-      checkUploadAgreement(session, parseManifest(manifestBytes), image.inspection.manifest);
+      const image = await this.agreedImage(session).catch(async (e: unknown) => {
+        await this.refused(session, token, e);
+        throw e;
+      });
       return await this.publisher.publish(token, image, await this.signature(session)).catch((e: unknown) => {
         if (isAcihostError(e) && e.code === 'SIGNATURE_MISSING') {
           // Invalid, not malformed as on /-/push: acpush reads a 400 as success.
@@ -120,8 +119,33 @@ export class AcpushUploads {
     }
   }
 
-  discard(session: UploadSession): Promise<void> {
-    return this.store.discard(session.id);
+  /** The client reported that it gave up: nothing is published, and the upload goes. */
+  async abandon(session: UploadSession, token: TokenRecord): Promise<never> {
+    await this.store.discard(session.id);
+    const e = invalid('ACPUSH_CLIENT_FAILED', 'the client reported a failed upload; it was discarded and nothing was published');
+    await this.refused(session, token, e);
+    throw e;
+  }
+
+  /** The staged image, once every part arrived unrefused and the parts agree with each other and the claim. */
+  private async agreedImage(session: UploadSession): Promise<StagedImage> {
+    const failure = await this.store.failure(session.id);
+    if (failure) throw new AcihostError('invalid', failure.code as ErrorCode, `the ${failure.part} part was refused: ${failure.message}`);
+    const manifestBytes = await this.store.get(session.id, 'manifest.json');
+    const imageBytes = await this.store.get(session.id, 'image.json');
+    if (!imageBytes) throw invalid('ACPUSH_ACI_MISSING', 'the upload has no ACI part; run acpush again with the .aci file');
+    if (!manifestBytes)
+      throw invalid('ACPUSH_MANIFEST_MISSING', 'the upload has no manifest part; PUT the image manifest before completing');
+    const image = parseStagedImage(imageBytes);
+    checkUploadAgreement(session, parseManifest(manifestBytes), image.inspection.manifest);
+    return image;
+  }
+
+  private async refused(session: UploadSession, token: TokenRecord, e: unknown): Promise<void> {
+    const { name, os, arch } = session;
+    // A claimed `latest` stands for the manifest's version, unknown here.
+    const version = session.version === 'latest' ? null : session.version;
+    await this.audit.record({ actor: token.id, action: 'push', name, version, os, arch, imageId: null, ...refusal(e) });
   }
 
   private async receiveManifest(session: UploadSession, body: Readable): Promise<void> {

@@ -1,6 +1,6 @@
 /**
  * What an acpush upload must agree on before it goes through the publish
- * pipeline (contracts.md "acpush"). The ACI's own manifest is the truth; the push
+ * pipeline (docs/http-api.md#pushing-with-acpush). The ACI's own manifest is the truth; the push
  * URL and the separate manifest part are only claims about it: acpush renders the
  * URL from the user's argument, not from the image (acpush-wire.md 1d), and
  * re-serialises the manifest part (1c), so they are compared by meaning.

@@ -1,7 +1,8 @@
 /**
  * The index kept as one object in storage, so that a restart with many names reads
  * it and the change journal since, instead of listing and reading every version
- * record (with 10,000 names that walk is most of a cold start; bench/).
+ * record (with many names that walk is most of a cold start;
+ * docs/benchmarks.md#cold-start).
  *
  * A snapshot only shortens the start. The journal is best effort, so a restored
  * index may miss a change whose entry was lost: the sweep that follows such a start

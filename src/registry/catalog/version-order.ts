@@ -2,7 +2,7 @@ import semver from 'semver';
 import type { VersionRecord } from './version-record.ts';
 import { compareStrings } from '../../util/compare-strings.ts';
 
-// The tutorials tag `v0.0.1`: a leading v still counts as semver (contracts.md, `latest`).
+// The tutorials tag `v0.0.1`: a leading v still counts as semver (docs/tutorial.md#8-fetch-rkt-fetch).
 const asSemver = (v: string): string | null => semver.valid(v.replace(/^v(?=\d)/, ''));
 
 /**

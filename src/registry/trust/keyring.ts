@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { checkDomainPrefix, prefixCovers } from '../../names.ts';
-import { invalid, notFound } from '../../errors.ts';
+import { notFound } from '../../errors.ts';
 import { normalizeFingerprint, parsePublicKeys, type PublicKeyInfo } from '../../signing/keys.ts';
 import type { TrustedKey } from '../../signing/verifier.ts';
 import { layout } from '../../storage/layout.ts';
