@@ -1,7 +1,9 @@
+import type { CodeOf, ErrorCode, InternalCode } from './error-codes.ts';
+
 /**
- * The one catalogue of domain errors. Domain code throws `AcihostError` with a
- * stable UPPER_SNAKE_CASE `code` and a `kind`; only the HTTP layer
- * (src/http/error-handler.ts) turns a kind into a status code.
+ * The domain errors. Domain code throws `AcihostError` with a stable
+ * UPPER_SNAKE_CASE `code` from src/error-codes.ts and a `kind`; only the HTTP
+ * layer (src/http/error-handler.ts) turns a kind into a status code.
  */
 export type ErrorKind =
   | 'malformed' // the request itself is unusable (400 on /-/push only)
@@ -11,15 +13,14 @@ export type ErrorKind =
   | 'not-found' // (404)
   | 'conflict' // write-once violated (409)
   | 'too-large' // over a configured cap (413)
-  | 'unsupported-media' // (415)
   | 'too-many' // over what one token may hold or send at once; retry later (429)
   | 'unavailable' // the store is away (503)
   | 'insufficient-storage'; // disk full (507)
 
 export class AcihostError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly kind: ErrorKind;
-  constructor(kind: ErrorKind, code: string, message: string, options?: { cause?: unknown }) {
+  constructor(kind: ErrorKind, code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'AcihostError';
     this.kind = kind;
@@ -29,8 +30,10 @@ export class AcihostError extends Error {
 
 export const isAcihostError = (e: unknown): e is AcihostError => e instanceof AcihostError;
 
-const make = (kind: ErrorKind) => (code: string, message: string, cause?: unknown) =>
-  new AcihostError(kind, code, message, cause === undefined ? undefined : { cause });
+const make =
+  <K extends ErrorKind>(kind: K) =>
+  (code: CodeOf<K>, message: string, cause?: unknown) =>
+    new AcihostError(kind, code, message, cause === undefined ? undefined : { cause });
 
 export const malformed = make('malformed');
 export const invalid = make('invalid');
@@ -49,8 +52,8 @@ export const insufficientStorage = make('insufficient-storage');
  * as the plain 500 that names the request id, and its message goes to the log only.
  */
 export class InternalError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
+  readonly code: InternalCode;
+  constructor(code: InternalCode, message: string) {
     super(message);
     this.name = 'InternalError';
     this.code = code;

@@ -112,13 +112,13 @@ export function assertPublishableVersion(version: string): void {
 export function checkDomainPrefix(domain: string, prefix: string, what: 'KEY' | 'TOKEN'): void {
   if (!isAcIdentifier(prefix)) {
     throw invalid(
-      `${what}_PREFIX_INVALID`,
+      what === 'KEY' ? 'KEY_PREFIX_INVALID' : 'TOKEN_PREFIX_INVALID',
       `prefix ${JSON.stringify(prefix)} is not an AC identifier; use a lowercase name prefix such as ${domain}/team`,
     );
   }
   if (!prefixCovers(domain, prefix)) {
     throw invalid(
-      `${what}_PREFIX_OUTSIDE_DOMAIN`,
+      what === 'KEY' ? 'KEY_PREFIX_OUTSIDE_DOMAIN' : 'TOKEN_PREFIX_OUTSIDE_DOMAIN',
       `prefix ${prefix} is outside this server's image domain ${domain}; use ${domain} or a prefix under it (set ACIHOST_PUBLIC_URL for another domain)`,
     );
   }

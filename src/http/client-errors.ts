@@ -1,6 +1,7 @@
 import { maxHeaderSize, STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
+import type { ErrorCode } from '../error-codes.ts';
 import { errorBody } from './error-handler.ts';
 
 interface ClientError extends Error {
@@ -8,7 +9,10 @@ interface ClientError extends Error {
 }
 
 /** What a request that never reached Fastify is told: one of three, by Node's parser error. */
-function answerFor(err: ClientError, timeouts: { headersTimeoutSeconds: number; requestTimeoutSeconds: number }) {
+function answerFor(
+  err: ClientError,
+  timeouts: { headersTimeoutSeconds: number; requestTimeoutSeconds: number },
+): { status: number; code: ErrorCode; message: string } {
   if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
     return {
       status: 408,

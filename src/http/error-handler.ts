@@ -1,8 +1,9 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isAcihostError, type AcihostError, type ErrorKind } from '../errors.ts';
-import { frameworkAnswer } from './framework-errors.ts';
+import type { ErrorCode } from '../error-codes.ts';
+import { frameworkAnswer, type ReasonPhraseCode } from './framework-errors.ts';
 
-const STATUS: Record<ErrorKind, number> = {
+export const STATUS: Record<ErrorKind, number> = {
   malformed: 400,
   invalid: 422,
   unauthenticated: 401,
@@ -10,7 +11,6 @@ const STATUS: Record<ErrorKind, number> = {
   'not-found': 404,
   conflict: 409,
   'too-large': 413,
-  'unsupported-media': 415,
   'too-many': 429,
   unavailable: 503,
   'insufficient-storage': 507,
@@ -24,7 +24,7 @@ export interface ErrorBody {
   error: { code: string; message: string };
 }
 
-export const errorBody = (code: string, message: string): ErrorBody => ({ error: { code, message } });
+export const errorBody = (code: ErrorCode | ReasonPhraseCode, message: string): ErrorBody => ({ error: { code, message } });
 
 const internalBody = (reqId: string) =>
   errorBody('INTERNAL', `internal error; the operator can find it in the server log under request id ${reqId}`);

@@ -16,6 +16,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Metrics } from '../ops/metrics/metrics.ts';
 import { errorBody } from './error-handler.ts';
+import type { CompletionAnswer } from './routes/acpush-completion.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -146,7 +147,8 @@ export function limitFailedAuth(
     if (request.routeOptions.config.answersIn200) {
       // A refusal, though a 200: it must not mark the token as having worked from here.
       refusedIn200.add(request);
-      reply.status(200).send({ success: false, reason: 'AUTH_RATE_LIMITED', server_reason: `AUTH_RATE_LIMITED: ${message}` });
+      const answer: CompletionAnswer = { success: false, reason: 'AUTH_RATE_LIMITED', server_reason: `AUTH_RATE_LIMITED: ${message}` };
+      reply.status(200).send(answer);
     } else {
       reply.status(429).send(errorBody('AUTH_RATE_LIMITED', message));
     }

@@ -1,9 +1,13 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError } from 'fastify';
+import type { ErrorCode } from '../error-codes.ts';
+
+/** The code of a Fastify refusal that none of ours names: outside the catalogue, and no route is known to meet one. */
+export type ReasonPhraseCode = string & { readonly reasonPhrase: true };
 
 export interface FrameworkAnswer {
   status: number;
-  code: string;
+  code: ErrorCode | ReasonPhraseCode;
   message: string;
 }
 
@@ -46,7 +50,8 @@ const KNOWN: Record<string, Omit<FrameworkAnswer, 'status'> & { status?: number 
 };
 
 /** Upper snake case of a status's reason phrase: 404 → NOT_FOUND. */
-const reasonCode = (status: number) => (STATUS_CODES[status] ?? 'Bad Request').toUpperCase().replace(/[^A-Z0-9]+/g, '_');
+const reasonCode = (status: number) =>
+  (STATUS_CODES[status] ?? 'Bad Request').toUpperCase().replace(/[^A-Z0-9]+/g, '_') as ReasonPhraseCode;
 
 /** A Fastify 4xx as our answer; null for anything else (a server failure). */
 export function frameworkAnswer(error: FastifyError): FrameworkAnswer | null {

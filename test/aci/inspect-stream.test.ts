@@ -110,8 +110,8 @@ describe('aborted uploads', () => {
   test("the caller's own AcihostError is passed through", async () => {
     const { sink, result } = createInspector(LIMITS);
     sink.write(await buildAci({ compression: 'xz' }));
-    sink.destroy(tooLarge('UPLOAD_TOO_LARGE', 'over the compressed cap'));
-    await rejectsWith(result, 'UPLOAD_TOO_LARGE', 'too-large');
+    sink.destroy(tooLarge('ACI_TOO_LARGE', 'over the compressed cap'));
+    await rejectsWith(result, 'ACI_TOO_LARGE', 'too-large');
     await tick(100);
     assert.deepEqual(decoderChildren(), []);
   });

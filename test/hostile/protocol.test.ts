@@ -11,6 +11,8 @@ import { connect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { promisify } from 'node:util';
+import type { ErrorCode } from '../../src/error-codes.ts';
+import { statusOfCode } from '../../src/http/error-table.ts';
 import { buildAci } from '../helpers/aci-builder.ts';
 import { createFixture, type Fixture } from '../helpers/fixture.ts';
 import { curlPush } from '../helpers/push.ts';
@@ -50,13 +52,14 @@ function rawRequest(f: Fixture, data: string | Buffer): Promise<RawResponse> {
   });
 }
 
-/** The documented error shape, and only it: a code from `codes`, a message saying what to do, no internals. */
+/** The documented error shape, and only it: the code with the status the catalogue gives it, a message saying what to do, no internals. */
 function assertErrorShape(
   res: { status: number; headers: Record<string, unknown>; body: string | Buffer },
   status: number,
-  code: string,
+  code: ErrorCode,
 ): void {
   const body = String(res.body);
+  assert.equal(statusOfCode(code), status, `the documented status of ${code}`);
   assert.equal(res.status, status, body);
   assert.match(String(res.headers['content-type']), /^application\/json/);
   const json = JSON.parse(body);
@@ -91,7 +94,7 @@ describe('protocol answers', () => {
   const auth = () => `Authorization: Bearer ${f.token}\r\n`;
 
   describe('malformed multipart pushes answer 400 to a client still waiting, not 499', () => {
-    const cases: { name: string; contentType: string; body: string; code: string }[] = [
+    const cases: { name: string; contentType: string; body: string; code: ErrorCode }[] = [
       { name: 'multipart without a boundary', contentType: 'multipart/form-data', body: 'hello', code: 'PUSH_NOT_MULTIPART' },
       {
         name: 'an overlong boundary',
@@ -187,7 +190,7 @@ describe('protocol answers', () => {
     const get = (target: string, extra = '') => `GET ${target} HTTP/1.1\r\nHost: localhost\r\n${extra}Connection: close\r\n\r\n`;
     const post = (target: string, headers: string, body = '') =>
       `POST ${target} HTTP/1.1\r\nHost: localhost\r\n${headers}Connection: close\r\n\r\n${body}`;
-    const cases: { name: string; request: () => string; status: number; code: string }[] = [
+    const cases: { name: string; request: () => string; status: number; code: ErrorCode }[] = [
       { name: 'an unknown method', request: () => 'FOO / HTTP/1.1\r\nHost: localhost\r\n\r\n', status: 400, code: 'HTTP_MALFORMED' },
       { name: 'a request line that is not HTTP', request: () => 'hello there\r\n\r\n', status: 400, code: 'HTTP_MALFORMED' },
       {

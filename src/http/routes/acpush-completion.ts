@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import type { ErrorCode } from '../../error-codes.ts';
 import { invalid, isAcihostError } from '../../errors.ts';
 import { statusOf } from '../error-handler.ts';
 import { countFailedAuth } from '../failed-auth-limit.ts';
@@ -14,7 +15,7 @@ export type CompletionReport = z.infer<typeof reportSchema>;
  * What acpush reads from the completion: success, or a server_reason that it
  * prints as `err: <server_reason>` (acpush-wire.md 1e), never `reason`.
  */
-export type CompletionAnswer = { success: true } | { success: false; reason: string; server_reason: string };
+export type CompletionAnswer = { success: true } | { success: false; reason: ErrorCode; server_reason: string };
 
 const REPORT_HINT = 'the completion body must be {"success":true}, or {"success":false,"reason":"..."} to give up';
 

@@ -1,7 +1,7 @@
 import { addAbortSignal, PassThrough, type Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parsePushTarget } from '../url-coordinates.ts';
-import { invalid, isAcihostError, notFound } from '../../errors.ts';
+import { AcihostError, isAcihostError, notFound } from '../../errors.ts';
 import { urls } from '../../discovery/urls.ts';
 import type { Registry } from '../../registry/registry.ts';
 import { UPLOAD_PARTS, type UploadPart } from '../../registry/acpush/acpush-uploads.ts';
@@ -29,7 +29,7 @@ function detachedBody(request: FastifyRequest, reply: FastifyReply): Readable {
 
 /** acpush reads 400 as success (acpush-wire.md 1f): a malformed part is refused as invalid instead. */
 function neverBadRequest(e: unknown): unknown {
-  return isAcihostError(e) && e.kind === 'malformed' ? invalid(e.code, e.message, e) : e;
+  return isAcihostError(e) && e.kind === 'malformed' ? new AcihostError('invalid', e.code, e.message, { cause: e }) : e;
 }
 
 /**

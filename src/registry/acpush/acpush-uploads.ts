@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { parseManifest } from '../../aci/manifest.ts';
 import { isAcIdentifier } from '../../names.ts';
+import type { ErrorCode } from '../../error-codes.ts';
 import { AcihostError, invalid, isAcihostError, notFound, tooLarge, type ErrorKind } from '../../errors.ts';
 import { MAX_SIGNATURE_BYTES, readDetachedSignature, type DetachedSignature } from '../../signing/signature.ts';
 import { layout } from '../../storage/layout.ts';
@@ -104,7 +105,12 @@ export class AcpushUploads {
       });
       return await this.publisher.publish(token, image, await this.signature(session)).catch((e: unknown) => {
         if (isAcihostError(e) && e.code === 'SIGNATURE_MISSING') {
-          throw invalid('SIGNATURE_MISSING', `the upload has no signature, and every image must be signed; ${SIGN_AND_PUSH}`);
+          // Invalid, not malformed as on /-/push: acpush reads a 400 as success.
+          throw new AcihostError(
+            'invalid',
+            'SIGNATURE_MISSING',
+            `the upload has no signature, and every image must be signed; ${SIGN_AND_PUSH}`,
+          );
         }
         throw e;
       });
@@ -124,7 +130,7 @@ export class AcpushUploads {
   /** The staged image, once every part arrived unrefused and the parts agree with each other and the claim. */
   private async agreedImage(session: UploadSession): Promise<StagedImage> {
     const failure = await this.store.failure(session.id);
-    if (failure) throw new AcihostError('invalid', failure.code, `the ${failure.part} part was refused: ${failure.message}`);
+    if (failure) throw new AcihostError('invalid', failure.code as ErrorCode, `the ${failure.part} part was refused: ${failure.message}`);
     const manifestBytes = await this.store.get(session.id, 'manifest.json');
     const imageBytes = await this.store.get(session.id, 'image.json');
     if (!imageBytes) throw invalid('ACPUSH_ACI_MISSING', 'the upload has no ACI part; run acpush again with the .aci file');

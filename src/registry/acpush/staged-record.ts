@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { imageManifestSchema } from '../../aci/manifest-schema.ts';
+import type { ErrorCode } from '../../error-codes.ts';
 import { AcihostError, isAcihostError, type ErrorKind } from '../../errors.ts';
 import type { StagedImage } from '../publish/stage-image.ts';
 
@@ -41,6 +42,8 @@ export function parseStagedImage(bytes: Buffer): StagedImage {
   const manifest = imageManifestSchema.parse(r.inspection.manifest);
   const check = r.signatureCheck;
   const signatureCheck =
-    check && 'error' in check ? { error: new AcihostError(check.error.kind as ErrorKind, check.error.code, check.error.message) } : check;
+    check && 'error' in check
+      ? { error: new AcihostError(check.error.kind as ErrorKind, check.error.code as ErrorCode, check.error.message) }
+      : check;
   return { ...r, inspection: { ...r.inspection, manifest }, ...(signatureCheck ? { signatureCheck } : {}) };
 }

@@ -7,6 +7,7 @@
  */
 import { createInspector, type InspectLimits, type InspectResult } from '../../aci/inspect.ts';
 import { publishLabels } from '../../aci/manifest.ts';
+import type { ErrorCode } from '../../error-codes.ts';
 import { isAcihostError } from '../../errors.ts';
 import { hasValidArmorChecksum, readDetachedSignature } from '../../signing/signature.ts';
 import { createVerifier, type VerifyResult } from '../../signing/verifier.ts';
@@ -18,8 +19,21 @@ import type { KeyStore } from '../trust/keyring.ts';
 import type { VersionRecord } from '../catalog/version-record.ts';
 import { storedVersions } from '../catalog/version-records.ts';
 
+/** What only verification finds; the other problems carry the code of the check that failed again. */
+type VerifyProblemCode =
+  | 'RECORD_UNREADABLE'
+  | 'IMAGE_MISSING'
+  | 'IMAGE_UNREADABLE'
+  | 'IMAGE_SIZE_MISMATCH'
+  | 'IMAGE_DIGEST_MISMATCH'
+  | 'IMAGE_ID_MISMATCH'
+  | 'ARCHIVE_INVALID'
+  | 'MANIFEST_COORDINATES_MISMATCH'
+  | 'SIGNATURE_ARMOR_CHECKSUM'
+  | 'SIGNER_MISMATCH';
+
 export interface Problem {
-  code: string;
+  code: ErrorCode | VerifyProblemCode;
   message: string;
 }
 
@@ -29,7 +43,7 @@ export interface VersionCheck extends Coordinates {
   problems: Problem[];
 }
 
-const problemOf = (e: unknown, fallback: string): Problem =>
+const problemOf = (e: unknown, fallback: Problem['code']): Problem =>
   isAcihostError(e) ? { code: e.code, message: e.message } : { code: fallback, message: (e as Error)?.message ?? String(e) };
 
 /** Checks every published version (under `prefix`, if given), yielding one result per version. */
