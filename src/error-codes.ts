@@ -8,7 +8,18 @@
  * answers by itself, without an AcihostError, names the status it answers with,
  * for the docs only.
  */
-import type { ErrorKind } from './errors.ts';
+/** What went wrong, in the terms the HTTP layer answers by (src/http/error-handler.ts). */
+export type ErrorKind =
+  | 'malformed' // the request itself is unusable (400 on /-/push only)
+  | 'invalid' // archive, manifest, signature or key fails validation (422)
+  | 'unauthenticated' // missing or wrong credentials (401)
+  | 'forbidden' // credentials fine, but not for this name or scope (403)
+  | 'not-found' // (404)
+  | 'conflict' // write-once violated (409)
+  | 'too-large' // over a configured cap (413)
+  | 'too-many' // over what one token may hold or send at once; retry later (429)
+  | 'unavailable' // the store is away (503)
+  | 'insufficient-storage'; // disk full (507)
 
 interface Thrown {
   kind: ErrorKind;

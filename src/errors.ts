@@ -1,22 +1,12 @@
-import type { CodeOf, ErrorCode, InternalCode } from './error-codes.ts';
+import type { CodeOf, ErrorCode, ErrorKind, InternalCode } from './error-codes.ts';
+
+export type { ErrorKind };
 
 /**
  * The domain errors. Domain code throws `AcihostError` with a stable
  * UPPER_SNAKE_CASE `code` from src/error-codes.ts and a `kind`; only the HTTP
  * layer (src/http/error-handler.ts) turns a kind into a status code.
  */
-export type ErrorKind =
-  | 'malformed' // the request itself is unusable (400 on /-/push only)
-  | 'invalid' // archive, manifest, signature or key fails validation (422)
-  | 'unauthenticated' // missing or wrong credentials (401)
-  | 'forbidden' // credentials fine, but not for this name or scope (403)
-  | 'not-found' // (404)
-  | 'conflict' // write-once violated (409)
-  | 'too-large' // over a configured cap (413)
-  | 'too-many' // over what one token may hold or send at once; retry later (429)
-  | 'unavailable' // the store is away (503)
-  | 'insufficient-storage'; // disk full (507)
-
 export class AcihostError extends Error {
   readonly code: ErrorCode;
   readonly kind: ErrorKind;

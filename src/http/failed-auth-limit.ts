@@ -16,7 +16,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Metrics } from '../ops/metrics/metrics.ts';
 import { errorBody } from './error-handler.ts';
-import type { CompletionAnswer } from './routes/acpush-completion.ts';
+import type { CompletionAnswer } from './completion-answer.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {

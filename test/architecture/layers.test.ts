@@ -17,7 +17,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['ops/', 'runtime/', 'tls/'],
   ['registry/'],
   ['storage/', 'signing/', 'aci/'],
-  ['config/', 'errors.ts', 'names.ts', 'util/', 'logger.ts'],
+  ['config/', 'errors.ts', 'error-codes.ts', 'names.ts', 'util/', 'logger.ts'],
 ];
 
 function layerOf(file: string): number {

@@ -1,9 +1,9 @@
 import type { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { ErrorCode } from '../../error-codes.ts';
 import { invalid, isAcihostError } from '../../errors.ts';
 import { statusOf } from '../error-handler.ts';
+import type { CompletionAnswer } from '../completion-answer.ts';
 import { countFailedAuth } from '../failed-auth-limit.ts';
 
 const MAX_REPORT_BYTES = 64 * 1024;
@@ -11,11 +11,6 @@ const MAX_REPORT_BYTES = 64 * 1024;
 const reportSchema = z.looseObject({ success: z.boolean(), reason: z.string().max(4096).optional() });
 export type CompletionReport = z.infer<typeof reportSchema>;
 
-/**
- * What acpush reads from the completion: success, or a server_reason that it
- * prints as `err: <server_reason>` (acpush-wire.md 1e), never `reason`.
- */
-export type CompletionAnswer = { success: true } | { success: false; reason: ErrorCode; server_reason: string };
 
 const REPORT_HINT = 'the completion body must be {"success":true}, or {"success":false,"reason":"..."} to give up';
 
