@@ -3,7 +3,7 @@
  * No file I/O here: src/tls/dev-ca.ts decides what to keep on disk.
  *
  * Keys are ECDSA P-256 signed with SHA-256: fast to generate, and verified by
- * every client we serve, including rkt 1.30, built with Go 1.6-1.9.
+ * every client we serve, including rkt builds made with a Go as old as 1.6.
  */
 import { createPrivateKey, randomBytes, X509Certificate, type webcrypto } from 'node:crypto';
 import type { x509 as X509Module } from './x509.ts';

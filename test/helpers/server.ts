@@ -58,7 +58,7 @@ export async function runCli(args: string[], env: Record<string, string>): Promi
 export interface SetupOptions {
   /** Variables over the defaults (loopback, a free port, https://localhost:PORT, storage in the directory, info logs). */
   env?: Record<string, string>;
-  /** The config file; tls.devCertsDir is the directory's certs/ unless it says otherwise. */
+  /** The config file; tls.devCertsDir is the directory's certs/, server.shutdownDelaySeconds 0, unless it says otherwise. */
   config?: Record<string, unknown>;
   /** The directory to work in, kept at close; a fresh temporary one by default. */
   dir?: string;
@@ -90,7 +90,9 @@ export async function serverSetup(opts: SetupOptions = {}): Promise<ServerSetup>
   const certsDir = opts.certsDir ?? join(dir, 'certs');
   const configFile = join(dir, 'config.json');
   const tls = { devCertsDir: certsDir, ...(opts.config?.tls as object | undefined) };
-  await writeFile(configFile, JSON.stringify({ ...opts.config, tls }));
+  // No readiness delay on SIGTERM unless a test asks for one: no load balancer is watching.
+  const server = { shutdownDelaySeconds: 0, ...(opts.config?.server as object | undefined) };
+  await writeFile(configFile, JSON.stringify({ ...opts.config, server, tls }));
   const env: Record<string, string> = {
     ACIHOST_HOST: '127.0.0.1',
     ACIHOST_PORT: String(port),

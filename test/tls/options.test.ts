@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { httpsOptions } from '../../src/tls/options.ts';
 import { createTestCertificate, httpsGet } from '../helpers/tls.ts';
 
-// What rkt 1.30 (Go 1.6-1.9) needs: TLS 1.2 with ECDHE and AES-GCM (docs/operations.md#tls-and-acme).
+// What rkt built with an older Go (before 1.12) needs: TLS 1.2 with ECDHE and AES-GCM (docs/operations.md#tls-and-acme).
 const RKT_CIPHER = 'ECDHE-ECDSA-AES128-GCM-SHA256';
 
 const cert = await createTestCertificate();
