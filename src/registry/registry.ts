@@ -21,6 +21,7 @@ import { KeyExpiryWatch } from './trust/key-expiry-watch.ts';
 import { KeyStore } from './trust/keyring.ts';
 import { ScheduledVerify, type VerifyRunSummary } from './upkeep/scheduled-verify.ts';
 import { sweep } from './upkeep/sweep.ts';
+import { Webhooks, type AttemptReport } from './webhooks/webhooks.ts';
 
 const SWEEP_INTERVAL_MS = 10 * 60 * 1000;
 
@@ -33,6 +34,7 @@ export interface RegistrySettings {
   access: Config['access'];
   upkeep: Pick<Config['storage'], 'pollIntervalMs' | 'sweepGraceSeconds' | 'indexSnapshotNames'>;
   verify: Config['verify'];
+  webhooks: Config['webhooks'];
 }
 
 export function registrySettings(config: Config): RegistrySettings {
@@ -45,6 +47,7 @@ export function registrySettings(config: Config): RegistrySettings {
     access: config.access,
     upkeep: { pollIntervalMs, sweepGraceSeconds, indexSnapshotNames },
     verify: config.verify,
+    webhooks: config.webhooks,
   };
 }
 
@@ -58,6 +61,10 @@ export interface RegistryHooks {
   afterSweep?: () => void;
   /** The counts of each scheduled verification (the server's metrics). */
   onVerified?: (summary: VerifyRunSummary) => void;
+  /** Every webhook delivery attempt (the server's metrics). */
+  onWebhookAttempt?: (report: AttemptReport) => void;
+  /** CA certificates webhook targets may use besides the system's and NODE_EXTRA_CA_CERTS (tests in one process). */
+  webhookCa?: string[];
 }
 
 /**
@@ -77,6 +84,7 @@ export class Registry {
   readonly pushes: PushService;
   readonly uploads: AcpushUploads;
   readonly deleter: Deleter;
+  readonly webhooks: Webhooks;
   private readonly storage: Storage;
   private readonly settings: RegistrySettings;
   /** How replicas sharing the storage learn of each other's publishes and deletes. */
@@ -133,6 +141,16 @@ export class Registry {
       onBytes,
       report: hooks.onVerified ?? (() => undefined),
     });
+    this.webhooks = new Webhooks({
+      storage,
+      domain: this.domain,
+      settings: settings.webhooks,
+      audit: this.audit,
+      log,
+      pollIntervalMs: settings.upkeep.pollIntervalMs,
+      onAttempt: hooks.onWebhookAttempt,
+      extraCa: hooks.webhookCa,
+    });
   }
 
   /** Grows whenever what discovery shows changes: a version published or deleted, a key trusted or retired. */
@@ -163,6 +181,7 @@ export class Registry {
 
   /** Loads the indexes and starts the background refresh and sweep (server only; the CLI skips this). */
   async start(): Promise<void> {
+    await this.webhooks.start();
     const [restored] = await Promise.all([this.loadCatalog(), this.keys.mirror.refresh(), this.tokens.mirror.refresh()]);
     const onError = (err: unknown) => this.log.error({ err }, 'failed to refresh from storage');
     this.keys.mirror.start(this.settings.upkeep.pollIntervalMs, onError);
@@ -267,6 +286,7 @@ export class Registry {
     this.tokens.mirror.stop();
     this.changes.stop();
     await this.verifier.stop();
+    await this.webhooks.stop();
     await this.storage.close();
   }
 }
