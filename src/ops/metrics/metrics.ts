@@ -8,6 +8,7 @@ import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetr
 import type { CacheUse } from '../../util/byte-lru.ts';
 import type { StorageMeter } from '../../storage/metered-storage.ts';
 import type { VerifyRunSummary } from '../../registry/upkeep/scheduled-verify.ts';
+import type { AttemptReport } from '../../registry/webhooks/webhooks.ts';
 import { RequestMetrics } from './request-metrics.ts';
 
 const STORAGE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
@@ -94,6 +95,25 @@ export class Metrics {
     help: 'When the last scheduled verification finished (Unix time)',
     registers: [this.registry],
   });
+  // Webhook deliveries (src/registry/webhooks/), counted by the replica that made each attempt.
+  readonly webhookAttempts = new Counter({
+    name: 'acihost_webhook_attempts_total',
+    help: 'Webhook delivery attempts by outcome (delivered, http_error, timeout, connection_failed, target_refused, lost: taken over after its lease)',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+  readonly webhookDeliveries = new Counter({
+    name: 'acihost_webhook_deliveries_total',
+    help: 'Webhook deliveries finished, by result (delivered, failed: given up after webhooks.retryForSeconds)',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  readonly webhookDelay = new Histogram({
+    name: 'acihost_webhook_delivery_delay_seconds',
+    help: 'From an event to its delivery, retries included',
+    buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86400],
+    registers: [this.registry],
+  });
 
   // The in-memory caches of answers, by name, read at each scrape.
   readonly #caches: Record<string, CacheUse> = {};
@@ -137,6 +157,14 @@ export class Metrics {
     for (const [code, n] of Object.entries(s.problems)) this.verifyProblems.set({ code }, n);
     this.verifyDuration.set(s.seconds);
     this.verifyLastRun.set(Date.now() / 1000);
+  }
+
+  /** One webhook delivery attempt. */
+  recordWebhookAttempt(r: AttemptReport): void {
+    this.webhookAttempts.inc({ outcome: r.outcome });
+    if (!r.final) return;
+    this.webhookDeliveries.inc({ result: r.final });
+    if (r.final === 'delivered') this.webhookDelay.observe(r.delaySeconds);
   }
 
   /** Reports `use` as the cache named `name` (acihost_answer_cache_*). */
