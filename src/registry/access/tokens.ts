@@ -7,7 +7,7 @@ import type { Storage } from '../../storage/storage.ts';
 import { PrefixMirror } from '../../storage/prefix-mirror.ts';
 import { compareStrings } from '../../util/compare-strings.ts';
 
-export const SCOPES = ['push', 'pull', 'delete', 'overwrite', 'metrics'] as const;
+export const SCOPES = ['push', 'pull', 'delete', 'overwrite', 'metrics', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 const tokenRecordSchema = z.object({
