@@ -13,6 +13,11 @@ export const CLI_OPTIONS = {
   force: { type: 'boolean' },
   'dry-run': { type: 'boolean' },
   'trust-keys': { type: 'string' },
+  url: { type: 'string' },
+  event: { type: 'string', multiple: true },
+  'secret-file': { type: 'string' },
+  'allow-http': { type: 'boolean' },
+  'allow-private-target': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } satisfies ParseArgsConfig['options'];
