@@ -23,6 +23,9 @@ const COMMANDS = [
   'audit',
   'verify',
   'import',
+  'webhook add',
+  'webhook list',
+  'webhook remove',
   'help',
   'version',
 ];
