@@ -25,6 +25,8 @@ const CLOCK_SKEW_MS = 10_000;
 const MAX_DELAY_MS = 3600_000;
 // Attempts one replica makes at once; the rest wait their turn (and other replicas may take them).
 const MAX_IN_FLIGHT = 32;
+// Events of one poll opened at once: each is a read and two create-only writes.
+const TAKE_UP_AT_ONCE = 16;
 const CURSOR_SAVE_MS = 10_000;
 const PRUNE_EVERY_MS = 3600_000;
 // Finished deliveries stay visible in the API this long after their retry window.
@@ -155,12 +157,20 @@ export class Deliverer {
       // After the listing: a subscription made before an event listed here is in this refresh.
       await this.o.subscriptions.refresh();
       const subscriptions = this.o.subscriptions.signing();
-      for (const key of fresh) {
-        // A failure stops here, before the key is seen and the cursor moved: the next poll starts again from it.
-        if (subscriptions.length > 0) await this.takeUp(key, subscriptions);
-        const at = eventTime(eventIdOf(key));
-        this.seen.set(key, at);
-        newest = Math.max(newest, at);
+      for (let i = 0; i < fresh.length; i += TAKE_UP_AT_ONCE) {
+        const batch = fresh.slice(i, i + TAKE_UP_AT_ONCE);
+        const taken = await Promise.allSettled(
+          batch.map((key) => (subscriptions.length > 0 ? this.takeUp(key, subscriptions) : undefined)),
+        );
+        batch.forEach((key, j) => {
+          if (taken[j]!.status === 'rejected') return;
+          const at = eventTime(eventIdOf(key));
+          this.seen.set(key, at);
+          newest = Math.max(newest, at);
+        });
+        // A failure stops here, before the cursor moves: the next poll reads again from before it.
+        const failed = taken.find((t) => t.status === 'rejected');
+        if (failed) throw failed.reason;
       }
     }
     this.cursorMs = Math.max(this.cursorMs, newest);
@@ -225,7 +235,9 @@ export class Deliverer {
     const sub = await this.o.subscriptions.signingById(subId);
     if (sub === 'removed') return this.o.records.close(subId, eventId);
     if (sub === undefined) {
-      // Of a configuration this replica does not have: another replica delivers it.
+      // Of a configuration this replica does not have: another replica delivers it, or, once
+      // past the retry window, none will (it was taken out of every configuration).
+      if (Date.now() > eventTime(eventId) + this.retryForMs + this.leaseMs) return this.o.records.close(subId, eventId);
       this.due.set(key, Date.now() + this.leaseMs);
       return;
     }
