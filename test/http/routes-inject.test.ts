@@ -621,6 +621,7 @@ describe('route rules, in process', () => {
         '/-/aci/localhost/app/9.9.9/linux/amd64.aci',
         '/-/keys/abc.asc',
         '/-/api/images/localhost/nothing',
+        '/-/api/nothing',
       ]) {
         await compare(open, url);
       }
