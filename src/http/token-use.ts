@@ -19,19 +19,27 @@ export function markRefusedIn200(request: FastifyRequest): void {
   refusedIn200.add(request);
 }
 
+/**
+ * Before the answer leaves, so that a client that has its answer finds storage settled
+ * (no write still in flight): the write is at most one a minute per token, so what it
+ * adds to that one answer is paid rarely.
+ */
 export function recordTokenUse(app: FastifyInstance, registry: Registry): void {
-  app.addHook('onResponse', (request, reply, done) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     const presented = reply.statusCode < 400 ? presentedToken(request) : undefined;
-    if (!presented || refusedIn200.has(request) || refusedByLimit(request) || ignoreCredentials(request)) return done();
+    if (!presented || refusedIn200.has(request) || refusedByLimit(request) || ignoreCredentials(request)) return done(null, payload);
     registry.tokens.authenticate(presented).then(
-      (token) => {
-        registry.tokens.use
-          .note(token.id)
-          ?.catch((err: unknown) => request.log.warn({ err, tokenId: token.id }, 'failed to record token use'));
-        done();
+      async (token) => {
+        try {
+          await registry.tokens.use.note(token.id);
+        } catch (err) {
+          // Bookkeeping: a store that refuses it must not refuse the answer too.
+          request.log.warn({ err, tokenId: token.id }, 'failed to record token use');
+        }
+        done(null, payload);
       },
       // Not valid (a public page ignores a bad token): nobody's use.
-      () => done(),
+      () => done(null, payload),
     );
   });
 }

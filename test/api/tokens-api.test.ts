@@ -281,7 +281,7 @@ describe('tokens over the API', () => {
       };
       try {
         await act();
-        // The write follows the answer: give it time to be made (or not).
+        // Were the write made after the answer, it would show within this.
         await new Promise((r) => setTimeout(r, 100));
       } finally {
         t.storage.put = original;
