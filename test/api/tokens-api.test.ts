@@ -36,6 +36,14 @@ describe('tokens over the API', () => {
       ...(payload === undefined ? {} : { payload: payload as object }),
     });
   const mint = (token: string, body: unknown) => call('POST', '/-/api/tokens', token, body);
+  /** A body sent as it is, under `contentType`. */
+  const postRaw = (contentType: string, payload: string, token?: string) =>
+    t.app.inject({
+      method: 'POST',
+      url: '/-/api/tokens',
+      headers: { 'content-type': contentType, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      payload,
+    });
   const list = async (token: string): Promise<{ id: string; [k: string]: unknown }[]> => {
     const res = await call('GET', '/-/api/tokens', token);
     assert.equal(res.statusCode, 200, res.body);
@@ -64,12 +72,7 @@ describe('tokens over the API', () => {
         refused(await call(method, url), 401, 'TOKEN_MISSING');
         refused(await call(method, url, `acih_${'0'.repeat(20)}_${'x'.repeat(43)}`, { nonsense: true }), 401, 'TOKEN_INVALID');
       }
-      const unreadable = { 'content-type': 'application/json' };
-      refused(
-        await t.app.inject({ method: 'POST', url: '/-/api/tokens', headers: unreadable, payload: '{"prefix":' }),
-        401,
-        'TOKEN_MISSING',
-      );
+      refused(await postRaw('application/json', '{"prefix":'), 401, 'TOKEN_MISSING');
     });
 
     it('answers 403 TOKEN_SCOPE_MISSING to a token without the admin scope, whatever else it holds', async () => {
@@ -219,21 +222,10 @@ describe('tokens over the API', () => {
         [{ prefix: 'localhost/team', name: 'x'.repeat(129) }, 'TOKEN_NAME_INVALID'],
       ];
       for (const [body, code] of cases) refused(await mint(teamAdmin, body), 422, code);
-      const text = await t.app.inject({
-        method: 'POST',
-        url: '/-/api/tokens',
-        headers: { authorization: `Bearer ${teamAdmin}`, 'content-type': 'text/plain' },
-        payload: 'prefix=localhost/team',
-      });
+      const text = await postRaw('text/plain', 'prefix=localhost/team', teamAdmin);
       refused(text, 422, 'TOKEN_REQUEST_INVALID');
       assert.match(text.json().error.message, /application\/json/);
-      const broken = await t.app.inject({
-        method: 'POST',
-        url: '/-/api/tokens',
-        headers: { authorization: `Bearer ${teamAdmin}`, 'content-type': 'application/json' },
-        payload: '{"prefix":',
-      });
-      refused(broken, 400, 'JSON_BODY_INVALID');
+      refused(await postRaw('application/json', '{"prefix":', teamAdmin), 400, 'JSON_BODY_INVALID');
       assert.deepEqual(await stored(), before);
     });
 
