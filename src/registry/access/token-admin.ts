@@ -110,7 +110,7 @@ export class TokenAdmin {
   async create(manager: TokenManager, request: TokenRequest, now = new Date()): Promise<{ token: string; view: TokenView }> {
     const { prefixes, scopes, name } = request;
     try {
-      const expiresInSeconds = this.lifetime(manager, request, now);
+      const expiresInSeconds = this.allowedLifetime(manager, request, now);
       const { token, record } = await this.tokens.create({ prefixes, scopes, name, expiresInSeconds, createdBy: manager.actor }, now);
       await this.audit.record({
         actor: manager.actor,
@@ -120,7 +120,9 @@ export class TokenAdmin {
       });
       return { token, view: tokenView(record, null, now) };
     } catch (e) {
-      await this.audit.record({ actor: manager.actor, action: 'token.create', ...refusal(e), detail: { name, scopes, prefixes } });
+      // What was asked; the label cut short, since an overlong one may be why it was refused.
+      const detail = { name: name.slice(0, 128), scopes, prefixes };
+      await this.audit.record({ actor: manager.actor, action: 'token.create', ...refusal(e), detail });
       throw e;
     }
   }
@@ -138,10 +140,8 @@ export class TokenAdmin {
    */
   async revoke(manager: TokenManager, id: string, now = new Date()): Promise<TokenView | undefined> {
     try {
-      const record = await this.tokens.find(id).catch((e: unknown) => {
-        if (manager.bound) throw e;
-        return undefined;
-      });
+      // A record that no longer parses is seen by no admin; the operator may still remove it.
+      const record = await this.tokens.find(id).catch(() => undefined);
       if (manager.bound && !(record && manager.sees(record))) {
         throw notFound(
           'TOKEN_NOT_FOUND',
@@ -159,8 +159,8 @@ export class TokenAdmin {
     }
   }
 
-  /** The seconds the new token lives (null: for ever), once the admin boundary allows what was asked. */
-  private lifetime(manager: TokenManager, request: TokenRequest, now: Date): number | null {
+  /** Throws unless the admin boundary allows what was asked; the seconds the new token lives (null: for ever). */
+  private allowedLifetime(manager: TokenManager, request: TokenRequest, now: Date): number | null {
     const admin = manager.bound;
     const asked = request.expiresInSeconds === undefined ? this.defaultExpirySeconds : request.expiresInSeconds;
     if (!admin) return asked;
