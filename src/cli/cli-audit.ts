@@ -3,7 +3,7 @@ import type { AuditInput } from '../registry/audit-log.ts';
 import type { Registry } from '../registry/registry.ts';
 
 /** Who acted from the command line: there is no token, so the operating-system user. */
-function cliActor(): string {
+export function cliActor(): string {
   try {
     return `cli:${userInfo().username}`;
   } catch {

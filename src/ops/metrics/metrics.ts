@@ -94,6 +94,11 @@ export class Metrics {
     help: 'When the last scheduled verification finished (Unix time)',
     registers: [this.registry],
   });
+  readonly tokensExpiring = new Gauge({
+    name: 'acihost_tokens_expiring',
+    help: 'Tokens that expire within 14 days (made to last longer than that, not yet expired); each is audited once as token.expiring',
+    registers: [this.registry],
+  });
 
   // The in-memory caches of answers, by name, read at each scrape.
   readonly #caches: Record<string, CacheUse> = {};
