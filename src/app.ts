@@ -7,6 +7,8 @@ import { clientErrorHandler } from './http/client-errors.ts';
 import { acpushRoutes } from './http/routes/acpush.ts';
 import { apiImageRoutes } from './http/routes/api-images.ts';
 import { apiKeyRoutes } from './http/routes/api-keys.ts';
+import { apiTokenRoutes } from './http/routes/api-tokens.ts';
+import { recordTokenUse } from './http/token-use.ts';
 import { apiMetaRoutes } from './http/routes/api-meta.ts';
 import { apiWebhookRoutes } from './http/routes/api-webhooks.ts';
 import { discoveryRoutes } from './http/routes/discovery.ts';
@@ -101,6 +103,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         () => undefined,
       ),
   });
+  // When each token was last used: at most a write a minute per token, and never for a refusal.
+  recordTokenUse(app, registry);
   // Bodies of any other type reach the handlers unread: they stream what they accept and
   // answer with their own error (acpush sends parts with no Content-Type at all).
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
@@ -128,6 +132,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // The JSON API for tools (/-/api/...; unknown API paths answer JSON, not the page for people).
   await app.register(apiImageRoutes, { registry });
   await app.register(apiKeyRoutes, { registry });
+  await app.register(apiTokenRoutes, { registry });
   await app.register(apiWebhookRoutes, { registry });
   await app.register(apiMetaRoutes);
   // pubkeys.gpg at any depth shares discovery's `/*`; a route constraint on the last segment picks it.

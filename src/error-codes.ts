@@ -59,6 +59,12 @@ export const ERROR_CODES = {
   TOKEN_SCOPE_MISSING: { kind: 'forbidden', about: 'the token lacks the scope for this, such as `push` or `pull`' },
   PREFIX_NOT_ALLOWED: { kind: 'forbidden', about: "the name is outside the token's prefixes" },
   ACPUSH_UPLOAD_NOT_YOURS: { kind: 'forbidden', about: 'a token other than the one that started the upload sent to it' },
+  TOKEN_PREFIX_NOT_ALLOWED: { kind: 'forbidden', about: "a new token's prefix is not at or below the admin token's own prefixes" },
+  TOKEN_SCOPE_NOT_ALLOWED: {
+    kind: 'forbidden',
+    about: 'only an admin token for the whole image domain may grant `metrics`, which no prefix bounds',
+  },
+  TOKEN_EXPIRY_NOT_ALLOWED: { kind: 'forbidden', about: 'the new token would outlive the admin token that makes it' },
 
   // not-found
   IMAGE_NOT_FOUND: { kind: 'not-found', about: 'no such image, version or platform, or a URL no push could have made' },
@@ -69,7 +75,7 @@ export const ERROR_CODES = {
   ACPUSH_UPLOAD_NOT_FOUND: { kind: 'not-found', about: 'no such upload: completed, discarded or never started' },
   ACPUSH_UPLOAD_EXPIRED: { kind: 'not-found', about: 'the upload was idle past `acpush.uploadExpirySeconds` and was removed' },
   ACPUSH_PART_UNKNOWN: { kind: 'not-found', about: 'an upload part other than manifest, signature and aci' },
-  TOKEN_NOT_FOUND: { kind: 'not-found', only: 'cli', about: 'no token with that id' },
+  TOKEN_NOT_FOUND: { kind: 'not-found', about: 'no token with that id, or none the admin token may see' },
 
   // conflict
   VERSION_EXISTS: { kind: 'conflict', about: 'that version is published with other bytes; versions are write-once' },
@@ -156,8 +162,12 @@ export const ERROR_CODES = {
   KEY_FINGERPRINT_INVALID: { kind: 'invalid', only: 'cli', about: 'a fingerprint is not 40 hexadecimal digits' },
   KEY_PREFIX_INVALID: { kind: 'invalid', only: 'cli', about: 'the prefix of a key is not an image name prefix' },
   KEY_PREFIX_OUTSIDE_DOMAIN: { kind: 'invalid', only: 'cli', about: "the prefix of a key is outside the server's image domain" },
-  TOKEN_PREFIX_INVALID: { kind: 'invalid', only: 'cli', about: 'the prefix of a token is not an image name prefix' },
-  TOKEN_PREFIX_OUTSIDE_DOMAIN: { kind: 'invalid', only: 'cli', about: "the prefix of a token is outside the server's image domain" },
+  TOKEN_PREFIX_INVALID: { kind: 'invalid', about: 'the prefix of a token is not an image name prefix' },
+  TOKEN_PREFIX_OUTSIDE_DOMAIN: { kind: 'invalid', about: "the prefix of a token is outside the server's image domain" },
+  TOKEN_REQUEST_INVALID: { kind: 'invalid', about: 'the body of `POST /-/api/tokens` is not a JSON object of the documented fields' },
+  TOKEN_SCOPE_INVALID: { kind: 'invalid', about: 'a scope other than push, pull, delete, overwrite, metrics and admin' },
+  TOKEN_EXPIRY_INVALID: { kind: 'invalid', about: '`expires` is not a duration such as 90d, nor null or never' },
+  TOKEN_NAME_INVALID: { kind: 'invalid', about: "a token's label is over 128 characters or holds control characters" },
   IMPORT_NO_KEYS_FILE: { kind: 'invalid', only: 'cli', about: '`--trust-keys` was given, but the directory has no `pubkeys.gpg`' },
 
   // too-many

@@ -161,7 +161,7 @@ export const COMMANDS: Command[] = [
     args: none,
     options: {
       prefix: 'a name prefix the token acts under: the image domain or under it (required, repeatable)',
-      scope: 'push (default), pull, delete, overwrite or metrics (repeatable)',
+      scope: 'push (default), pull, delete, overwrite, metrics or admin (manages tokens at or below its prefixes); repeatable',
       name: 'a label, shown by token list',
       expires: 'a duration such as 90d or 12h, or never (default: tokens.defaultExpiry)',
       json: 'print the details as JSON on the second line of stdout instead of a sentence on stderr',
@@ -172,7 +172,7 @@ export const COMMANDS: Command[] = [
   },
   {
     name: 'token list',
-    summary: 'list tokens (never their secrets)',
+    summary: 'list tokens (never their secrets): who made each, its last use, and (expiring soon) within 14 days of expiry',
     usage: 'token list [--json]',
     args: none,
     options: { json: 'print a JSON array' },

@@ -7,6 +7,7 @@ import { createLogger } from '../logger.ts';
 import { importImage, scanTree, type ImportOutcome, type TreeScan } from '../registry/publish/importer.ts';
 import { pubkeysTags } from './legacy-index.ts';
 import { Registry, registrySettings } from '../registry/registry.ts';
+import { heapTuning } from '../runtime/heap-policy.ts';
 import { parsePublicKeys } from '../signing/keys.ts';
 import { createStorage } from '../storage/create-storage.ts';
 import { DryRunStorage } from '../storage/dry-run-storage.ts';
@@ -47,7 +48,9 @@ export async function importCommand(config: Config, args: string[], values: CliV
   const report: ImportReport = { dir, dryRun, hints: [], keys: [], images: [], published: 0, present: 0, refused: 0 };
   const scan = await scanTree(dir);
   const real = createStorage(config);
-  const registry = new Registry(dryRun ? new DryRunStorage(real) : real, registrySettings(config), createLogger('warn', process.stderr as never));
+  const log = createLogger('warn', process.stderr as never);
+  // Images stream through as a push's do: their dead buffers are freed as they go.
+  const registry = new Registry(dryRun ? new DryRunStorage(real) : real, registrySettings(config), log, { onBytes: heapTuning().streamed });
   try {
     if (dryRun) out('dry run: nothing will be stored');
     await showIndexHints(dir, scan, registry.domain, values['trust-keys'], report, out);

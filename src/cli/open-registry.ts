@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { Config } from '../config/schema.ts';
 import { createLogger } from '../logger.ts';
 import { Registry, registrySettings } from '../registry/registry.ts';
+import { heapTuning } from '../runtime/heap-policy.ts';
 import { createStorage } from '../storage/create-storage.ts';
 import type { Storage } from '../storage/storage.ts';
 
@@ -30,7 +31,9 @@ export async function withRegistry<T>(
 ): Promise<T> {
   warnOfMissingStorage(config);
   const storage = wrap(createStorage(config));
-  const registry = new Registry(storage, registrySettings(config), createLogger('warn', process.stderr as never));
+  const registry = new Registry(storage, registrySettings(config), createLogger('warn', process.stderr as never), {
+    onBytes: heapTuning().streamed,
+  });
   try {
     return await act(registry, storage);
   } finally {

@@ -1,17 +1,18 @@
 import type { Config } from '../config/schema.ts';
-import { parseDuration } from '../config/duration.ts';
 import { usageError, type CliValues } from './args.ts';
-import { SCOPES, type Scope } from '../registry/access/tokens.ts';
+import { expiryFromText, SCOPES, type Scope } from '../registry/access/tokens.ts';
+import { TokenManager, type TokenView } from '../registry/access/token-admin.ts';
 import { withRegistry } from './open-registry.ts';
-import { auditCli } from './cli-audit.ts';
+import { cliActor } from './cli-audit.ts';
 
 const out = (s: string) => process.stdout.write(s + '\n');
 const err = (s: string) => process.stderr.write(s + '\n');
 
-function expirySeconds(text: string): number | null {
-  if (text === 'never') return null;
-  const seconds = parseDuration(text);
-  if (seconds === null) throw usageError(`--expires ${JSON.stringify(text)} is not a duration such as 90d, 12h or never`);
+/** Seconds, null for never, undefined for the default (tokens.defaultExpiry). */
+function expirySeconds(text: string | undefined): number | null | undefined {
+  if (text === undefined) return undefined;
+  const seconds = expiryFromText(text);
+  if (seconds === undefined) throw usageError(`--expires ${JSON.stringify(text)} is not a duration such as 90d, 12h or never`);
   return seconds;
 }
 
@@ -23,39 +24,50 @@ function scopes(values: CliValues): Scope[] {
   return given as Scope[];
 }
 
+/** The operator at the command line: every token, under no admin's bounds. */
+const operator = () => TokenManager.operator(cliActor());
+
 /** `acihost token create --prefix PREFIX... [--scope SCOPE]... [--name LABEL] [--expires DURATION] [--json]` */
 export async function tokenCreate(config: Config, _args: string[], values: CliValues): Promise<number> {
   if (!values.prefix?.length) throw usageError('token create needs --prefix PREFIX (repeatable)');
   const prefixes = values.prefix;
   const granted = scopes(values);
-  const expiresInSeconds = expirySeconds(values.expires ?? config.tokens.defaultExpiry);
+  const expiresInSeconds = expirySeconds(values.expires);
   return withRegistry(config, async (registry) => {
-    const { token, record } = await registry.tokens.create({ prefixes, scopes: granted, name: values.name ?? '', expiresInSeconds });
+    const { token, view } = await registry.tokenAdmin.create(operator(), {
+      prefixes,
+      scopes: granted,
+      name: values.name ?? '',
+      expiresInSeconds,
+    });
     // The token alone on the first line, so TOKEN=$(acihost token create ...) works.
     out(token);
-    const { id, expiresAt } = record;
-    await auditCli(registry, {
-      action: 'token.create',
-      result: 'created',
-      detail: { tokenId: id, name: record.name, scopes: record.scopes, prefixes: record.prefixes, expiresAt },
-    });
-    const { secretSha256: _secret, ...details } = record;
-    if (values.json) out(JSON.stringify(details));
+    if (values.json) out(JSON.stringify(view));
     else
       err(
-        `created token ${record.id} (${record.scopes.join(',')} on ${record.prefixes.join(',')}, expires ${record.expiresAt ?? 'never'}); it is shown only once`,
+        `created token ${view.id} (${view.scopes.join(',')} on ${view.prefixes.join(',')}, expires ${view.expiresAt ?? 'never'}); it is shown only once`,
       );
     return 0;
   });
 }
 
-/** `acihost token list [--json]` */
+function expiryColumn(t: TokenView): string {
+  const marker = t.expired ? ' (expired)' : t.expiringSoon ? ' (expiring soon)' : '';
+  return `expires ${t.expiresAt ?? 'never'}${marker}`;
+}
+
+/** `acihost token list [--json]`: the same tokens, and fields, as `GET /-/api/tokens` shows an admin of the whole domain. */
 export async function tokenList(config: Config, _args: string[], values: CliValues): Promise<number> {
   return withRegistry(config, async (registry) => {
-    const tokens = (await registry.tokens.list()).map(({ secretSha256: _secret, ...t }) => t);
+    const tokens = await registry.tokenAdmin.list(operator());
     if (values.json) out(JSON.stringify(tokens, null, 2));
     else
-      for (const t of tokens) out(`${t.id}  ${t.scopes.join(',')}  ${t.prefixes.join(',')}  expires ${t.expiresAt ?? 'never'}  ${t.name}`);
+      for (const t of tokens) {
+        const used = `last used ${t.lastUsedAt ?? 'never'}`;
+        out(
+          `${t.id}  ${t.scopes.join(',')}  ${t.prefixes.join(',')}  ${expiryColumn(t)}  ${used}  by ${t.createdBy ?? 'unknown'}  ${t.name}`,
+        );
+      }
     return 0;
   });
 }
@@ -64,9 +76,8 @@ export async function tokenList(config: Config, _args: string[], values: CliValu
 export async function tokenRevoke(config: Config, args: string[]): Promise<number> {
   const id = args[0]!;
   return withRegistry(config, async (registry) => {
-    await registry.tokens.revoke(id);
+    await registry.tokenAdmin.revoke(operator(), id);
     out(`revoked ${id}`);
-    await auditCli(registry, { action: 'token.revoke', result: 'revoked', detail: { tokenId: id } });
     return 0;
   });
 }

@@ -1,4 +1,5 @@
 import type { Config } from '../config/schema.ts';
+import { heapTuning } from '../runtime/heap-policy.ts';
 import { verifyImages, type VersionCheck } from '../registry/upkeep/verify-images.ts';
 import { usageError, type CliValues } from './args.ts';
 import { withRegistry } from './open-registry.ts';
@@ -37,7 +38,7 @@ export async function verifyCommand(config: Config, _args: string[], values: Cli
     let bytes = 0;
     let problems = 0;
     let failedImages = 0;
-    for await (const check of verifyImages({ storage, keys: registry.keys, limits: config.limits, prefix })) {
+    for await (const check of verifyImages({ storage, keys: registry.keys, limits: config.limits, prefix, onBytes: heapTuning().streamed })) {
       checked++;
       bytes += check.bytes;
       if (check.problems.length > 0) {

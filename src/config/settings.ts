@@ -118,7 +118,7 @@ export const SETTINGS: Record<SettingPath, SettingNotes> = {
     about:
       'each of the two in-memory caches of answers (rendered pages; anonymous answers given before routing) holds at most this, the least recently used going first; 0: none',
   },
-  'tokens.defaultExpiry': { about: 'lifetime of a token created without --expires, such as 90d, 12h or 1y' },
+  'tokens.defaultExpiry': { about: 'lifetime of a token made without --expires (CLI) or expires (API), such as 90d, 12h or 1y' },
   'acpush.uploadExpirySeconds': { about: 'an acpush upload idle this long (since its last stored part) is refused and its parts removed' },
   'access.privatePrefixes': { about: 'name prefixes (under the image domain) whose downloads need a token with the pull scope' },
   'verify.intervalSeconds': {

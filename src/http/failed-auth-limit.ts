@@ -30,6 +30,9 @@ declare module 'fastify' {
 // Requests the limit refused with a 200.
 const refusedIn200 = new WeakSet<FastifyRequest>();
 
+/** Whether the limit answered this request (with a 200 where the client reads only that). */
+export const refusedByLimit = (request: FastifyRequest): boolean => refusedIn200.has(request);
+
 // Requests let through past the limit whose credentials must be ignored.
 const limitedViewers = new WeakSet<FastifyRequest>();
 

@@ -3,11 +3,21 @@ import { isAcihostError } from '../errors.ts';
 import { layout } from '../storage/layout.ts';
 import type { Storage } from '../storage/storage.ts';
 
-export type AuditAction = 'push' | 'delete' | 'key.add' | 'key.remove' | 'key.retire' | 'key.activate' | 'token.create' | 'token.revoke';
+export type AuditAction =
+  | 'push'
+  | 'delete'
+  | 'key.add'
+  | 'key.remove'
+  | 'key.retire'
+  | 'key.activate'
+  | 'token.create'
+  | 'token.revoke'
+  // Recorded by the server itself (actor null), once per token, two weeks before it expires.
+  | 'token.expiring';
 /** Webhook subscriptions made and removed (src/registry/webhooks/). */
 export type WebhookAuditAction = 'webhook.add' | 'webhook.remove';
 export type AuditResult =
-  'created' | 'unchanged' | 'deleted' | 'added' | 'removed' | 'retired' | 'activated' | 'revoked' | 'refused' | 'failed';
+  'created' | 'unchanged' | 'deleted' | 'added' | 'removed' | 'retired' | 'activated' | 'revoked' | 'refused' | 'failed' | 'expiring';
 
 /**
  * One mutation, as one JSON line. Every field is always present (null when it does

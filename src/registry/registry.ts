@@ -1,11 +1,14 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
+import { parseDuration } from '../config/duration.ts';
 import { imageDomain, publicOrigin } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { layout } from '../storage/layout.ts';
 import type { ByteRange, Storage } from '../storage/storage.ts';
 import { ReadAccess } from './access/read-access.ts';
 import { TokenStore } from './access/tokens.ts';
+import { TokenAdmin } from './access/token-admin.ts';
+import { TokenExpiryWatch } from './access/token-expiry-watch.ts';
 import { AcpushUploads } from './acpush/acpush-uploads.ts';
 import { AuditLog } from './audit-log.ts';
 import { Catalog } from './catalog/catalog.ts';
@@ -34,6 +37,7 @@ export interface RegistrySettings {
   access: Config['access'];
   upkeep: Pick<Config['storage'], 'pollIntervalMs' | 'sweepGraceSeconds' | 'indexSnapshotNames'>;
   verify: Config['verify'];
+  tokens: Config['tokens'];
   webhooks: Config['webhooks'];
 }
 
@@ -47,6 +51,7 @@ export function registrySettings(config: Config): RegistrySettings {
     access: config.access,
     upkeep: { pollIntervalMs, sweepGraceSeconds, indexSnapshotNames },
     verify: config.verify,
+    tokens: config.tokens,
     webhooks: config.webhooks,
   };
 }
@@ -78,6 +83,8 @@ export class Registry {
   readonly catalog: Catalog;
   readonly keys: KeyStore;
   readonly tokens: TokenStore;
+  /** Tokens made, listed and revoked by the CLI and by admin tokens over the API. */
+  readonly tokenAdmin: TokenAdmin;
   readonly access: ReadAccess;
   readonly audit: AuditLog;
   /** The front doors: curl pushes and imports, acpush, deletes. */
@@ -93,6 +100,7 @@ export class Registry {
   private readonly verifier: ScheduledVerify;
   private sweepTimer: NodeJS.Timeout | undefined;
   private expiryWatch: KeyExpiryWatch | undefined;
+  private readonly tokenExpiry: TokenExpiryWatch;
   private sweeping: Promise<void> | undefined;
   private closed = false;
   private snapshotTaken: { generation: number; at: number } | undefined;
@@ -111,6 +119,9 @@ export class Registry {
     this.tokens = new TokenStore(storage, this.domain, onBadRecord);
     this.audit = new AuditLog(storage, (err, event) => log.error({ err, event }, 'failed to write audit event'));
     this.access = new ReadAccess(settings.access.privatePrefixes);
+    const defaultExpirySeconds = parseDuration(settings.tokens.defaultExpiry)!;
+    this.tokenAdmin = new TokenAdmin({ tokens: this.tokens, audit: this.audit, domain: this.domain, defaultExpirySeconds });
+    this.tokenExpiry = new TokenExpiryWatch({ storage, tokens: this.tokens, audit: this.audit, log });
     this.changes = new ChangeJournal(storage, this.catalog, log);
     const { onStep, onBytes } = hooks;
     this.deleter = new Deleter({ storage, catalog: this.catalog, audit: this.audit, onStep, changes: this.changes });
@@ -189,6 +200,7 @@ export class Registry {
     this.changes.start(this.settings.upkeep.pollIntervalMs);
     this.expiryWatch = new KeyExpiryWatch(this.keys, this.log);
     this.expiryWatch.start();
+    this.tokenExpiry.start();
     if (restored) {
       // Listening at once: the sweep reads every record again before it judges any blob, so a
       // change the journal did not carry is found there, never acted on by the restored index.
@@ -282,6 +294,7 @@ export class Registry {
     this.closed = true;
     clearInterval(this.sweepTimer);
     this.expiryWatch?.stop();
+    await this.tokenExpiry.stop();
     this.keys.mirror.stop();
     this.tokens.mirror.stop();
     this.changes.stop();

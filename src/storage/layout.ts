@@ -10,7 +10,10 @@
  *   images/<name>/_d/<os>-<arch>/<version>.json   the one tombstone per version that older servers wrote; still honoured
  *   blobs/<upload id>.aci                         image bytes, reachable only through a record
  *   keys/<fingerprint>.json                       a trusted public key and its prefixes
- *   tokens/<token id>.json                        a token's hash, prefixes, scopes and expiry
+ *   tokens/<token id>.json                        a token's hash, prefixes, scopes, expiry and who made it
+ *   token-use/<token id>.json                     when the token was last used, overwritten at most once a minute
+ *                                                 per process (apart from its record, so the record is never rewritten)
+ *   token-expiring/<token id>                     create-only marker: the token's coming expiry has been audited
  *   audit/<YYYY-MM-DD>/<time>-<random>.json       one audit event per object (one JSON line): an object
  *                                                 store has no append, so each event is its own create-only put
  *   uploads/<session>/session.json                an acpush upload: its token id and the pushed name/version/os/arch
@@ -102,6 +105,9 @@ export const layout = {
   stagedUpload: (uploadId: string): string => `tmp/uploads/${uploadId}.aci`,
   key: (fingerprint: string): string => `keys/${fingerprint}.json`,
   token: (id: string): string => `tokens/${id}.json`,
+  tokenUses: 'token-use/',
+  tokenUse: (id: string): string => `token-use/${id}.json`,
+  tokenExpiringNotice: (id: string): string => `token-expiring/${id}`,
   /** Every object of one upload session starts with this; deleting them all removes the session. */
   uploadDir: (sessionId: string): string => `uploads/${sessionId}/`,
   uploadFile: (sessionId: string, file: UploadFile): string => `uploads/${sessionId}/${file}`,

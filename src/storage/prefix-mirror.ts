@@ -32,6 +32,11 @@ export class PrefixMirror<T> {
     return [...this.entries.values()].map((e) => e.value);
   }
 
+  /** Each record with its storage key. */
+  keyed(): [string, T][] {
+    return [...this.entries].map(([key, e]) => [key, e.value]);
+  }
+
   get(key: string): T | undefined {
     return this.entries.get(key)?.value;
   }

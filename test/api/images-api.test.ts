@@ -155,6 +155,8 @@ describe('JSON API: images and keys', () => {
       '/-/api/images/{name}/{version}/{os}/{arch}',
       '/-/api/keys',
       '/-/api/openapi.json',
+      '/-/api/tokens',
+      '/-/api/tokens/{id}',
       '/-/health/live',
       '/-/health/ready',
     ]);

@@ -80,6 +80,18 @@ describe('OpenAPI description', () => {
     const { paths } = contract.document;
     assert.deepEqual(paths['/-/api/keys']!.get!.security, []);
     assert.deepEqual(paths['/-/api/images/{name}/{version}/{os}/{arch}']!.delete!.security, [{ bearer: [] }, { basic: [] }]);
+    for (const op of [paths['/-/api/tokens']!.get!, paths['/-/api/tokens']!.post!, paths['/-/api/tokens/{id}']!.delete!]) {
+      assert.deepEqual(op.security, [{ bearer: [] }, { basic: [] }], op.operationId);
+    }
+  });
+
+  it('describes the body that makes a token, field by field, and closed', () => {
+    const post = contract.document.paths['/-/api/tokens']!.post as unknown as {
+      requestBody: { content: { 'application/json': { schema: { properties: object; additionalProperties: unknown } } } };
+    };
+    const schema = post.requestBody.content['application/json'].schema;
+    assert.deepEqual(Object.keys(schema.properties).sort(), ['expires', 'name', 'prefix', 'prefixes', 'scopes']);
+    assert.equal(schema.additionalProperties, false);
   });
 
   it('describes image names as path parameters, not the wildcard the routes match', () => {

@@ -5,6 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createGpg, type Gpg } from '../helpers/gpg.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { TokenStore } from '../../src/registry/access/tokens.ts';
+import { FsStorage } from '../../src/storage/fs-storage.ts';
 
 async function eventually(check: () => Promise<boolean>, withinMs: number): Promise<number> {
   const start = Date.now();
@@ -153,7 +155,7 @@ describe('acihost key and token commands', () => {
       const list = await server.cli(['token', 'list', '--json']);
       assert.equal(list.code, 0);
       assert.doesNotMatch(list.stdout, /acih_|secret/i);
-      assert.equal((await server.cli(['token', 'create', '--prefix', 'localhost', '--scope', 'admin'])).code, 2);
+      assert.equal((await server.cli(['token', 'create', '--prefix', 'localhost', '--scope', 'root'])).code, 2);
       assert.equal((await server.cli(['token', 'create', '--prefix', 'localhost', '--expires', 'soon'])).code, 2);
       assert.equal((await server.cli(['token', 'create'])).code, 2);
     });
@@ -184,6 +186,55 @@ describe('acihost key and token commands', () => {
       const took = await eventually(async () => (await probe()) === 401, 2000);
       assert.ok(took <= 2000);
       assert.equal((await server.cli(['token', 'revoke', id])).code, 1);
+    });
+
+    it('makes admin tokens, and lists who made each token, its last use and a coming expiry', async () => {
+      const r = await server.cli(['token', 'create', '--prefix', 'localhost/team', '--scope', 'admin', '--name', 'team admin', '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      const [admin, json] = r.stdout.trim().split('\n');
+      const details = JSON.parse(json!);
+      assert.deepEqual(details.scopes, ['admin']);
+      assert.match(details.createdBy, /^cli:/);
+      // Made 20 days ago to last 30, through the storage the CLI shares: in its last two weeks.
+      const tokens = new TokenStore(new FsStorage(server.storageDir), 'localhost');
+      const soon = await tokens.create(
+        { prefixes: ['localhost/soon'], scopes: ['push'], name: 'soon', expiresInSeconds: 30 * 86_400 },
+        new Date(Date.now() - 20 * 86_400_000),
+      );
+      const made = await server.request('/-/api/tokens', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+        body: Buffer.from(JSON.stringify({ prefix: 'localhost/team/app', name: 'made over the API' })),
+      });
+      assert.equal(made.status, 201, made.body.toString());
+      const lines = (await server.cli(['token', 'list'])).stdout.split('\n');
+      const line = (id: string) => lines.find((l) => l.startsWith(id))!;
+      assert.match(line(details.id), /admin {2}localhost\/team {2}expires \S+ {2}last used \S+Z {2}by cli:\S+ {2}team admin$/);
+      assert.match(line(soon.record.id), /expires \S+ \(expiring soon\) {2}last used never {2}by unknown {2}soon$/);
+      assert.match(line(JSON.parse(made.body.toString()).id), new RegExp(`by ${details.id} {2}made over the API$`));
+      const listed = JSON.parse((await server.cli(['token', 'list', '--json'])).stdout);
+      assert.equal(listed.find((t: { id: string }) => t.id === soon.record.id).expiringSoon, true);
+    });
+
+    it('lists the same tokens, field for field, as GET /-/api/tokens shows an admin of the whole domain', async () => {
+      const admin = (await server.cli(['token', 'create', '--prefix', 'localhost', '--scope', 'admin'])).stdout.split('\n')[0]!;
+      const api = async () => {
+        const res = await server.request('/-/api/tokens', { headers: { authorization: `Bearer ${admin}` } });
+        assert.equal(res.status, 200, res.body.toString());
+        return JSON.parse(res.body.toString()).tokens;
+      };
+      // The first call is the admin token's first use: wait until it is stored, so both read the same.
+      await api();
+      await eventually(
+        async () =>
+          JSON.parse((await server.cli(['token', 'list', '--json'])).stdout).every(
+            (t: { lastUsedAt: string | null; id: string }) => t.id !== admin.split('_')[1] || t.lastUsedAt,
+          ),
+        2000,
+      );
+      const cli = JSON.parse((await server.cli(['token', 'list', '--json'])).stdout);
+      assert.ok(cli.length >= 5);
+      assert.deepEqual(await api(), cli);
     });
 
     it('accepts the token as a Basic auth password, as acpush and auth.d send it', async () => {

@@ -155,6 +155,12 @@ describe('route rules, in process', () => {
       },
       { route: 'GET /-/api/keys', url: () => '/-/api/keys', answers: { GET: [200], HEAD: [200] } },
       { route: 'GET /-/api/openapi.json', url: () => '/-/api/openapi.json', answers: { GET: [200], HEAD: [200] } },
+      {
+        route: 'GET, POST /-/api/tokens',
+        url: () => '/-/api/tokens',
+        answers: { GET: [401, 'TOKEN_MISSING'], HEAD: [401], POST: [401, 'TOKEN_MISSING'] },
+      },
+      { route: 'DELETE /-/api/tokens/:id', url: () => `/-/api/tokens/${'0'.repeat(20)}`, answers: { DELETE: [401, 'TOKEN_MISSING'] } },
       { route: 'no route: an unknown /-/api/ path', url: () => '/-/api/nothing', answers: {} },
       { route: 'no route: an unknown /-/ path', url: () => '/-/nothing', answers: {} },
     ];
@@ -621,6 +627,7 @@ describe('route rules, in process', () => {
         '/-/aci/localhost/app/9.9.9/linux/amd64.aci',
         '/-/keys/abc.asc',
         '/-/api/images/localhost/nothing',
+        '/-/api/nothing',
       ]) {
         await compare(open, url);
       }

@@ -5,6 +5,7 @@
  * against the served description with no extra field allowed.
  */
 import type { FastifyInstance } from 'fastify';
+import { tokenProperties, tokenRequired } from './token-json.ts';
 
 /** Fastify's shared-schema reference to one of the schemas below. */
 export const ref = (id: keyof typeof shared) => ({ $ref: `${id}#` });
@@ -47,6 +48,7 @@ const shared = {
     required: [...versionRequired, 'latest'],
     properties: { ...versionProperties, latest: { type: 'boolean' } },
   },
+  Token: { type: 'object', description: 'A token, without its secret', required: tokenRequired, properties: tokenProperties },
 } as const;
 
 /** Adds the shared schemas to the root instance, where every route and the OpenAPI generator see them. */
@@ -63,9 +65,11 @@ export const security: Record<'public' | 'token' | 'optionalToken', Requirement[
 };
 
 const ERROR_MEANING: Record<number, string> = {
+  400: 'The body is not valid JSON, or is empty, though its Content-Type says JSON',
   401: 'No token, or one that is not valid (WWW-Authenticate says how to send one)',
   403: 'The token lacks the scope or the prefix for this',
   404: 'Nothing by that name',
+  413: 'The body is larger than the route reads',
   422: 'A parameter is not valid; the code names which',
   429: 'Too many failed authentications from this address; requests with credentials wait for Retry-After',
 };

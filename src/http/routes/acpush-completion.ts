@@ -5,6 +5,7 @@ import { invalid, isAcihostError } from '../../errors.ts';
 import { statusOf } from '../error-handler.ts';
 import type { CompletionAnswer } from '../completion-answer.ts';
 import { countFailedAuth } from '../failed-auth-limit.ts';
+import { markRefusedIn200 } from '../token-use.ts';
 
 const MAX_REPORT_BYTES = 64 * 1024;
 
@@ -45,6 +46,7 @@ export async function completionAnswer(request: FastifyRequest, work: () => Prom
     await work();
     return { success: true };
   } catch (e) {
+    markRefusedIn200(request);
     if (isAcihostError(e)) {
       // A wrong token here is answered 200 like any refusal, but counts against the address like a 401.
       if (e.kind === 'unauthenticated') countFailedAuth(request);

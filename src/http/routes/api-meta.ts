@@ -29,6 +29,8 @@ export async function apiMetaRoutes(app: FastifyInstance): Promise<void> {
     reply.header('content-type', 'application/json; charset=utf-8').header('cache-control', 'no-cache').send(document),
   );
   app.all('/-/api/*', async (request) => {
-    throw notFound('API_NOT_FOUND', `no API route ${request.method} ${request.url.split('?')[0]}; /-/api/openapi.json lists them`);
+    // A HEAD is answered as its GET, Content-Length included.
+    const method = request.method === 'HEAD' ? 'GET' : request.method;
+    throw notFound('API_NOT_FOUND', `no API route ${method} ${request.url.split('?')[0]}; /-/api/openapi.json lists them`);
   });
 }

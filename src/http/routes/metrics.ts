@@ -23,6 +23,8 @@ export async function metricsRoutes(
     metrics.indexVersions.set(registry.catalog.size);
     // Counted by the upload service and the sweep: a scrape never lists the sessions.
     metrics.uploadSessions.set(registry.uploads.openSessions);
+    // From the polled token records: a scrape reads no storage.
+    metrics.tokensExpiring.set(registry.tokens.expiringSoon(new Date()).length);
     const served = state.certificate?.get();
     if (served) metrics.certificateExpiry.set(Math.floor(served.info.notAfter.getTime() / 1000));
     if (state.certificate) metrics.certificateValid.set(state.certificate.valid() ? 1 : 0);

@@ -95,6 +95,11 @@ export class Metrics {
     help: 'When the last scheduled verification finished (Unix time)',
     registers: [this.registry],
   });
+  readonly tokensExpiring = new Gauge({
+    name: 'acihost_tokens_expiring',
+    help: 'Tokens that expire within 14 days (made to last longer than that, not yet expired); each is audited once as token.expiring',
+    registers: [this.registry],
+  });
   // Webhook deliveries (src/registry/webhooks/), counted by the replica that made each attempt.
   readonly webhookAttempts = new Counter({
     name: 'acihost_webhook_attempts_total',
