@@ -1,10 +1,10 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify';
+import type { FastifyInstance, FastifyRequest, FastifySchemaValidationError } from 'fastify';
 import { WEBHOOK_EVENTS, type WebhookEvent } from '../../config/webhooks-schema.ts';
 import { invalid } from '../../errors.ts';
-import { authorize, authorizeScope, type TokenRecord } from '../../registry/access/tokens.ts';
+import { TokenManager } from '../../registry/access/token-admin.ts';
+import { authorize } from '../../registry/access/tokens.ts';
 import type { Registry } from '../../registry/registry.ts';
 import type { Subscription } from '../../registry/webhooks/webhooks.ts';
-import { prefixCovers } from '../../names.ts';
 import { errorResponses, ref, security } from '../api/schemas.ts';
 import { presentedToken } from '../credentials.ts';
 
@@ -26,25 +26,22 @@ const DELIVERIES_LIMIT = 100;
 export async function apiWebhookRoutes(app: FastifyInstance, opts: { registry: Registry }): Promise<void> {
   const { registry } = opts;
   const { webhooks } = registry;
+  const managers = new WeakMap<FastifyRequest, TokenManager>();
+  const managerOf = (request: FastifyRequest) => managers.get(request)!;
 
-  async function admin(request: FastifyRequest, reply: FastifyReply): Promise<TokenRecord> {
-    // Secrets are answered here: nothing may keep a copy.
+  // Before the body is read: a stranger's request is a 401 whatever it sends. Encapsulated in
+  // this plugin, so only these routes authenticate here; a secret is answered here, so nothing keeps a copy.
+  app.addHook('onRequest', async (request, reply) => {
     reply.header('cache-control', 'no-store');
-    const token = await registry.tokens.authenticate(presentedToken(request));
-    authorizeScope(token, 'admin');
-    return token;
-  }
+    managers.set(request, TokenManager.admin(await registry.tokens.authenticate(presentedToken(request))));
+  });
 
-  /** The subscription, when it is within the token's prefixes. */
-  async function owned(token: TokenRecord, id: string): Promise<Subscription> {
-    const found = await webhooks.get(id);
-    authorize(token, 'admin', found.prefix);
-    return found;
-  }
+  /** The subscription, when it is at or below the token's prefixes; any other is as unknown, so ids cannot be probed. */
+  const owned = (manager: TokenManager, id: string): Promise<Subscription> => webhooks.get(id, (prefix) => manager.covers(prefix));
 
   app.get('/-/api/webhooks', { schema: listSchema }, async (request, reply) => {
-    const token = await admin(request, reply);
-    const visible = (await webhooks.list()).filter((s) => token.prefixes.some((p) => prefixCovers(p, s.prefix)));
+    const manager = managerOf(request);
+    const visible = (await webhooks.list()).filter((s) => manager.covers(s.prefix));
     return reply.send({ webhooks: visible });
   });
 
@@ -52,9 +49,9 @@ export async function apiWebhookRoutes(app: FastifyInstance, opts: { registry: R
     '/-/api/webhooks',
     { schema: createSchema, bodyLimit: 16 * 1024, preValidation: refuseUnknownFields, schemaErrorFormatter: requestErrors },
     async (request, reply) => {
-      const token = await admin(request, reply);
+      const manager = managerOf(request);
       const body = request.body;
-      authorize(token, 'admin', body.prefix);
+      authorize(manager.bound!, 'admin', body.prefix);
       const made = await webhooks.add(
         {
           prefix: body.prefix,
@@ -64,7 +61,7 @@ export async function apiWebhookRoutes(app: FastifyInstance, opts: { registry: R
           allowHttp: body.allowHttp ?? false,
           allowPrivateTarget: body.allowPrivateTarget ?? false,
         },
-        token.id,
+        manager.actor,
         'api',
       );
       request.log.info({ subscription: made.subscription.id, prefix: body.prefix }, 'webhook subscription added');
@@ -73,9 +70,9 @@ export async function apiWebhookRoutes(app: FastifyInstance, opts: { registry: R
   );
 
   app.delete<{ Params: { id: string } }>('/-/api/webhooks/:id', { schema: deleteSchema }, async (request, reply) => {
-    const token = await admin(request, reply);
-    const { id } = await owned(token, request.params.id);
-    const removed = await webhooks.remove(id, token.id);
+    const manager = managerOf(request);
+    const { id } = await owned(manager, request.params.id);
+    const removed = await webhooks.remove(id, manager.actor);
     request.log.info({ subscription: id }, 'webhook subscription removed');
     return reply.send({ removed });
   });
@@ -84,8 +81,8 @@ export async function apiWebhookRoutes(app: FastifyInstance, opts: { registry: R
     '/-/api/webhooks/:id/deliveries',
     { schema: deliveriesSchema, schemaErrorFormatter: requestErrors },
     async (request, reply) => {
-      const token = await admin(request, reply);
-      const { id } = await owned(token, request.params.id);
+      const manager = managerOf(request);
+      const { id } = await owned(manager, request.params.id);
       return reply.send({ deliveries: await webhooks.deliveries(id, request.query.limit) });
     },
   );
@@ -184,7 +181,7 @@ const createSchema = {
       required: ['webhook', 'secret'],
       properties: { webhook: webhookSchema, secret: { type: ['string', 'null'] } },
     },
-    ...errorResponses(401, 403, 422, 429),
+    ...errorResponses(400, 401, 403, 413, 422, 429),
   },
 };
 

@@ -198,13 +198,15 @@ export class Subscriptions {
     return this.signing().find((s) => s.id === id);
   }
 
-  async get(id: string): Promise<Subscription> {
+  /** The subscription with `id`, when `visible` lets its prefix be seen; any other is answered as unknown. */
+  async get(id: string, visible: (prefix: string) => boolean = () => true): Promise<Subscription> {
     const found = (await this.list()).find((s) => s.id === id);
-    if (!found)
+    if (!found || !visible(found.prefix)) {
       throw notFound(
         'WEBHOOK_NOT_FOUND',
         `no webhook subscription with id ${JSON.stringify(id.slice(0, 100))}; acihost webhook list shows the ids`,
       );
+    }
     return found;
   }
 

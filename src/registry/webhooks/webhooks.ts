@@ -68,8 +68,9 @@ export class Webhooks {
     return this.subscriptions.list();
   }
 
-  get(id: string): Promise<Subscription> {
-    return this.subscriptions.get(id);
+  /** The subscription with `id`, when `visible` lets its prefix be seen (WEBHOOK_NOT_FOUND otherwise). */
+  get(id: string, visible?: (prefix: string) => boolean): Promise<Subscription> {
+    return this.subscriptions.get(id, visible);
   }
 
   /** Adds a subscription and audits it; `secret` is the one made for it (null when the caller gave one). */
