@@ -118,6 +118,41 @@ describe('webhook deliveries', () => {
     );
   });
 
+  it('delivers key and token events to the subscriptions their prefixes overlap', async () => {
+    const { path } = await subscribe('keys');
+    // As `acihost key retire` and the server's token expiry notice record them.
+    await t.registry.audit.record({
+      actor: 'cli:ops',
+      action: 'key.retire',
+      result: 'retired',
+      detail: { fingerprint: 'f', prefixes: ['localhost'] },
+    });
+    await t.registry.audit.record({
+      actor: null,
+      action: 'token.expiring',
+      result: 'expiring',
+      detail: { tokenId: 'x', prefixes: ['localhost/keys/ci'] },
+    });
+    await t.registry.audit.record({
+      actor: 'cli:ops',
+      action: 'key.add',
+      result: 'added',
+      name: 'localhost/other',
+      detail: { prefixes: ['localhost/other'] },
+    });
+    const kinds = await waitFor('both deliveries', () => {
+      const got = acceptedOn(path).map((r) => r.headers['x-acihost-event']);
+      return got.length === 2 ? got.sort() : undefined;
+    });
+    assert.deepEqual(kinds, ['key.retired', 'token.expiring']);
+    const expiring = JSON.parse(
+      acceptedOn(path)
+        .find((r) => r.headers['x-acihost-event'] === 'token.expiring')!
+        .body.toString(),
+    );
+    assert.deepEqual([expiring.action, expiring.detail.tokenId], ['token.expiring', 'x']);
+  });
+
   it('retries after a 500, signing each attempt anew, and shows the attempts', async () => {
     const { subscription, path } = await subscribe('flaky');
     receiver.plan = (_id, k, r) => (r.path === path && k === 1 ? 500 : 200);
