@@ -157,6 +157,9 @@ describe('JSON API: images and keys', () => {
       '/-/api/openapi.json',
       '/-/api/tokens',
       '/-/api/tokens/{id}',
+      '/-/api/webhooks',
+      '/-/api/webhooks/{id}',
+      '/-/api/webhooks/{id}/deliveries',
       '/-/health/live',
       '/-/health/ready',
     ]);
