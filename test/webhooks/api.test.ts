@@ -4,7 +4,7 @@
  * `webhook add|list|remove`, subscriptions of the configuration file and their secrets,
  * and the deliveries and metrics an operator watches.
  */
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +12,7 @@ import { ConfigError, loadConfig } from '../../src/config/load.ts';
 import { readAudit } from '../helpers/audit.ts';
 import { createFixture, type Fixture } from '../helpers/fixture.ts';
 import { fetchContract, type ApiContract } from '../helpers/openapi.ts';
-import { startTestServer, waitFor } from '../helpers/server.ts';
+import { runCli, startTestServer, waitFor } from '../helpers/server.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 const SECRET = 'config-secret-0123456789';
@@ -252,9 +252,17 @@ describe('webhook subscriptions in the configuration', () => {
     );
   });
 
-  it('stop the server from starting when a secret cannot be read', async () => {
+  it('stop the server from starting when a secret cannot be read, which check-config says first', async () => {
     const dir = await tempDir('acihost-webhooks-');
     const secretFile = join(dir, 'missing.secret');
+    const configFile = join(dir, 'config.json');
+    await writeFile(configFile, JSON.stringify({ webhooks: { subscriptions: [{ ...subscription, secretEnv: undefined, secretFile }] } }));
+    const checked = await runCli(['check-config', '--json', '--config', configFile], base);
+    assert.equal(checked.code, 2);
+    assert.deepEqual(JSON.parse(checked.stdout).problems, [`webhooks.subscriptions.0.secretFile: cannot read ${secretFile} (ENOENT)`]);
+    await writeFile(secretFile, 'a-secret-of-the-operator\n');
+    assert.equal((await runCli(['check-config', '--config', configFile], base)).code, 0);
+    await rm(secretFile);
     await assert.rejects(
       startTestServer({ config: { webhooks: { subscriptions: [{ ...subscription, secretEnv: undefined, secretFile }] } } }),
       (e: ConfigError) => {

@@ -91,62 +91,9 @@ export class Subscriptions {
     });
   }
 
-  /**
-   * Checks the configuration's subscriptions and reads their secrets (at server start: a
-   * secret that cannot be read stops the start, as any other configuration problem does).
-   */
+  /** Reads the configuration's secrets (at server start: one that cannot be read stops it). */
   resolveConfigured(env: NodeJS.ProcessEnv = process.env): void {
-    const problems: string[] = [];
-    const secrets = new Map<string, string>();
-    this.configured.forEach((c, i) => {
-      const at = `webhooks.subscriptions.${i}`;
-      const problem = (field: string, message: string) => problems.push(`${at}.${field}: ${message}`);
-      try {
-        this.checkPrefix(c.prefix);
-      } catch (e) {
-        problem('prefix', (e as Error).message);
-      }
-      try {
-        checkTargetUrl(c.url, policyOf(c));
-      } catch (e) {
-        problem('url', (e as Error).message);
-      }
-      let secret: string | undefined;
-      if (c.secretFile !== undefined) {
-        try {
-          secret = secretOfFile(readFileSync(c.secretFile, 'utf8'));
-        } catch (e) {
-          problem('secretFile', `cannot read ${c.secretFile} (${(e as NodeJS.ErrnoException).code ?? e})`);
-        }
-      } else {
-        secret = env[c.secretEnv!];
-        if (secret === undefined || secret === '') problem('secretEnv', `the variable ${c.secretEnv} is not set`);
-      }
-      if (secret === undefined || secret === '') return;
-      if (SECRET.test(secret)) secrets.set(configId(c.name), secret);
-      else
-        problem(
-          c.secretFile !== undefined ? 'secretFile' : 'secretEnv',
-          'the secret must be 16-256 printable ASCII characters without spaces or quotes',
-        );
-    });
-    if (problems.length > 0) throw new ConfigError(problems);
-    this.configSecrets = secrets;
-  }
-
-  private checkPrefix(prefix: string): void {
-    if (!isAcIdentifier(prefix)) {
-      throw invalid(
-        'WEBHOOK_PREFIX_INVALID',
-        `prefix ${JSON.stringify(prefix.slice(0, 200))} is not an image name prefix such as ${this.domain}/team`,
-      );
-    }
-    if (!prefixCovers(this.domain, prefix)) {
-      throw invalid(
-        'WEBHOOK_PREFIX_OUTSIDE_DOMAIN',
-        `prefix ${prefix} is outside this server's image domain ${this.domain}: nothing under it is ever published; use ${this.domain} or a prefix under it`,
-      );
-    }
+    this.configSecrets = readConfiguredSecrets(this.configured, this.domain, env);
   }
 
   private fromConfig(c: ConfigSubscription): Subscription {
@@ -211,7 +158,7 @@ export class Subscriptions {
   }
 
   async create(spec: NewSubscription, now = new Date()): Promise<{ subscription: Subscription; secret: string | null }> {
-    this.checkPrefix(spec.prefix);
+    checkPrefix(this.domain, spec.prefix);
     checkTargetUrl(spec.url, spec);
     if (spec.secret !== undefined) checkSecret(spec.secret);
     const record: StoredSubscription = {
@@ -249,4 +196,62 @@ const policyOf = (c: ConfigSubscription): TargetPolicy => ({
 function shown(s: StoredSubscription): Subscription {
   const { secret: _secret, ...rest } = s;
   return { ...rest, source: 'stored' };
+}
+
+/**
+ * Checks the configuration's subscriptions and reads their secrets, by subscription id; every
+ * problem is reported as a configuration problem, naming the setting (server start, check-config).
+ */
+export function readConfiguredSecrets(
+  configured: ConfigSubscription[],
+  domain: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Map<string, string> {
+  const problems: string[] = [];
+  const secrets = new Map<string, string>();
+  configured.forEach((c, i) => {
+    const problem = (field: string, message: string) => problems.push(`webhooks.subscriptions.${i}.${field}: ${message}`);
+    try {
+      checkPrefix(domain, c.prefix);
+    } catch (e) {
+      problem('prefix', (e as Error).message);
+    }
+    try {
+      checkTargetUrl(c.url, policyOf(c));
+    } catch (e) {
+      problem('url', (e as Error).message);
+    }
+    const field = c.secretFile !== undefined ? 'secretFile' : 'secretEnv';
+    let secret: string | undefined;
+    if (c.secretFile !== undefined) {
+      try {
+        secret = secretOfFile(readFileSync(c.secretFile, 'utf8'));
+      } catch (e) {
+        problem(field, `cannot read ${c.secretFile} (${(e as NodeJS.ErrnoException).code ?? e})`);
+      }
+    } else {
+      secret = env[c.secretEnv!];
+      if (!secret) problem(field, `the variable ${c.secretEnv} is not set`);
+    }
+    if (!secret) return;
+    if (SECRET.test(secret)) secrets.set(configId(c.name), secret);
+    else problem(field, 'the secret must be 16-256 printable ASCII characters without spaces or quotes');
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
+  return secrets;
+}
+
+function checkPrefix(domain: string, prefix: string): void {
+  if (!isAcIdentifier(prefix)) {
+    throw invalid(
+      'WEBHOOK_PREFIX_INVALID',
+      `prefix ${JSON.stringify(prefix.slice(0, 200))} is not an image name prefix such as ${domain}/team`,
+    );
+  }
+  if (!prefixCovers(domain, prefix)) {
+    throw invalid(
+      'WEBHOOK_PREFIX_OUTSIDE_DOMAIN',
+      `prefix ${prefix} is outside this server's image domain ${domain}: nothing under it is ever published; use ${domain} or a prefix under it`,
+    );
+  }
 }
