@@ -59,6 +59,10 @@ export const ERROR_CODES = {
   TOKEN_SCOPE_MISSING: { kind: 'forbidden', about: 'the token lacks the scope for this, such as `push` or `pull`' },
   PREFIX_NOT_ALLOWED: { kind: 'forbidden', about: "the name is outside the token's prefixes" },
   ACPUSH_UPLOAD_NOT_YOURS: { kind: 'forbidden', about: 'a token other than the one that started the upload sent to it' },
+  QUOTA_EXCEEDED: {
+    kind: 'forbidden',
+    about: 'the push would take a prefix past its quota of bytes or versions; the message names the quota and its use',
+  },
 
   // not-found
   IMAGE_NOT_FOUND: { kind: 'not-found', about: 'no such image, version or platform, or a URL no push could have made' },
@@ -70,6 +74,7 @@ export const ERROR_CODES = {
   ACPUSH_UPLOAD_EXPIRED: { kind: 'not-found', about: 'the upload was idle past `acpush.uploadExpirySeconds` and was removed' },
   ACPUSH_PART_UNKNOWN: { kind: 'not-found', about: 'an upload part other than manifest, signature and aci' },
   TOKEN_NOT_FOUND: { kind: 'not-found', only: 'cli', about: 'no token with that id' },
+  QUOTA_NOT_FOUND: { kind: 'not-found', only: 'cli', about: 'no quota is set for that prefix' },
 
   // conflict
   VERSION_EXISTS: { kind: 'conflict', about: 'that version is published with other bytes; versions are write-once' },
@@ -158,6 +163,8 @@ export const ERROR_CODES = {
   KEY_PREFIX_OUTSIDE_DOMAIN: { kind: 'invalid', only: 'cli', about: "the prefix of a key is outside the server's image domain" },
   TOKEN_PREFIX_INVALID: { kind: 'invalid', only: 'cli', about: 'the prefix of a token is not an image name prefix' },
   TOKEN_PREFIX_OUTSIDE_DOMAIN: { kind: 'invalid', only: 'cli', about: "the prefix of a token is outside the server's image domain" },
+  QUOTA_PREFIX_INVALID: { kind: 'invalid', only: 'cli', about: 'the prefix of a quota is not an image name prefix' },
+  QUOTA_PREFIX_OUTSIDE_DOMAIN: { kind: 'invalid', only: 'cli', about: "the prefix of a quota is outside the server's image domain" },
   IMPORT_NO_KEYS_FILE: { kind: 'invalid', only: 'cli', about: '`--trust-keys` was given, but the directory has no `pubkeys.gpg`' },
 
   // too-many
