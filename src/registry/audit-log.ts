@@ -3,9 +3,19 @@ import { isAcihostError } from '../errors.ts';
 import { layout } from '../storage/layout.ts';
 import type { Storage } from '../storage/storage.ts';
 
-export type AuditAction = 'push' | 'delete' | 'key.add' | 'key.remove' | 'key.retire' | 'key.activate' | 'token.create' | 'token.revoke';
+export type AuditAction =
+  | 'push'
+  | 'delete'
+  | 'key.add'
+  | 'key.remove'
+  | 'key.retire'
+  | 'key.activate'
+  | 'token.create'
+  | 'token.revoke'
+  | 'quota.set'
+  | 'quota.remove';
 export type AuditResult =
-  'created' | 'unchanged' | 'deleted' | 'added' | 'removed' | 'retired' | 'activated' | 'revoked' | 'refused' | 'failed';
+  'created' | 'unchanged' | 'deleted' | 'added' | 'removed' | 'retired' | 'activated' | 'revoked' | 'refused' | 'failed' | 'set';
 
 /**
  * One mutation, as one JSON line. Every field is always present (null when it does
