@@ -23,6 +23,7 @@ export async function metricsRoutes(
     metrics.indexVersions.set(registry.catalog.size);
     // Counted by the upload service and the sweep: a scrape never lists the sessions.
     metrics.uploadSessions.set(registry.uploads.openSessions);
+    metrics.recordQuotas(registry.quotas.uses());
     const served = state.certificate?.get();
     if (served) metrics.certificateExpiry.set(Math.floor(served.info.notAfter.getTime() / 1000));
     if (state.certificate) metrics.certificateValid.set(state.certificate.valid() ? 1 : 0);
