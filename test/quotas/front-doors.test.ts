@@ -3,6 +3,7 @@
  * does not fit before it is stored: curl's /-/push, acpush (at its start, or when its
  * image passes what is left, reported at completion), and `acihost import`.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -128,6 +129,17 @@ describe('quotas: the command line and every front door', () => {
 
       await cli('set', '--prefix', PREFIX, '--max-versions', String(versions + 1));
       assert.equal((await fx.push({ name: `${PREFIX}/app`, version: nextVersion() })).status, 201);
+    });
+
+    it('stops an image as it grows past what is left, and curl still reads the answer', async () => {
+      const { bytes } = await used();
+      // Declared 2 MiB: past what is left only once more than 104 KiB of it has arrived.
+      await cli('set', '--prefix', PREFIX, '--max-bytes', String(bytes + 2 * 1024 * 1024 - 64 * 1024));
+      const res = await unchanged(() =>
+        fx.push({ name: `${PREFIX}/app`, version: nextVersion(), entries: [{ name: 'rootfs/blob', body: randomBytes(2 * 1024 * 1024) }] }),
+      );
+      assert.equal(res.status, 403, res.raw);
+      assert.match(res.json.error.message, /^the image is larger than the \d+ bytes left to it: the quota of localhost\/team allows/);
     });
   });
 
