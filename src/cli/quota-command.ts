@@ -64,8 +64,8 @@ export async function quotaSet(config: Config, _args: string[], values: CliValue
   return withRegistry(config, async (registry) => {
     await registry.quotas.store.set(prefix, limits);
     await auditCli(registry, { action: 'quota.set', name: prefix, result: 'set', detail: { prefix, ...limits } });
-    await registry.quotas.load();
-    const quota = registry.quotas.uses().find((q) => q.prefix === prefix)!;
+    await registry.quotas.load(prefix);
+    const quota = registry.quotas.covering(prefix).find((q) => q.prefix === prefix)!;
     out(describe(quota));
     const over =
       (quota.maxBytes !== null && quota.usedBytes > quota.maxBytes) ||

@@ -129,6 +129,9 @@ describe('quotas: the command line and every front door', () => {
 
       await cli('set', '--prefix', PREFIX, '--max-versions', String(versions + 1));
       assert.equal((await fx.push({ name: `${PREFIX}/app`, version: nextVersion() })).status, 201);
+      const below = await cli('set', '--prefix', PREFIX, '--max-versions', String(versions));
+      assert.equal(below.code, 0);
+      assert.match(below.stderr, /holds more than the quota allows already; pushes under it are refused until versions are deleted/);
     });
 
     it('stops an image as it grows past what is left, and curl still reads the answer', async () => {

@@ -98,10 +98,10 @@ export class Quotas {
     return this.store.coveringAll([name]).map((q) => this.useOfQuota(q));
   }
 
-  /** For the CLI, whose index starts empty: reads the quotas, and what is published under each. */
-  async load(): Promise<void> {
+  /** For the CLI, whose index starts empty: reads the quotas, and what is published under each (or under `only`). */
+  async load(only?: string): Promise<void> {
     await this.store.mirror.refresh();
-    await this.loadUnder(this.store.all().map((q) => q.prefix));
+    await this.loadUnder(only === undefined ? this.store.all().map((q) => q.prefix) : [only]);
   }
 
   /**
