@@ -136,7 +136,7 @@ describe('quota claims: pushes over three replicas, in random interleavings', ()
   });
 
   /** One push as the publisher makes it: admitted, claimed at the commit, the record written, journaled, released. */
-  async function push(replica: (typeof replicas)[number], prefix: string, size: number): Promise<boolean> {
+  async function push(replica: (typeof replicas)[number], prefix: string, size: number, journal = true): Promise<boolean> {
     const record = versionRecord(`${prefix}/app`, { version: `1.0.${++version}`, size }, version);
     let admission;
     try {
@@ -147,7 +147,8 @@ describe('quota claims: pushes over three replicas, in random interleavings', ()
       try {
         assert.ok(await createOnce(storage, layout.versionRecord(record), serializeVersionRecord(record)));
         replica.catalog.add(record);
-        journaled = await replica.changes.record('put', record);
+        // Without its journal entry, the other replicas learn of the version from its claim alone.
+        journaled = journal && (await replica.changes.record('put', record));
       } finally {
         await commit?.release(!journaled);
       }
@@ -158,6 +159,12 @@ describe('quota claims: pushes over three replicas, in random interleavings', ()
     } finally {
       await replica.quotas.releaseAdmission(admission);
     }
+  }
+
+  async function claimsLeft(): Promise<string[]> {
+    const left: string[] = [];
+    for await (const o of storage.list(layout.quotaClaims)) left.push(o.key);
+    return left;
   }
 
   async function published(prefix: string): Promise<{ bytes: number; versions: number }> {
@@ -182,15 +189,7 @@ describe('quota claims: pushes over three replicas, in random interleavings', ()
       assert.ok(results.some(Boolean), 'at least one fits');
       const refusedButFitting = sizes.filter((s, i) => !results[i] && s <= limit - use.bytes);
       assert.ok(refusedButFitting.length < sizes.length, 'not every push is refused');
-      assert.deepEqual(
-        await (async () => {
-          const left: string[] = [];
-          for await (const o of storage.list(layout.quotaClaims)) left.push(o.key);
-          return left;
-        })(),
-        [],
-        'no claim left',
-      );
+      assert.deepEqual(await claimsLeft(), [], 'no claim left');
     });
   }
 
@@ -201,6 +200,16 @@ describe('quota claims: pushes over three replicas, in random interleavings', ()
     assert.equal(await push(replicas[1]!, prefix, 600), false);
     assert.ok(await push(replicas[2]!, prefix, 400));
     assert.deepEqual(await published(prefix), { bytes: 1000, versions: 2 });
+  });
+
+  it('a version whose journal entry was lost is counted by its claim on the other replicas, and only once', async () => {
+    const prefix = 'localhost/unjournaled';
+    await replicas[0]!.quotas.store.set(prefix, { maxBytes: 1000, maxVersions: null });
+    assert.ok(await push(replicas[0]!, prefix, 600, false));
+    assert.equal(await push(replicas[1]!, prefix, 401), false, 'counted through the claim kept');
+    assert.ok(await push(replicas[2]!, prefix, 400), 'the claim and the version it became count once');
+    assert.equal(await replicas[0]!.quotas.sweep(), 0, 'the claim stays until it expires');
+    assert.equal((await claimsLeft()).length, 1);
   });
 
   it('a version quota over three replicas takes exactly as many as it allows', async () => {

@@ -140,6 +140,11 @@ export class Catalog {
     return use;
   }
 
+  /** A specific version if this index has it, without asking storage. */
+  get(c: Coordinates): VersionRecord | undefined {
+    return this.known(c);
+  }
+
   /** A specific version; consults storage when this index has not seen it yet. */
   async find(c: Coordinates): Promise<VersionRecord | undefined> {
     const known = this.known(c);

@@ -216,17 +216,19 @@ export class Quotas {
    * version once the journal is read.
    */
   private async look(own: Claim, quotas: QuotaRecord[]): Promise<Verdict> {
-    const claims = await this.claims.current();
+    const claims = (await this.claims.current()).filter((c) => c.id !== own.id);
     await this.changes.catchUp();
     await this.loadUnder(quotas.map((q) => q.prefix));
-    const others: Claim[] = [];
-    for (const c of claims) {
-      if (c.id === own.id) continue;
-      // A commit claim kept after its version was published counts once, as that version.
-      if (c.version && (await this.catalog.find(c.version))?.blob === c.version.blob) continue;
-      others.push(c);
-    }
-    return judge(own, quotas, others, (prefix) => this.useOf(prefix));
+    // A version whose claim is still there may be published already: storage says.
+    for (const c of claims) if (c.version && !this.catalog.get(c.version)) await this.catalog.find(c.version);
+    // Nothing awaits from here on, so each push counts once: as its claim, or as its published version.
+    const published = (c: Claim) => c.version !== undefined && this.catalog.get(c.version)?.blob === c.version.blob;
+    return judge(
+      own,
+      quotas,
+      claims.filter((c) => !published(c)),
+      (prefix) => this.useOf(prefix),
+    );
   }
 
   private useOfQuota(q: QuotaRecord): QuotaUse {
