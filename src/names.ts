@@ -104,21 +104,27 @@ export function assertPublishableVersion(version: string): void {
   }
 }
 
+const PREFIX_CODES = {
+  KEY: { invalid: 'KEY_PREFIX_INVALID', outside: 'KEY_PREFIX_OUTSIDE_DOMAIN' },
+  TOKEN: { invalid: 'TOKEN_PREFIX_INVALID', outside: 'TOKEN_PREFIX_OUTSIDE_DOMAIN' },
+  QUOTA: { invalid: 'QUOTA_PREFIX_INVALID', outside: 'QUOTA_PREFIX_OUTSIDE_DOMAIN' },
+} as const;
+
 /**
  * Refuses a prefix that is not an AC identifier under `domain`: every pushed name
  * is under the image domain, so a key or token for any other prefix could never
- * serve. `what` names the thing refused in its error codes (KEY_..., TOKEN_...).
+ * serve. `what` names the thing refused in its error codes (KEY_..., TOKEN_..., QUOTA_...).
  */
-export function checkDomainPrefix(domain: string, prefix: string, what: 'KEY' | 'TOKEN'): void {
+export function checkDomainPrefix(domain: string, prefix: string, what: 'KEY' | 'TOKEN' | 'QUOTA'): void {
   if (!isAcIdentifier(prefix)) {
     throw invalid(
-      what === 'KEY' ? 'KEY_PREFIX_INVALID' : 'TOKEN_PREFIX_INVALID',
+      PREFIX_CODES[what].invalid,
       `prefix ${JSON.stringify(prefix)} is not an AC identifier; use a lowercase name prefix such as ${domain}/team`,
     );
   }
   if (!prefixCovers(domain, prefix)) {
     throw invalid(
-      what === 'KEY' ? 'KEY_PREFIX_OUTSIDE_DOMAIN' : 'TOKEN_PREFIX_OUTSIDE_DOMAIN',
+      PREFIX_CODES[what].outside,
       `prefix ${prefix} is outside this server's image domain ${domain}; use ${domain} or a prefix under it (set ACIHOST_PUBLIC_URL for another domain)`,
     );
   }

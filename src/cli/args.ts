@@ -13,6 +13,8 @@ export const CLI_OPTIONS = {
   force: { type: 'boolean' },
   'dry-run': { type: 'boolean' },
   'trust-keys': { type: 'string' },
+  'max-bytes': { type: 'string' },
+  'max-versions': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } satisfies ParseArgsConfig['options'];

@@ -43,6 +43,8 @@ export const OPTION_VALUES: Partial<Record<OptionName, string>> = {
   expires: 'DURATION',
   since: 'YYYY-MM-DD',
   'trust-keys': 'PREFIX',
+  'max-bytes': 'BYTES',
+  'max-versions': 'N',
 };
 
 type Work = (config: Config, args: string[], values: CliValues) => Promise<number>;
@@ -71,6 +73,7 @@ export const GROUPS: Group[] = [
   { name: 'key', summary: 'manage the public keys trusted to sign pushes' },
   { name: 'token', summary: 'manage the tokens that authorize pushes, deletes and pulls' },
   { name: 'cert', summary: 'inspect the TLS certificate, or renew an ACME one' },
+  { name: 'quota', summary: 'limit the bytes and versions stored under a name prefix' },
 ];
 
 export const COMMANDS: Command[] = [
@@ -186,6 +189,42 @@ export const COMMANDS: Command[] = [
     example: 'acihost token revoke 78fd8483707cae3c0521',
     notes: 'The ID is the part between acih_ and the next _; acihost token list shows them.',
     run: withConfig(async () => (await import('./token-command.ts')).tokenRevoke),
+  },
+  {
+    name: 'quota set',
+    summary: 'set the most bytes and versions the names at or below a prefix may hold together',
+    usage: 'quota set --prefix PREFIX [--max-bytes BYTES] [--max-versions N]',
+    args: none,
+    options: {
+      prefix: 'the name prefix: the image domain or under it (required)',
+      'max-bytes': 'the most bytes of .aci files, such as 5000000000, 5GB or 4.5GiB (default: no limit)',
+      'max-versions': 'the most versions, each version, os and arch counting once (default: no limit)',
+    },
+    config: true,
+    example: 'acihost quota set --prefix aci.example.com/team --max-bytes 50GiB --max-versions 500',
+    notes:
+      'Replaces the quota the prefix had; it holds from the next push, on every server within 2 seconds. What is stored already stays.',
+    run: withConfig(async () => (await import('./quota-command.ts')).quotaSet),
+  },
+  {
+    name: 'quota list',
+    summary: 'list the quotas with what is used of each',
+    usage: 'quota list [--json]',
+    args: none,
+    options: { json: 'print a JSON array' },
+    config: true,
+    example: 'acihost quota list --json',
+    run: withConfig(async () => (await import('./quota-command.ts')).quotaList),
+  },
+  {
+    name: 'quota remove',
+    summary: 'remove the quota of a prefix',
+    usage: 'quota remove --prefix PREFIX',
+    args: none,
+    options: { prefix: 'the prefix whose quota goes (required)' },
+    config: true,
+    example: 'acihost quota remove --prefix aci.example.com/team',
+    run: withConfig(async () => (await import('./quota-command.ts')).quotaRemove),
   },
   {
     name: 'cert info',

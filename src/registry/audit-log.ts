@@ -13,9 +13,22 @@ export type AuditAction =
   | 'token.create'
   | 'token.revoke'
   // Recorded by the server itself (actor null), once per token, two weeks before it expires.
-  | 'token.expiring';
+  | 'token.expiring'
+  | 'quota.set'
+  | 'quota.remove';
 export type AuditResult =
-  'created' | 'unchanged' | 'deleted' | 'added' | 'removed' | 'retired' | 'activated' | 'revoked' | 'refused' | 'failed' | 'expiring';
+  | 'created'
+  | 'unchanged'
+  | 'deleted'
+  | 'added'
+  | 'removed'
+  | 'retired'
+  | 'activated'
+  | 'revoked'
+  | 'refused'
+  | 'failed'
+  | 'expiring'
+  | 'set';
 
 /**
  * One mutation, as one JSON line. Every field is always present (null when it does

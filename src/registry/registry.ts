@@ -18,6 +18,7 @@ import type { VersionRecord } from './catalog/version-record.ts';
 import { Deleter } from './publish/deleter.ts';
 import { Publisher } from './publish/publisher.ts';
 import { PushService } from './publish/push-service.ts';
+import { Quotas } from './quota/quotas.ts';
 import type { StageContext } from './publish/stage-image.ts';
 import type { StepHook } from './publish/steps.ts';
 import { KeyExpiryWatch } from './trust/key-expiry-watch.ts';
@@ -80,6 +81,8 @@ export class Registry {
   readonly tokenAdmin: TokenAdmin;
   readonly access: ReadAccess;
   readonly audit: AuditLog;
+  /** The quotas per prefix, and what is used of them. */
+  readonly quotas: Quotas;
   /** The front doors: curl pushes and imports, acpush, deletes. */
   readonly pushes: PushService;
   readonly uploads: AcpushUploads;
@@ -115,6 +118,14 @@ export class Registry {
     this.tokenAdmin = new TokenAdmin({ tokens: this.tokens, audit: this.audit, domain: this.domain, defaultExpirySeconds });
     this.tokenExpiry = new TokenExpiryWatch({ storage, tokens: this.tokens, audit: this.audit, log });
     this.changes = new ChangeJournal(storage, this.catalog, log);
+    this.quotas = new Quotas({
+      storage,
+      catalog: this.catalog,
+      changes: this.changes,
+      domain: this.domain,
+      admissionSeconds: settings.acpush.uploadExpirySeconds,
+      onBadRecord,
+    });
     const { onStep, onBytes } = hooks;
     this.deleter = new Deleter({ storage, catalog: this.catalog, audit: this.audit, onStep, changes: this.changes });
     const publisher = new Publisher({
@@ -126,15 +137,17 @@ export class Registry {
       onBytes,
       audit: this.audit,
       changes: this.changes,
+      quotas: this.quotas,
     });
     const context: StageContext = { storage, limits: settings.limits, keys: () => this.keys.verificationKeys(), onBytes };
-    this.pushes = new PushService({ context, publisher, audit: this.audit });
+    this.pushes = new PushService({ context, publisher, audit: this.audit, quotas: this.quotas });
     this.uploads = new AcpushUploads({
       context,
       publisher,
       audit: this.audit,
       expirySeconds: settings.acpush.uploadExpirySeconds,
       maxSessionsPerToken: settings.limits.maxUploadSessionsPerToken,
+      quotas: this.quotas,
     });
     this.verifier = new ScheduledVerify({
       storage,
@@ -146,10 +159,10 @@ export class Registry {
     });
   }
 
-  /** Grows whenever what discovery shows changes: a version published or deleted, a key trusted or retired. */
+  /** Grows whenever what discovery shows changes: a version published or deleted, a key trusted or retired, a quota set. */
   get generation(): number {
-    // Both generations only grow, so their sum changes whenever either does.
-    return this.catalog.generation + this.keys.mirror.generation;
+    // The generations only grow, so their sum changes whenever any does.
+    return this.catalog.generation + this.keys.mirror.generation + this.quotas.generation;
   }
 
   /** The bytes of a published image, or the range of them asked for. */
@@ -176,6 +189,7 @@ export class Registry {
   async start(): Promise<void> {
     const [restored] = await Promise.all([this.loadCatalog(), this.keys.mirror.refresh(), this.tokens.mirror.refresh()]);
     const onError = (err: unknown) => this.log.error({ err }, 'failed to refresh from storage');
+    await this.quotas.start(this.settings.upkeep.pollIntervalMs, onError);
     this.keys.mirror.start(this.settings.upkeep.pollIntervalMs, onError);
     this.tokens.mirror.start(this.settings.upkeep.pollIntervalMs, onError);
     this.changes.start(this.settings.upkeep.pollIntervalMs);
@@ -261,6 +275,8 @@ export class Registry {
       if (report.staging || report.orphanBlobs || report.abortedUploads) this.log.info(report, 'swept leftovers');
       const uploads = await this.uploads.sweep();
       if (uploads) this.log.info({ uploads }, 'swept expired acpush uploads');
+      const claims = await this.quotas.sweep();
+      if (claims) this.log.info({ claims }, 'swept expired quota claims');
       const journal = await pruneJournal(this.storage);
       if (journal) this.log.debug({ journal }, 'pruned old journal entries');
       return true;
@@ -278,6 +294,7 @@ export class Registry {
     await this.tokenExpiry.stop();
     this.keys.mirror.stop();
     this.tokens.mirror.stop();
+    this.quotas.stop();
     this.changes.stop();
     await this.verifier.stop();
     await this.storage.close();

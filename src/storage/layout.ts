@@ -28,6 +28,10 @@
  *                                                 the storage update their index within a poll (kept an hour)
  *   index/catalog.json                            a snapshot of the index with the journal time it is current to, so a
  *                                                 restart with many names reads one object and the journal since
+ *   quotas/<prefix>.json                          a quota: the most bytes and versions the names at or below <prefix> may hold
+ *   quota-claims/<claim id>-<stage>.json          create-only: a push's claim on the quotas covering its name, while it is
+ *                                                 admitted (stage admission) and while it commits (stage commit); the id
+ *                                                 (<ms since epoch, 13 digits>-<random>) orders claims; each holds its expiry
  *   acme/account.json                             the ACME account key (and its directory), shared by replicas
  *   acme/certificate.json                         the ACME certificate chain and its key, in one object so they
  *                                                 always match; every replica serves it and swaps it when it changes
@@ -50,6 +54,9 @@ export interface VersionCoordinates {
 /** The fixed objects of an upload session (the staged image has its own key, uploadImage). */
 export type UploadFile = 'session.json' | 'manifest.json' | 'signature.asc' | 'image.json' | 'failure.json' | 'completing';
 
+/** A quota claim is made when a push is admitted, and made again with the image's exact size when it commits. */
+export type QuotaClaimStage = 'admission' | 'commit';
+
 const IMAGES = 'images/';
 const VERSIONS = '/_v/';
 const TOMBSTONES = '/_d/';
@@ -70,6 +77,15 @@ export const layout = {
   acmeRenew: 'acme/renew',
   journal: 'journal/',
   indexSnapshot: 'index/catalog.json',
+  quotas: 'quotas/',
+  quotaClaims: 'quota-claims/',
+  quota: (prefix: string): string => `quotas/${prefix}.json`,
+  quotaClaim: (id: string, stage: QuotaClaimStage): string => `quota-claims/${id}-${stage}.json`,
+  /** The id and stage of a key under quota-claims/, or null. */
+  parseQuotaClaim(key: string): { id: string; stage: QuotaClaimStage } | null {
+    const m = /^quota-claims\/(\d{13}-[0-9a-f]{16})-(admission|commit)\.json$/.exec(key);
+    return m ? { id: m[1]!, stage: m[2] as QuotaClaimStage } : null;
+  },
   journalEntry: (ms: number, random: string): string => `journal/${String(ms).padStart(13, '0')}-${random}.json`,
   /** The time of a journal entry, from its key. */
   journalTime: (key: string): number => Number(key.slice('journal/'.length, 'journal/'.length + 13)),

@@ -49,6 +49,23 @@ const shared = {
     properties: { ...versionProperties, latest: { type: 'boolean' } },
   },
   Token: { type: 'object', description: 'A token, without its secret', required: tokenRequired, properties: tokenProperties },
+  Quota: {
+    type: 'object',
+    description: 'A quota: the most bytes and versions the names at or below its prefix may hold together, and what they hold',
+    required: ['prefix', 'maxBytes', 'maxVersions', 'usedBytes', 'usedVersions', 'setAt'],
+    properties: {
+      prefix: { type: 'string', examples: ['aci.example.com/team'] },
+      maxBytes: { type: ['integer', 'null'], minimum: 0, description: 'bytes of .aci files; null: no limit' },
+      maxVersions: { type: ['integer', 'null'], minimum: 0, description: 'versions (each version, os and arch once); null: no limit' },
+      usedBytes: {
+        type: ['integer', 'null'],
+        minimum: 0,
+        description: 'bytes published there now; null unless the viewer may see every name there (a private prefix overlaps it)',
+      },
+      usedVersions: { type: ['integer', 'null'], minimum: 0, description: 'versions published there now; null as for usedBytes' },
+      setAt: { type: 'string', format: 'date-time' },
+    },
+  },
 } as const;
 
 /** Adds the shared schemas to the root instance, where every route and the OpenAPI generator see them. */

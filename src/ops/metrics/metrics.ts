@@ -8,6 +8,7 @@ import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetr
 import type { CacheUse } from '../../util/byte-lru.ts';
 import type { StorageMeter } from '../../storage/metered-storage.ts';
 import type { VerifyRunSummary } from '../../registry/upkeep/scheduled-verify.ts';
+import type { QuotaUse } from '../../registry/quota/quotas.ts';
 import { RequestMetrics } from './request-metrics.ts';
 
 const STORAGE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
@@ -100,6 +101,15 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // Each quota and what is published under its prefix, set at each scrape (recordQuotas); a limit not set has no series.
+  readonly quotaBytesUsed = this.quotaGauge('acihost_quota_bytes_used', 'Bytes of .aci files published at or below each quota prefix');
+  readonly quotaBytesLimit = this.quotaGauge('acihost_quota_bytes_limit', 'The most bytes each quota allows at or below its prefix');
+  readonly quotaVersionsUsed = this.quotaGauge('acihost_quota_versions_used', 'Versions published at or below each quota prefix');
+  readonly quotaVersionsLimit = this.quotaGauge(
+    'acihost_quota_versions_limit',
+    'The most versions each quota allows at or below its prefix',
+  );
+
   // The in-memory caches of answers, by name, read at each scrape.
   readonly #caches: Record<string, CacheUse> = {};
   readonly answerCacheBytes = new Gauge({
@@ -142,6 +152,22 @@ export class Metrics {
     for (const [code, n] of Object.entries(s.problems)) this.verifyProblems.set({ code }, n);
     this.verifyDuration.set(s.seconds);
     this.verifyLastRun.set(Date.now() / 1000);
+  }
+
+  /** Every quota as it stands now; removed quotas lose their series. */
+  recordQuotas(quotas: QuotaUse[]): void {
+    for (const gauge of [this.quotaBytesUsed, this.quotaBytesLimit, this.quotaVersionsUsed, this.quotaVersionsLimit]) gauge.reset();
+    for (const q of quotas) {
+      const prefix = { prefix: q.prefix };
+      this.quotaBytesUsed.set(prefix, q.usedBytes);
+      this.quotaVersionsUsed.set(prefix, q.usedVersions);
+      if (q.maxBytes !== null) this.quotaBytesLimit.set(prefix, q.maxBytes);
+      if (q.maxVersions !== null) this.quotaVersionsLimit.set(prefix, q.maxVersions);
+    }
+  }
+
+  private quotaGauge(name: string, help: string): Gauge<'prefix'> {
+    return new Gauge({ name, help, labelNames: ['prefix'], registers: [this.registry] });
   }
 
   /** Reports `use` as the cache named `name` (acihost_answer_cache_*). */

@@ -124,6 +124,27 @@ export class Catalog {
     return out;
   }
 
+  /** The versions of `prefix` and of every name below it (segment-aligned): how many, and their .aci bytes. */
+  usageUnder(prefix: string): { bytes: number; versions: number } {
+    const use = { bytes: 0, versions: 0 };
+    const count = (name: string) => {
+      for (const versions of this.byName.get(name)!.values()) {
+        for (const r of versions.values()) {
+          use.bytes += r.size;
+          use.versions++;
+        }
+      }
+    };
+    if (this.has(prefix)) count(prefix);
+    for (let i = this.lowerBound(prefix + '/'), end = this.lowerBound(prefix + '0'); i < end; i++) count(this.names[i]!);
+    return use;
+  }
+
+  /** A specific version if this index has it, without asking storage. */
+  get(c: Coordinates): VersionRecord | undefined {
+    return this.known(c);
+  }
+
   /** A specific version; consults storage when this index has not seen it yet. */
   async find(c: Coordinates): Promise<VersionRecord | undefined> {
     const known = this.known(c);
