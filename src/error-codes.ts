@@ -70,6 +70,7 @@ export const ERROR_CODES = {
   ACPUSH_UPLOAD_EXPIRED: { kind: 'not-found', about: 'the upload was idle past `acpush.uploadExpirySeconds` and was removed' },
   ACPUSH_PART_UNKNOWN: { kind: 'not-found', about: 'an upload part other than manifest, signature and aci' },
   TOKEN_NOT_FOUND: { kind: 'not-found', only: 'cli', about: 'no token with that id' },
+  RETENTION_POLICY_NOT_FOUND: { kind: 'not-found', only: 'cli', about: 'no retention policy for exactly that prefix' },
 
   // conflict
   VERSION_EXISTS: { kind: 'conflict', about: 'that version is published with other bytes; versions are write-once' },
@@ -159,6 +160,13 @@ export const ERROR_CODES = {
   TOKEN_PREFIX_INVALID: { kind: 'invalid', only: 'cli', about: 'the prefix of a token is not an image name prefix' },
   TOKEN_PREFIX_OUTSIDE_DOMAIN: { kind: 'invalid', only: 'cli', about: "the prefix of a token is outside the server's image domain" },
   IMPORT_NO_KEYS_FILE: { kind: 'invalid', only: 'cli', about: '`--trust-keys` was given, but the directory has no `pubkeys.gpg`' },
+  RETENTION_PREFIX_INVALID: { kind: 'invalid', only: 'cli', about: 'the prefix of a retention policy is not an image name prefix' },
+  RETENTION_PREFIX_OUTSIDE_DOMAIN: {
+    kind: 'invalid',
+    only: 'cli',
+    about: "the prefix of a retention policy is outside the server's image domain",
+  },
+  RETENTION_PATTERN_INVALID: { kind: 'invalid', only: 'cli', about: '`--protect` is not a valid regular expression' },
 
   // too-many
   UPLOADS_CONCURRENCY_LIMIT: { kind: 'too-many', about: 'the token is already sending `limits.maxConcurrentUploadsPerToken` uploads' },

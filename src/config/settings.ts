@@ -125,6 +125,10 @@ export const SETTINGS: Record<SettingPath, SettingNotes> = {
     about:
       're-check every published image inside the server this often (the first run one interval after start), results in /-/metrics; 0: off',
   },
+  'retention.intervalSeconds': {
+    about:
+      'apply the retention policies (acihost retention set) inside the server this often (the first run one interval after start; of replicas sharing storage, one does each run); 0: off',
+  },
   'log.level': { about: 'least severe log level written' },
   'metrics.requireToken': { about: 'false: GET /-/metrics is open; true: it needs a token with the metrics scope' },
   'rateLimit.failedAuthAttempts': { about: 'failed authentications allowed per client address within the window before 429' },

@@ -3,7 +3,17 @@ import { isAcihostError } from '../errors.ts';
 import { layout } from '../storage/layout.ts';
 import type { Storage } from '../storage/storage.ts';
 
-export type AuditAction = 'push' | 'delete' | 'key.add' | 'key.remove' | 'key.retire' | 'key.activate' | 'token.create' | 'token.revoke';
+export type AuditAction =
+  | 'push'
+  | 'delete'
+  | 'key.add'
+  | 'key.remove'
+  | 'key.retire'
+  | 'key.activate'
+  | 'token.create'
+  | 'token.revoke'
+  | 'retention.set'
+  | 'retention.remove';
 export type AuditResult =
   'created' | 'unchanged' | 'deleted' | 'added' | 'removed' | 'retired' | 'activated' | 'revoked' | 'refused' | 'failed';
 

@@ -20,6 +20,7 @@ import type { StepHook } from './publish/steps.ts';
 import { KeyExpiryWatch } from './trust/key-expiry-watch.ts';
 import { KeyStore } from './trust/keyring.ts';
 import { ScheduledVerify, type VerifyRunSummary } from './upkeep/scheduled-verify.ts';
+import { Retention, type RetentionRunSummary } from './upkeep/retention.ts';
 import { sweep } from './upkeep/sweep.ts';
 
 const SWEEP_INTERVAL_MS = 10 * 60 * 1000;
@@ -33,6 +34,7 @@ export interface RegistrySettings {
   access: Config['access'];
   upkeep: Pick<Config['storage'], 'pollIntervalMs' | 'sweepGraceSeconds' | 'indexSnapshotNames'>;
   verify: Config['verify'];
+  retention: Config['retention'];
 }
 
 export function registrySettings(config: Config): RegistrySettings {
@@ -45,6 +47,7 @@ export function registrySettings(config: Config): RegistrySettings {
     access: config.access,
     upkeep: { pollIntervalMs, sweepGraceSeconds, indexSnapshotNames },
     verify: config.verify,
+    retention: config.retention,
   };
 }
 
@@ -58,6 +61,8 @@ export interface RegistryHooks {
   afterSweep?: () => void;
   /** The counts of each scheduled verification (the server's metrics). */
   onVerified?: (summary: VerifyRunSummary) => void;
+  /** The counts of each scheduled retention run (the server's metrics). */
+  onRetention?: (summary: RetentionRunSummary) => void;
 }
 
 /**
@@ -77,6 +82,8 @@ export class Registry {
   readonly pushes: PushService;
   readonly uploads: AcpushUploads;
   readonly deleter: Deleter;
+  /** The retention policies, their plan and its application. */
+  readonly retention: Retention;
   private readonly storage: Storage;
   private readonly settings: RegistrySettings;
   /** How replicas sharing the storage learn of each other's publishes and deletes. */
@@ -124,6 +131,14 @@ export class Registry {
       audit: this.audit,
       expirySeconds: settings.acpush.uploadExpirySeconds,
       maxSessionsPerToken: settings.limits.maxUploadSessionsPerToken,
+    });
+    this.retention = new Retention({
+      storage,
+      catalog: this.catalog,
+      deleter: this.deleter,
+      domain: this.domain,
+      log,
+      report: hooks.onRetention ?? (() => undefined),
     });
     this.verifier = new ScheduledVerify({
       storage,
@@ -185,6 +200,7 @@ export class Registry {
     this.sweepTimer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
     if (this.settings.verify.intervalSeconds > 0) this.verifier.start(this.settings.verify.intervalSeconds);
+    if (this.settings.retention.intervalSeconds > 0) this.retention.start(this.settings.retention.intervalSeconds);
   }
 
   /** Restores the index from its snapshot and the journal since (true), or reads every record (false). */
@@ -267,6 +283,7 @@ export class Registry {
     this.tokens.mirror.stop();
     this.changes.stop();
     await this.verifier.stop();
+    await this.retention.stop();
     await this.storage.close();
   }
 }
