@@ -8,6 +8,7 @@ import { acpushRoutes } from './http/routes/acpush.ts';
 import { apiImageRoutes } from './http/routes/api-images.ts';
 import { apiKeyRoutes } from './http/routes/api-keys.ts';
 import { apiMetaRoutes } from './http/routes/api-meta.ts';
+import { apiRetentionRoutes } from './http/routes/api-retention.ts';
 import { discoveryRoutes } from './http/routes/discovery.ts';
 import { fileRoutes } from './http/routes/files.ts';
 import { keyRoutes } from './http/routes/keys.ts';
@@ -127,6 +128,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // The JSON API for tools (/-/api/...; unknown API paths answer JSON, not the page for people).
   await app.register(apiImageRoutes, { registry });
   await app.register(apiKeyRoutes, { registry });
+  await app.register(apiRetentionRoutes, { registry });
   await app.register(apiMetaRoutes);
   // pubkeys.gpg at any depth shares discovery's `/*`; a route constraint on the last segment picks it.
   await app.register(pubkeysRoutes, { registry, answers });

@@ -69,7 +69,7 @@ function decodeCursor(cursor: string): string {
   return name;
 }
 
-function parsePrefix(text: string | undefined, domain: string): string {
+export function parsePrefix(text: string | undefined, domain: string): string {
   if (text === undefined || text === '') return domain;
   const prefix = text.replace(/\/+$/, '');
   if (!isAcIdentifier(prefix))
