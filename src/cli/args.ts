@@ -13,6 +13,10 @@ export const CLI_OPTIONS = {
   force: { type: 'boolean' },
   'dry-run': { type: 'boolean' },
   'trust-keys': { type: 'string' },
+  keep: { type: 'string' },
+  'max-age': { type: 'string' },
+  protect: { type: 'string' },
+  grace: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } satisfies ParseArgsConfig['options'];
