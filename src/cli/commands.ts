@@ -216,14 +216,15 @@ export const COMMANDS: Command[] = [
   {
     name: 'audit',
     summary: 'print the audit log (pushes, deletes, key and token changes) as JSON lines',
-    usage: 'audit [--since YYYY-MM-DD]',
-    args: none,
+    usage: 'audit [export] [--since YYYY-MM-DD]',
+    // `audit export` says what it is for in a script that archives the log before audit.keepDays prunes it.
+    args: { min: 0, max: 1, name: '[export]' },
     options: {
       since: 'only the events of this day (UTC) and later',
       json: 'accepted for uniformity: the output is JSON lines already',
     },
     config: true,
-    example: 'acihost audit --since 2026-01-31 > audit.jsonl',
+    example: 'acihost audit export --since 2026-01-31 > audit.jsonl',
     run: withConfig(async () => (await import('./audit-command.ts')).auditCommand),
   },
   {

@@ -35,6 +35,7 @@ export interface RegistrySettings {
   upkeep: Pick<Config['storage'], 'pollIntervalMs' | 'sweepGraceSeconds' | 'indexSnapshotNames'>;
   verify: Config['verify'];
   retention: Config['retention'];
+  audit: Config['audit'];
 }
 
 export function registrySettings(config: Config): RegistrySettings {
@@ -48,6 +49,7 @@ export function registrySettings(config: Config): RegistrySettings {
     upkeep: { pollIntervalMs, sweepGraceSeconds, indexSnapshotNames },
     verify: config.verify,
     retention: config.retention,
+    audit: config.audit,
   };
 }
 
@@ -267,6 +269,10 @@ export class Registry {
       if (uploads) this.log.info({ uploads }, 'swept expired acpush uploads');
       const journal = await pruneJournal(this.storage);
       if (journal) this.log.debug({ journal }, 'pruned old journal entries');
+      if (this.settings.audit.keepDays > 0) {
+        const pruned = await this.audit.prune(this.settings.audit.keepDays);
+        if (pruned.events) this.log.info({ ...pruned, keepDays: this.settings.audit.keepDays }, 'pruned old days of the audit log');
+      }
       return true;
     } catch (err) {
       if (!this.closed) this.log.error({ err }, 'failed to sweep leftovers');
