@@ -59,7 +59,7 @@ export interface RegistryHooks {
   onStep?: StepHook;
   /** Hears the size of every chunk of an image streamed through (the server frees dead buffers by it). */
   onBytes?: (bytes: number) => void;
-  /** Runs when a sweep has finished (the server returns its garbage to the heap then). */
+  /** Runs when a sweep, or a scheduled retention run that removed versions, has finished (the server returns its garbage to the heap then). */
   afterSweep?: () => void;
   /** The counts of each scheduled verification (the server's metrics). */
   onVerified?: (summary: VerifyRunSummary) => void;
@@ -141,6 +141,7 @@ export class Registry {
       domain: this.domain,
       log,
       report: hooks.onRetention ?? (() => undefined),
+      afterRun: this.swept,
     });
     this.verifier = new ScheduledVerify({
       storage,

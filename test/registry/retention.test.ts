@@ -220,19 +220,23 @@ describe('applying retention', () => {
     const { storageDir, registry: first } = await site(builds(), { [APP]: { keep: 3 } });
     await first.close();
     const reports: [string, RetentionRunSummary][] = [];
-    const a = await openRegistry(storageDir, { onRetention: (s) => reports.push(['a', s]) });
-    const b = await openRegistry(storageDir, { onRetention: (s) => reports.push(['b', s]) });
+    let collections = 0;
+    const afterSweep = () => collections++;
+    const a = await openRegistry(storageDir, { onRetention: (s) => reports.push(['a', s]), afterSweep });
+    const b = await openRegistry(storageDir, { onRetention: (s) => reports.push(['b', s]), afterSweep });
     const interval = 60_000;
     const slot = NOW - (NOW % interval);
     await Promise.all([a.retention.scheduledRun(interval, slot + 10), b.retention.scheduledRun(interval, slot + 20_000)]);
     assert.equal(reports.length, 1, 'one replica ran');
     assert.deepEqual([reports[0]![1].removed, reports[0]![1].bytes], [3, 3 * 2048]);
+    assert.equal(collections, 1, 'the server collects its garbage after a run that removed versions');
     assert.deepEqual(await readdir(join(storageDir, layout.retentionRuns)), [`${String(slot).padStart(13, '0')}.json`]);
 
     // The replica that ran (the other's index, which no journal poll updates here, still holds what went).
     await (reports[0]![0] === 'a' ? a : b).retention.scheduledRun(interval, slot + interval);
     assert.equal(reports.length, 2, 'the next interval is run');
     assert.deepEqual([reports[1]![1].removed, reports[1]![1].gone], [0, 0], 'with nothing left to do');
+    assert.equal(collections, 1, 'nor after one that removed nothing');
     assert.deepEqual(
       await readdir(join(storageDir, layout.retentionRuns)),
       [`${String(slot + interval).padStart(13, '0')}.json`],

@@ -47,6 +47,7 @@ export class Retention {
   private readonly domain: string;
   private readonly log: Logger;
   private readonly report: (summary: RetentionRunSummary) => void;
+  private readonly afterRun: () => void;
   private readonly token: TokenRecord;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -59,6 +60,8 @@ export class Retention {
     domain: string;
     log: Logger;
     report: (summary: RetentionRunSummary) => void;
+    /** After a scheduled run that removed something (the server returns its garbage to the heap then, as after a sweep). */
+    afterRun?: () => void;
   }) {
     this.storage = opts.storage;
     this.catalog = opts.catalog;
@@ -66,6 +69,7 @@ export class Retention {
     this.domain = opts.domain;
     this.log = opts.log.child({ component: 'retention' });
     this.report = opts.report;
+    this.afterRun = opts.afterRun ?? (() => undefined);
     this.token = systemToken(opts.domain, RETENTION_ACTOR, ['delete']);
     this.policies = new RetentionPolicies(opts.storage, opts.domain, (key, err) =>
       this.log.warn({ key, err }, 'skipped unreadable retention policy'),
@@ -142,6 +146,7 @@ export class Retention {
     this.report(summary);
     if (summary.removed > 0 || summary.failed > 0) this.log.info(summary, 'retention removed versions');
     else this.log.debug(summary, 'retention found nothing to remove');
+    if (summary.removed > 0) this.afterRun();
     // Only the claim just made matters from now on.
     for await (const obj of this.storage.list(layout.retentionRuns)) if (obj.key < slot) await this.storage.delete(obj.key);
   }
