@@ -33,7 +33,8 @@ const USAGE_AT_EXIT = new URL('./usage-at-exit.ts', import.meta.url).pathname;
 /** 500 names of 20 versions (1.0.0 ... 4.4.0, one a day, the highest newest), each with a one-byte blob. */
 async function seed(storageDir: string): Promise<void> {
   const writes: Promise<void>[] = [];
-  const put = (key: string, body: Buffer) => mkdir(dirname(join(storageDir, key)), { recursive: true }).then(() => writeFile(join(storageDir, key), body));
+  const put = (key: string, body: Buffer) =>
+    mkdir(dirname(join(storageDir, key)), { recursive: true }).then(() => writeFile(join(storageDir, key), body));
   for (let n = 0; n < NAMES; n++) {
     for (let j = 0; j < VERSIONS_PER_NAME; j++) {
       const record: VersionRecord = {
@@ -63,7 +64,13 @@ async function seed(storageDir: string): Promise<void> {
 async function timedCommand(site: Site, args: string[], usageFile: string): Promise<{ seconds: number; rssMiB: number; stderr: string }> {
   const started = performance.now();
   const env = { ...process.env, ...site.env, BENCH_USAGE_FILE: usageFile };
-  const { stderr } = await runPinned(SERVER_CORE, process.execPath, ['--import', USAGE_AT_EXIT, CLI, ...args, '--config', site.configFile], 600_000, env);
+  const { stderr } = await runPinned(
+    SERVER_CORE,
+    process.execPath,
+    ['--import', USAGE_AT_EXIT, CLI, ...args, '--config', site.configFile],
+    600_000,
+    env,
+  );
   const seconds = (performance.now() - started) / 1000;
   const { maxRSS } = JSON.parse(await readFile(usageFile, 'utf8')) as { maxRSS: number };
   return { seconds, rssMiB: (maxRSS * 1024) / MiB, stderr };
@@ -98,7 +105,9 @@ export async function runRetentionSuite(opts: BenchOptions, work: string, say: (
     if (!plan.stderr.includes(`would remove ${REMOVED} versions`)) throw new Error(`unexpected plan: ${plan.stderr}`);
     const apply = await timedCommand(site, ['retention', 'apply'], join(site.dir, 'apply-usage.json'));
     if (!apply.stderr.includes(`removed ${REMOVED} versions`)) throw new Error(`unexpected apply: ${apply.stderr}`);
-    say(`bench: plan ${plan.seconds.toFixed(2)} s (${plan.rssMiB.toFixed(0)} MiB), apply ${apply.seconds.toFixed(2)} s (${apply.rssMiB.toFixed(0)} MiB)`);
+    say(
+      `bench: plan ${plan.seconds.toFixed(2)} s (${plan.rssMiB.toFixed(0)} MiB), apply ${apply.seconds.toFixed(2)} s (${apply.rssMiB.toFixed(0)} MiB)`,
+    );
     runs.plan.push(plan.seconds);
     runs.planRss.push(plan.rssMiB);
     runs.apply.push(apply.seconds);
@@ -108,7 +117,15 @@ export async function runRetentionSuite(opts: BenchOptions, work: string, say: (
   const of = `${NAMES * VERSIONS_PER_NAME} versions`;
   const note = `${REMOVED} removed; the command reads the whole catalogue first`;
   return [
-    figure('retention.plan.memory', `retention plan, index in memory, ${of}`, 'ms', runs.memory, undefined, undefined, 'as the scheduled run'),
+    figure(
+      'retention.plan.memory',
+      `retention plan, index in memory, ${of}`,
+      'ms',
+      runs.memory,
+      undefined,
+      undefined,
+      'as the scheduled run',
+    ),
     figure('retention.plan', `acihost retention plan, ${of}`, 's', runs.plan, undefined, undefined, note),
     figure('retention.plan.rss', `peak RSS, acihost retention plan, ${of}`, 'MiB', runs.planRss),
     figure('retention.apply', `acihost retention apply, ${of}`, 's', runs.apply, undefined, undefined, note),

@@ -3,7 +3,7 @@ import { imageDomain } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { checkDomainPrefix } from '../names.ts';
 import type { Registry } from '../registry/registry.ts';
-import { removalJson, type Removal } from '../registry/upkeep/retention-plan.ts';
+import { removalsJson, type RetentionPlan } from '../registry/upkeep/retention-plan.ts';
 import { removesAnything, type RetentionPolicy } from '../registry/upkeep/retention-policies.ts';
 import { usageError, type CliValues } from './args.ts';
 import { auditCli } from './cli-audit.ts';
@@ -96,9 +96,9 @@ const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB (${bytes} by
 const versions = (n: number) => `${n} version${n === 1 ? '' : 's'}`;
 
 /** One line per version, `NAME VERSION OS ARCH`, or the JSON the API answers. */
-function printRemovals(prefix: string, removals: Removal[], bytes: number, json: boolean | undefined): void {
-  if (json) out(JSON.stringify({ prefix, versions: removals.map(removalJson), count: removals.length, bytes }, null, 2));
-  else for (const { record: r } of removals) out(`${r.name} ${r.version} ${r.os} ${r.arch}`);
+function printRemovals(prefix: string, plan: RetentionPlan, json: boolean | undefined): void {
+  if (json) out(JSON.stringify(removalsJson(prefix, plan), null, 2));
+  else for (const { record: r } of plan.removals) out(`${r.name} ${r.version} ${r.os} ${r.arch}`);
 }
 
 /** The catalogue is read whole first: the CLI's registry does not load it by itself. */
@@ -113,9 +113,9 @@ async function withCatalog<T>(config: Config, act: (registry: Registry) => Promi
 export async function retentionPlan(config: Config, _args: string[], values: CliValues): Promise<number> {
   const prefix = scope(config, values, 'retention plan');
   return withCatalog(config, async (registry) => {
-    const { removals, bytes } = await registry.retention.plan(prefix);
-    printRemovals(prefix, removals, bytes, values.json);
-    err(`would remove ${versions(removals.length)} under ${prefix}, freeing ${mib(bytes)}`);
+    const plan = await registry.retention.plan(prefix);
+    printRemovals(prefix, plan, values.json);
+    err(`would remove ${versions(plan.removals.length)} under ${prefix}, freeing ${mib(plan.bytes)}`);
     return 0;
   });
 }
@@ -125,7 +125,7 @@ export async function retentionApply(config: Config, _args: string[], values: Cl
   const prefix = scope(config, values, 'retention apply');
   return withCatalog(config, async (registry) => {
     const result = await registry.retention.apply(prefix);
-    printRemovals(prefix, result.removals, result.bytes, values.json);
+    printRemovals(prefix, result, values.json);
     const gone = result.gone ? `; ${versions(result.gone)} already gone` : '';
     const failed = result.failed ? `; ${versions(result.failed)} failed (run it again)` : '';
     err(`removed ${versions(result.removed)} under ${prefix}, freeing ${mib(result.bytes)}${gone}${failed}`);

@@ -43,7 +43,10 @@ describe('retention plan API', () => {
     teamDelete = await token('localhost/team', 'delete');
     otherDelete = await token('localhost/other', 'delete');
     teamPush = await token('localhost/team', 'push');
-    for (const args of [['--prefix', 'localhost', '--keep', '3'], ['--prefix', 'localhost/team', '--keep', '2']]) {
+    for (const args of [
+      ['--prefix', 'localhost', '--keep', '3'],
+      ['--prefix', 'localhost/team', '--keep', '2'],
+    ]) {
       const r = await server.cli(['retention', 'set', ...args]);
       assert.equal(r.code, 0, r.stderr);
     }

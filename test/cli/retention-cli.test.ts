@@ -81,7 +81,20 @@ describe('acihost retention', () => {
   });
 
   it('sets a policy, confirms its rules and lists it, in words and as JSON', async () => {
-    const set = await ok('retention', 'set', '--prefix', 'localhost/team/', '--keep', '2', '--max-age', '4d', '--protect', RELEASE, '--grace', '1h');
+    const set = await ok(
+      'retention',
+      'set',
+      '--prefix',
+      'localhost/team/',
+      '--keep',
+      '2',
+      '--max-age',
+      '4d',
+      '--protect',
+      RELEASE,
+      '--grace',
+      '1h',
+    );
     assert.equal(set.stdout, `localhost/team  keep 2  max-age 4d  protect ${RELEASE}  grace 1h\n`);
     await ok('retention', 'set', '--prefix', 'localhost', '--max-age', '2w');
     await ok('retention', 'set', '--prefix', 'localhost/team/frozen');
@@ -143,14 +156,11 @@ describe('acihost retention', () => {
     assert.ok(changes.every((e) => e.actor?.startsWith('cli:')));
     assert.deepEqual(changes[0]!.detail, { keep: 2, maxAgeSeconds: 4 * 86400, protect: RELEASE, graceSeconds: 3600 });
     const deletes = events.filter((e) => e.action === 'delete');
-    assert.deepEqual(
-      deletes.map((e) => `${e.actor} ${e.name} ${e.version} ${e.result} ${JSON.stringify(e.detail)}`).sort(),
-      [
-        'retention localhost/other old deleted {"policy":"localhost"}',
-        `retention ${APP} 1.1.0-dev.1 deleted {"policy":"localhost/team"}`,
-        `retention ${APP} 1.1.0-dev.2 deleted {"policy":"localhost/team"}`,
-      ],
-    );
+    assert.deepEqual(deletes.map((e) => `${e.actor} ${e.name} ${e.version} ${e.result} ${JSON.stringify(e.detail)}`).sort(), [
+      'retention localhost/other old deleted {"policy":"localhost"}',
+      `retention ${APP} 1.1.0-dev.1 deleted {"policy":"localhost/team"}`,
+      `retention ${APP} 1.1.0-dev.2 deleted {"policy":"localhost/team"}`,
+    ]);
     assert.deepEqual(await auditEvents('--since', new Date(NOW + DAY).toISOString().slice(0, 10)), []);
     assert.equal((await ok('audit')).stdout, (await ok('audit', 'export')).stdout, 'audit alone prints the same');
     const wrong = await cli('audit', 'import');

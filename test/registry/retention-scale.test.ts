@@ -141,11 +141,17 @@ describe('retention over 10,000 versions', () => {
     t.diagnostic(`plan of ${VERSIONS} versions: ${(performance.now() - started).toFixed(0)} ms, ${plan.removals.length} to remove`);
     assert.deepEqual(labels(plan.removals.map((r) => r.record)), expected);
     const sizes = new Map(records.map((r) => [labels([r])[0]!, r.size]));
-    assert.equal(plan.bytes, expected.reduce((sum, l) => sum + sizes.get(l)!, 0));
+    assert.equal(
+      plan.bytes,
+      expected.reduce((sum, l) => sum + sizes.get(l)!, 0),
+    );
     // The catalogue exercises every rule: some of everything is removed, and much is kept.
     assert.ok(expected.length > VERSIONS / 5 && expected.length < (VERSIONS * 4) / 5, `${expected.length} removed`);
     for (const p of ['localhost/t0/', 'localhost/t1/a0', 'localhost/t2/', 'localhost/t3/a2 ', 'localhost/t3/a2/s1', 'localhost/t4/'])
-      assert.ok(expected.some((l) => l.startsWith(p)), `something removed under ${p}`);
+      assert.ok(
+        expected.some((l) => l.startsWith(p)),
+        `something removed under ${p}`,
+      );
     assert.ok(!expected.some((l) => l.startsWith('localhost/t1/a1')), 'the shielded prefix keeps everything');
   });
 
@@ -159,7 +165,10 @@ describe('retention over 10,000 versions', () => {
 
     const reopened = await openRegistry(storageDir);
     const gone = new Set(expected);
-    assert.deepEqual(labels(reopened.catalog.records()), labels(records).filter((l) => !gone.has(l)));
+    assert.deepEqual(
+      labels(reopened.catalog.records()),
+      labels(records).filter((l) => !gone.has(l)),
+    );
     assert.deepEqual(latestOf(reopened), latestBefore, 'every name and os/arch kept its latest');
     for (const label of latestBefore.values()) {
       const [name, version, os, arch] = label.split(' ') as [string, string, string, string];

@@ -60,11 +60,7 @@ describe('retention rules', () => {
 
   it('keep N counts by push time, not by version order', async () => {
     // 2.0.0 first, then a 1.x hotfix: keep 1 keeps the hotfix (newest push) and 2.0.0 (latest).
-    const records = [
-      pushedAgo(APP, '1.0.0', 5 * DAY, NOW),
-      pushedAgo(APP, '2.0.0', 4 * DAY, NOW),
-      pushedAgo(APP, '1.0.1', 3 * DAY, NOW),
-    ];
+    const records = [pushedAgo(APP, '1.0.0', 5 * DAY, NOW), pushedAgo(APP, '2.0.0', 4 * DAY, NOW), pushedAgo(APP, '1.0.1', 3 * DAY, NOW)];
     assert.deepEqual(await planned(records, { [APP]: { keep: 1 } }), names('1.0.0'));
   });
 
@@ -121,10 +117,7 @@ describe('retention rules', () => {
   it('judges each os/arch on its own', async () => {
     const records = [...builds(APP, 'amd64'), ...builds(APP, 'aarch64').slice(3)];
     const plan = await planned(records, { [APP]: { keep: 2 } });
-    assert.deepEqual(plan, [
-      `${APP} build-4 linux aarch64`,
-      ...names('build-1', 'build-2', 'build-3', 'build-4'),
-    ].sort());
+    assert.deepEqual(plan, [`${APP} build-4 linux aarch64`, ...names('build-1', 'build-2', 'build-3', 'build-4')].sort());
   });
 
   it('the most specific policy covering a name applies, prefixes matching whole segments only', async () => {
@@ -153,8 +146,14 @@ describe('retention rules', () => {
   it('a plan under a prefix lists only its names, each judged by its own policy', async () => {
     const { registry } = await site([...builds('localhost/team/a'), ...builds('localhost/team/b')], { localhost: { keep: 4 } });
     const plan = await registry.retention.plan('localhost/team/b', NOW);
-    assert.deepEqual(labels(plan.removals.map((r) => r.record)), ['localhost/team/b build-1 linux amd64', 'localhost/team/b build-2 linux amd64']);
-    assert.deepEqual(plan.removals.map((r) => r.policy), ['localhost', 'localhost']);
+    assert.deepEqual(labels(plan.removals.map((r) => r.record)), [
+      'localhost/team/b build-1 linux amd64',
+      'localhost/team/b build-2 linux amd64',
+    ]);
+    assert.deepEqual(
+      plan.removals.map((r) => r.policy),
+      ['localhost', 'localhost'],
+    );
     assert.equal(plan.bytes, 2 * 2048);
     await registry.close();
   });
@@ -162,7 +161,11 @@ describe('retention rules', () => {
 
 describe('applying retention', () => {
   it('removes exactly what was planned, each through the deleter, and latest stays', async () => {
-    const records = [...builds('localhost/team/a'), ...builds('localhost/team/b', 'aarch64'), pushedAgo('localhost/keep', 'x', 9 * DAY, NOW)];
+    const records = [
+      ...builds('localhost/team/a'),
+      ...builds('localhost/team/b', 'aarch64'),
+      pushedAgo('localhost/keep', 'x', 9 * DAY, NOW),
+    ];
     const { storageDir, registry } = await site(records, { 'localhost/team': { keep: 2 } });
     const plan = await registry.retention.plan(undefined, NOW);
     assert.equal(plan.removals.length, 8);
@@ -178,7 +181,9 @@ describe('applying retention', () => {
       assert.ok(!(await exists(join(storageDir, record.blob))), `${what}: blob gone`);
       const tombstone = JSON.parse(await readFile(join(storageDir, layout.recordTombstone(record, record.blob)), 'utf8'));
       assert.equal(tombstone.tokenId, 'retention', what);
-      const events = audit.filter((e) => e.action === 'delete' && e.name === record.name && e.version === record.version && e.arch === record.arch);
+      const events = audit.filter(
+        (e) => e.action === 'delete' && e.name === record.name && e.version === record.version && e.arch === record.arch,
+      );
       assert.deepEqual(
         events.map((e) => [e.actor, e.result, e.imageId, e.detail]),
         [['retention', 'deleted', record.imageId, { policy }]],
@@ -191,7 +196,10 @@ describe('applying retention', () => {
     // What stays: the two newest of each name/os/arch, which are also what latest resolves to.
     const fresh = await openRegistry(storageDir);
     const removed = new Set(labels(plan.removals.map((r) => r.record)));
-    assert.deepEqual(labels(fresh.catalog.records()), labels(records).filter((l) => !removed.has(l)));
+    assert.deepEqual(
+      labels(fresh.catalog.records()),
+      labels(records).filter((l) => !removed.has(l)),
+    );
     assert.equal(fresh.catalog.latest('localhost/team/a', 'linux', 'amd64')?.version, 'build-6');
     assert.equal(fresh.catalog.latest('localhost/team/b', 'linux', 'aarch64')?.version, 'build-6');
     assert.equal((await fresh.retention.plan(undefined, NOW)).removals.length, 0, 'nothing left to remove');
@@ -209,7 +217,11 @@ describe('applying retention', () => {
     assert.deepEqual([ra.failed, rb.failed], [0, 0]);
     const byA = labels(ra.removals.map((r) => r.record));
     const byB = labels(rb.removals.map((r) => r.record));
-    assert.deepEqual(byA.filter((l) => byB.includes(l)), [], 'no version removed by both');
+    assert.deepEqual(
+      byA.filter((l) => byB.includes(l)),
+      [],
+      'no version removed by both',
+    );
     const audit = await readAudit(storageDir);
     assert.equal(audit.length, 50, 'one deleted event per version, no refusal');
     assert.ok(audit.every((e) => e.result === 'deleted' && e.actor === 'retention'));

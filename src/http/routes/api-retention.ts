@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { authorize } from '../../registry/access/tokens.ts';
 import type { Registry } from '../../registry/registry.ts';
-import { removalJson } from '../../registry/upkeep/retention-plan.ts';
+import { removalsJson } from '../../registry/upkeep/retention-plan.ts';
 import { listQueryErrors, listQuerySchema, parsePrefix, refuseRepeatedListKeys } from '../api/list-query.ts';
-import { errorResponses, security } from '../api/schemas.ts';
+import { errorResponses, ref, security } from '../api/schemas.ts';
 import { presentedToken } from '../credentials.ts';
 
 const planSchema = {
@@ -21,22 +21,7 @@ const planSchema = {
       required: ['prefix', 'versions', 'count', 'bytes'],
       properties: {
         prefix: { type: 'string' },
-        versions: {
-          type: 'array',
-          items: {
-            type: 'object',
-            required: ['name', 'version', 'os', 'arch', 'size', 'pushedAt', 'policy'],
-            properties: {
-              name: { type: 'string', examples: ['aci.example.com/team/app'] },
-              version: { type: 'string', examples: ['1.0.0-rc.1'] },
-              os: { type: 'string', examples: ['linux'] },
-              arch: { type: 'string', examples: ['amd64'] },
-              size: { type: 'integer', minimum: 0, description: 'bytes of the .aci, freed by removing it' },
-              pushedAt: { type: 'string', format: 'date-time' },
-              policy: { type: 'string', description: 'the prefix of the policy that removes it', examples: ['aci.example.com/team'] },
-            },
-          },
-        },
+        versions: { type: 'array', items: ref('RetentionRemoval') },
         count: { type: 'integer', minimum: 0 },
         bytes: { type: 'integer', minimum: 0, description: 'what removing them all would free' },
       },
@@ -55,10 +40,8 @@ export async function apiRetentionRoutes(app: FastifyInstance, opts: { registry:
       const token = await registry.tokens.authenticate(presentedToken(request));
       const prefix = parsePrefix(request.query.prefix, registry.domain);
       authorize(token, 'delete', prefix);
-      const { removals, bytes } = await registry.retention.plan(prefix);
-      return reply
-        .header('cache-control', 'no-store')
-        .send({ prefix, versions: removals.map(removalJson), count: removals.length, bytes });
+      const plan = await registry.retention.plan(prefix);
+      return reply.header('cache-control', 'no-store').send(removalsJson(prefix, plan));
     },
   );
 }

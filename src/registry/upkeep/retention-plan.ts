@@ -25,7 +25,12 @@ const newestFirst = (a: VersionRecord, b: VersionRecord) => compareStrings(b.pus
  * grace period; `protect` matches it; it is among the `keep` most recently pushed; it was
  * pushed within `maxAge`. A policy with neither `keep` nor `maxAge` removes nothing.
  */
-export function expiredVersions(versions: readonly VersionRecord[], policy: RetentionPolicy, protect: RegExp | null, now: number): VersionRecord[] {
+export function expiredVersions(
+  versions: readonly VersionRecord[],
+  policy: RetentionPolicy,
+  protect: RegExp | null,
+  now: number,
+): VersionRecord[] {
   if (!removesAnything(policy)) return [];
   const latest = highestVersion(versions);
   const expired: VersionRecord[] = [];
@@ -64,8 +69,16 @@ export function planRetention(catalog: Catalog, policies: readonly RetentionPoli
   return { removals, bytes };
 }
 
-/** A removal as the API and the CLI's --json show it. */
-export function removalJson({ record, policy }: Removal) {
-  const { name, version, os, arch, size, pushedAt } = record;
-  return { name, version, os, arch, size, pushedAt, policy };
+/** Removals under `prefix` as the API and the CLI's --json show them. */
+export function removalsJson(prefix: string, { removals, bytes }: RetentionPlan) {
+  const versions = removals.map(({ record: { name, version, os, arch, size, pushedAt }, policy }) => ({
+    name,
+    version,
+    os,
+    arch,
+    size,
+    pushedAt,
+    policy,
+  }));
+  return { prefix, versions, count: removals.length, bytes };
 }
