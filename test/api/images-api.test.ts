@@ -155,6 +155,7 @@ describe('JSON API: images and keys', () => {
       '/-/api/images/{name}/{version}/{os}/{arch}',
       '/-/api/keys',
       '/-/api/openapi.json',
+      '/-/api/retention/plan',
       '/-/health/live',
       '/-/health/ready',
     ]);
