@@ -28,8 +28,12 @@ export const pushedAgo = (name: string, version: string, ageMs: number, now: num
   versionRecord(name, { version, arch, pushedAt: new Date(now - ageMs).toISOString() }, seq);
 
 /** A registry on `storageDir` under the image domain `localhost`, its catalogue loaded. */
-export async function openRegistry(storageDir: string, hooks: RegistryHooks = {}): Promise<Registry> {
-  const config = loadConfig({ env: { ACIHOST_STORAGE_DIR: storageDir, ACIHOST_PUBLIC_URL: 'https://localhost:8443' } });
+export const openRegistry = (storageDir: string, hooks: RegistryHooks = {}): Promise<Registry> =>
+  openRegistryWith({ ACIHOST_STORAGE_DIR: storageDir }, hooks);
+
+/** The same over the storage the variables in `env` configure (an S3 bucket). */
+export async function openRegistryWith(env: Record<string, string>, hooks: RegistryHooks = {}): Promise<Registry> {
+  const config = loadConfig({ env: { ...env, ACIHOST_PUBLIC_URL: 'https://localhost:8443' } });
   const registry = new Registry(createStorage(config), registrySettings(config), createLogger('silent'), hooks);
   await registry.catalog.load();
   return registry;
