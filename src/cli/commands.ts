@@ -215,7 +215,7 @@ export const COMMANDS: Command[] = [
   },
   {
     name: 'audit',
-    summary: 'print the audit log (pushes, deletes, key and token changes) as JSON lines',
+    summary: 'print the audit log (pushes, deletes, key, token and retention policy changes) as JSON lines',
     usage: 'audit [export] [--since YYYY-MM-DD]',
     // `audit export` says what it is for in a script that archives the log before audit.keepDays prunes it.
     args: { min: 0, max: 1, name: '[export]' },
