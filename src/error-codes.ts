@@ -81,6 +81,7 @@ export const ERROR_CODES = {
   ACPUSH_PART_UNKNOWN: { kind: 'not-found', about: 'an upload part other than manifest, signature and aci' },
   TOKEN_NOT_FOUND: { kind: 'not-found', about: 'no token with that id, or none the admin token may see' },
   QUOTA_NOT_FOUND: { kind: 'not-found', only: 'cli', about: 'no quota is set for that prefix' },
+  RETENTION_POLICY_NOT_FOUND: { kind: 'not-found', only: 'cli', about: 'no retention policy for exactly that prefix' },
 
   // conflict
   VERSION_EXISTS: { kind: 'conflict', about: 'that version is published with other bytes; versions are write-once' },
@@ -176,6 +177,13 @@ export const ERROR_CODES = {
   QUOTA_PREFIX_INVALID: { kind: 'invalid', only: 'cli', about: 'the prefix of a quota is not an image name prefix' },
   QUOTA_PREFIX_OUTSIDE_DOMAIN: { kind: 'invalid', only: 'cli', about: "the prefix of a quota is outside the server's image domain" },
   IMPORT_NO_KEYS_FILE: { kind: 'invalid', only: 'cli', about: '`--trust-keys` was given, but the directory has no `pubkeys.gpg`' },
+  RETENTION_PREFIX_INVALID: { kind: 'invalid', only: 'cli', about: 'the prefix of a retention policy is not an image name prefix' },
+  RETENTION_PREFIX_OUTSIDE_DOMAIN: {
+    kind: 'invalid',
+    only: 'cli',
+    about: "the prefix of a retention policy is outside the server's image domain",
+  },
+  RETENTION_PATTERN_INVALID: { kind: 'invalid', only: 'cli', about: '`--protect` is not a valid regular expression' },
 
   // too-many
   UPLOADS_CONCURRENCY_LIMIT: { kind: 'too-many', about: 'the token is already sending `limits.maxConcurrentUploadsPerToken` uploads' },

@@ -133,6 +133,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     onBytes: heap.streamed,
     afterSweep: heap.collectAll,
     onVerified: (summary) => metrics.recordVerifyRun(summary),
+    onRetention: (summary) => metrics.recordRetentionRun(summary),
   });
   countPushes(registry.audit, metrics);
   await registry.start();

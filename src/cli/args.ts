@@ -15,6 +15,10 @@ export const CLI_OPTIONS = {
   'trust-keys': { type: 'string' },
   'max-bytes': { type: 'string' },
   'max-versions': { type: 'string' },
+  keep: { type: 'string' },
+  'max-age': { type: 'string' },
+  protect: { type: 'string' },
+  grace: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } satisfies ParseArgsConfig['options'];

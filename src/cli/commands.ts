@@ -45,6 +45,10 @@ export const OPTION_VALUES: Partial<Record<OptionName, string>> = {
   'trust-keys': 'PREFIX',
   'max-bytes': 'BYTES',
   'max-versions': 'N',
+  keep: 'N',
+  'max-age': 'DURATION',
+  protect: 'REGEX',
+  grace: 'DURATION',
 };
 
 type Work = (config: Config, args: string[], values: CliValues) => Promise<number>;
@@ -74,6 +78,7 @@ export const GROUPS: Group[] = [
   { name: 'token', summary: 'manage the tokens that authorize pushes, deletes and pulls' },
   { name: 'cert', summary: 'inspect the TLS certificate, or renew an ACME one' },
   { name: 'quota', summary: 'limit the bytes and versions stored under a name prefix' },
+  { name: 'retention', summary: 'remove old versions by policy: set rules per name prefix, see the plan, apply it' },
 ];
 
 export const COMMANDS: Command[] = [
@@ -249,15 +254,16 @@ export const COMMANDS: Command[] = [
   },
   {
     name: 'audit',
-    summary: 'print the audit log (pushes, deletes, key and token changes) as JSON lines',
-    usage: 'audit [--since YYYY-MM-DD]',
-    args: none,
+    summary: 'print the audit log (pushes, deletes, key, token and retention policy changes) as JSON lines',
+    usage: 'audit [export] [--since YYYY-MM-DD]',
+    // `audit export` says what it is for in a script that archives the log before audit.keepDays prunes it.
+    args: { min: 0, max: 1, name: '[export]' },
     options: {
       since: 'only the events of this day (UTC) and later',
       json: 'accepted for uniformity: the output is JSON lines already',
     },
     config: true,
-    example: 'acihost audit --since 2026-01-31 > audit.jsonl',
+    example: 'acihost audit export --since 2026-01-31 > audit.jsonl',
     run: withConfig(async () => (await import('./audit-command.ts')).auditCommand),
   },
   {
@@ -288,6 +294,73 @@ export const COMMANDS: Command[] = [
     example: 'acihost import /srv/www/aci --trust-keys aci.example.com/team --dry-run',
     notes: 'Exit 1 when any file was refused, so a migration script notices.',
     run: withConfig(async () => (await import('./import-command.ts')).importCommand),
+  },
+  {
+    name: 'retention set',
+    summary: "set a name prefix's retention policy (replacing the one it had)",
+    usage: 'retention set --prefix PREFIX [--keep N] [--max-age DURATION] [--protect REGEX] [--grace DURATION]',
+    args: none,
+    options: {
+      prefix: 'the name prefix it governs: the image domain or under it (required); a longer prefix than another policy wins',
+      keep: 'keep the N most recently pushed versions of each name and os/arch',
+      'max-age': 'keep the versions pushed within this long, such as 90d',
+      protect: String.raw`keep the versions this regular expression matches, such as '^v?\d+\.\d+\.\d+$'`,
+      grace: 'never remove a version pushed within this long (default 0)',
+    },
+    config: true,
+    example: String.raw`acihost retention set --prefix aci.example.com/team --keep 10 --max-age 90d --protect '^v?\d+\.\d+\.\d+$'`,
+    notes:
+      'A version is removed only when no rule keeps it; what latest resolves to is always kept. ' +
+      'With neither --keep nor --max-age the policy removes nothing under its prefix.',
+    run: withConfig(async () => (await import('./retention-command.ts')).retentionSet),
+  },
+  {
+    name: 'retention list',
+    summary: 'list the retention policies',
+    usage: 'retention list [--json]',
+    args: none,
+    options: { json: 'print a JSON array' },
+    config: true,
+    example: 'acihost retention list --json',
+    run: withConfig(async () => (await import('./retention-command.ts')).retentionList),
+  },
+  {
+    name: 'retention remove',
+    summary: "remove a name prefix's retention policy",
+    usage: 'retention remove --prefix PREFIX',
+    args: none,
+    options: { prefix: 'the exact prefix of the policy (required); acihost retention list shows them' },
+    config: true,
+    example: 'acihost retention remove --prefix aci.example.com/team',
+    run: withConfig(async () => (await import('./retention-command.ts')).retentionRemove),
+  },
+  {
+    name: 'retention plan',
+    summary: 'print the versions retention would remove now, one NAME VERSION OS ARCH a line',
+    usage: 'retention plan [--prefix PREFIX] [--json]',
+    args: none,
+    options: {
+      prefix: 'only the names under this prefix (each still judged by its own policy)',
+      json: 'print {"prefix", "versions", "count", "bytes"} as one JSON object',
+    },
+    config: true,
+    example: 'acihost retention plan --prefix aci.example.com/team',
+    notes: 'The count and the bytes it would free go to stderr. Nothing is removed.',
+    run: withConfig(async () => (await import('./retention-command.ts')).retentionPlan),
+  },
+  {
+    name: 'retention apply',
+    summary: 'remove now what retention plan shows, each as a delete by the retention actor',
+    usage: 'retention apply [--prefix PREFIX] [--json]',
+    args: none,
+    options: {
+      prefix: 'only the names under this prefix',
+      json: 'print {"prefix", "versions", "count", "bytes"} of what was removed as one JSON object',
+    },
+    config: true,
+    example: 'acihost retention apply',
+    notes: 'Prints each version removed, then the count and the bytes freed on stderr; exit 1 when a removal failed.',
+    run: withConfig(async () => (await import('./retention-command.ts')).retentionApply),
   },
   {
     name: 'help',

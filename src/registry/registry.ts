@@ -24,6 +24,7 @@ import type { StepHook } from './publish/steps.ts';
 import { KeyExpiryWatch } from './trust/key-expiry-watch.ts';
 import { KeyStore } from './trust/keyring.ts';
 import { ScheduledVerify, type VerifyRunSummary } from './upkeep/scheduled-verify.ts';
+import { Retention, type RetentionRunSummary } from './upkeep/retention.ts';
 import { sweep } from './upkeep/sweep.ts';
 
 const SWEEP_INTERVAL_MS = 10 * 60 * 1000;
@@ -38,6 +39,8 @@ export interface RegistrySettings {
   upkeep: Pick<Config['storage'], 'pollIntervalMs' | 'sweepGraceSeconds' | 'indexSnapshotNames'>;
   verify: Config['verify'];
   tokens: Config['tokens'];
+  retention: Config['retention'];
+  audit: Config['audit'];
 }
 
 export function registrySettings(config: Config): RegistrySettings {
@@ -51,6 +54,8 @@ export function registrySettings(config: Config): RegistrySettings {
     upkeep: { pollIntervalMs, sweepGraceSeconds, indexSnapshotNames },
     verify: config.verify,
     tokens: config.tokens,
+    retention: config.retention,
+    audit: config.audit,
   };
 }
 
@@ -60,10 +65,12 @@ export interface RegistryHooks {
   onStep?: StepHook;
   /** Hears the size of every chunk of an image streamed through (the server frees dead buffers by it). */
   onBytes?: (bytes: number) => void;
-  /** Runs when a sweep has finished (the server returns its garbage to the heap then). */
+  /** Runs when a sweep, or a scheduled retention run that removed versions, has finished (the server returns its garbage to the heap then). */
   afterSweep?: () => void;
   /** The counts of each scheduled verification (the server's metrics). */
   onVerified?: (summary: VerifyRunSummary) => void;
+  /** The counts of each scheduled retention run (the server's metrics). */
+  onRetention?: (summary: RetentionRunSummary) => void;
 }
 
 /**
@@ -87,6 +94,8 @@ export class Registry {
   readonly pushes: PushService;
   readonly uploads: AcpushUploads;
   readonly deleter: Deleter;
+  /** The retention policies, their plan and its application. */
+  readonly retention: Retention;
   private readonly storage: Storage;
   private readonly settings: RegistrySettings;
   /** How replicas sharing the storage learn of each other's publishes and deletes. */
@@ -148,6 +157,15 @@ export class Registry {
       expirySeconds: settings.acpush.uploadExpirySeconds,
       maxSessionsPerToken: settings.limits.maxUploadSessionsPerToken,
       quotas: this.quotas,
+    });
+    this.retention = new Retention({
+      storage,
+      catalog: this.catalog,
+      deleter: this.deleter,
+      domain: this.domain,
+      log,
+      report: hooks.onRetention ?? (() => undefined),
+      afterRun: this.swept,
     });
     this.verifier = new ScheduledVerify({
       storage,
@@ -211,6 +229,7 @@ export class Registry {
     this.sweepTimer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
     if (this.settings.verify.intervalSeconds > 0) this.verifier.start(this.settings.verify.intervalSeconds);
+    if (this.settings.retention.intervalSeconds > 0) this.retention.start(this.settings.retention.intervalSeconds);
   }
 
   /** Restores the index from its snapshot and the journal since (true), or reads every record (false). */
@@ -279,6 +298,10 @@ export class Registry {
       if (claims) this.log.info({ claims }, 'swept expired quota claims');
       const journal = await pruneJournal(this.storage);
       if (journal) this.log.debug({ journal }, 'pruned old journal entries');
+      if (this.settings.audit.keepDays > 0) {
+        const pruned = await this.audit.prune(this.settings.audit.keepDays);
+        if (pruned.events) this.log.info({ ...pruned, keepDays: this.settings.audit.keepDays }, 'pruned old days of the audit log');
+      }
       return true;
     } catch (err) {
       if (!this.closed) this.log.error({ err }, 'failed to sweep leftovers');
@@ -297,6 +320,7 @@ export class Registry {
     this.quotas.stop();
     this.changes.stop();
     await this.verifier.stop();
+    await this.retention.stop();
     await this.storage.close();
   }
 }

@@ -26,6 +26,9 @@
  *                                                 (the sweep removes a session idle past acpush.uploadExpirySeconds)
  *   journal/<ms since epoch, 13 digits>-<random>.json  one published or deleted version, so replicas sharing
  *                                                 the storage update their index within a poll (kept an hour)
+ *   retention/policies/<prefix>/_policy.json      the retention policy of one name prefix (`_` never occurs in a prefix)
+ *   retention/runs/<ms since epoch, 13 digits>.json  create-only, named for the start of a scheduled retention
+ *                                                 interval: the one replica doing that interval's run
  *   index/catalog.json                            a snapshot of the index with the journal time it is current to, so a
  *                                                 restart with many names reads one object and the journal since
  *   quotas/<prefix>.json                          a quota: the most bytes and versions the names at or below <prefix> may hold
@@ -86,6 +89,10 @@ export const layout = {
     const m = /^quota-claims\/(\d{13}-[0-9a-f]{16})-(admission|commit)\.json$/.exec(key);
     return m ? { id: m[1]!, stage: m[2] as QuotaClaimStage } : null;
   },
+  retentionPolicies: 'retention/policies/',
+  retentionPolicy: (prefix: string): string => `retention/policies/${prefix}/_policy.json`,
+  retentionRuns: 'retention/runs/',
+  retentionRun: (ms: number): string => `retention/runs/${String(ms).padStart(13, '0')}.json`,
   journalEntry: (ms: number, random: string): string => `journal/${String(ms).padStart(13, '0')}-${random}.json`,
   /** The time of a journal entry, from its key. */
   journalTime: (key: string): number => Number(key.slice('journal/'.length, 'journal/'.length + 13)),

@@ -156,6 +156,7 @@ describe('JSON API: images and keys', () => {
       '/-/api/keys',
       '/-/api/openapi.json',
       '/-/api/quotas',
+      '/-/api/retention/plan',
       '/-/api/tokens',
       '/-/api/tokens/{id}',
       '/-/health/live',

@@ -26,6 +26,11 @@ const COMMANDS = [
   'audit',
   'verify',
   'import',
+  'retention set',
+  'retention list',
+  'retention remove',
+  'retention plan',
+  'retention apply',
   'help',
   'version',
 ];

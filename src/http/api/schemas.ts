@@ -66,6 +66,20 @@ const shared = {
       setAt: { type: 'string', format: 'date-time' },
     },
   },
+  RetentionRemoval: {
+    type: 'object',
+    description: 'A version the retention policies would remove; `size` is what removing it frees',
+    required: ['name', 'version', 'os', 'arch', 'size', 'pushedAt', 'policy'],
+    properties: {
+      name: versionProperties.name,
+      version: versionProperties.version,
+      os: versionProperties.os,
+      arch: versionProperties.arch,
+      size: versionProperties.size,
+      pushedAt: versionProperties.pushedAt,
+      policy: { type: 'string', description: 'the prefix of the policy that removes it', examples: ['aci.example.com/team'] },
+    },
+  },
 } as const;
 
 /** Adds the shared schemas to the root instance, where every route and the OpenAPI generator see them. */

@@ -9,6 +9,7 @@ import type { CacheUse } from '../../util/byte-lru.ts';
 import type { StorageMeter } from '../../storage/metered-storage.ts';
 import type { VerifyRunSummary } from '../../registry/upkeep/scheduled-verify.ts';
 import type { QuotaUse } from '../../registry/quota/quotas.ts';
+import type { RetentionRunSummary } from '../../registry/upkeep/retention.ts';
 import { RequestMetrics } from './request-metrics.ts';
 
 const STORAGE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
@@ -109,6 +110,27 @@ export class Metrics {
     'acihost_quota_versions_limit',
     'The most versions each quota allows at or below its prefix',
   );
+  // Scheduled retention runs this server did (src/registry/upkeep/retention.ts); another replica's runs count there.
+  readonly retentionRemoved = new Counter({
+    name: 'acihost_retention_removed_versions_total',
+    help: 'Versions removed by the scheduled retention runs of this server',
+    registers: [this.registry],
+  });
+  readonly retentionFreed = new Counter({
+    name: 'acihost_retention_freed_bytes_total',
+    help: 'Bytes of the versions removed by the scheduled retention runs of this server',
+    registers: [this.registry],
+  });
+  readonly retentionFailed = new Counter({
+    name: 'acihost_retention_failed_removals_total',
+    help: 'Removals planned by the scheduled retention runs of this server that failed (the next run tries again)',
+    registers: [this.registry],
+  });
+  readonly retentionLastRun = new Gauge({
+    name: 'acihost_retention_last_run_timestamp_seconds',
+    help: 'When the last scheduled retention run of this server finished (Unix time)',
+    registers: [this.registry],
+  });
 
   // The in-memory caches of answers, by name, read at each scrape.
   readonly #caches: Record<string, CacheUse> = {};
@@ -168,6 +190,14 @@ export class Metrics {
 
   private quotaGauge(name: string, help: string): Gauge<'prefix'> {
     return new Gauge({ name, help, labelNames: ['prefix'], registers: [this.registry] });
+  }
+
+  /** The counts of one scheduled retention run. */
+  recordRetentionRun(s: RetentionRunSummary): void {
+    this.retentionRemoved.inc(s.removed);
+    this.retentionFreed.inc(s.bytes);
+    this.retentionFailed.inc(s.failed);
+    this.retentionLastRun.set(Date.now() / 1000);
   }
 
   /** Reports `use` as the cache named `name` (acihost_answer_cache_*). */

@@ -102,6 +102,13 @@ export class Catalog {
     return [...platforms.keys()].sort().map((p) => highestVersion(platforms.get(p)!.values())!);
   }
 
+  /** The versions of `name`, one array per os/arch in os/arch order, each in no particular order. */
+  platformsOf(name: string): VersionRecord[][] {
+    const platforms = this.byName.get(name);
+    if (!platforms) return [];
+    return [...platforms.keys()].sort().map((p) => [...platforms.get(p)!.values()]);
+  }
+
   /** How many names lie strictly below `name`: names in [name/, name0), since '0' follows '/'. */
   countBelow(name: string): number {
     return this.lowerBound(name + '0') - this.lowerBound(name + '/');
