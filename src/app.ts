@@ -12,6 +12,7 @@ import { recordTokenUse } from './http/token-use.ts';
 import { apiMetaRoutes } from './http/routes/api-meta.ts';
 import { apiQuotaRoutes } from './http/routes/api-quotas.ts';
 import { apiRetentionRoutes } from './http/routes/api-retention.ts';
+import { apiWebhookRoutes } from './http/routes/api-webhooks.ts';
 import { discoveryRoutes } from './http/routes/discovery.ts';
 import { fileRoutes } from './http/routes/files.ts';
 import { keyRoutes } from './http/routes/keys.ts';
@@ -136,6 +137,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(apiTokenRoutes, { registry });
   await app.register(apiQuotaRoutes, { registry });
   await app.register(apiRetentionRoutes, { registry });
+  await app.register(apiWebhookRoutes, { registry });
   await app.register(apiMetaRoutes);
   // pubkeys.gpg at any depth shares discovery's `/*`; a route constraint on the last segment picks it.
   await app.register(pubkeysRoutes, { registry, answers });

@@ -198,6 +198,23 @@ export const ERROR_CODES = {
   // insufficient-storage
   STORAGE_FULL: { kind: 'insufficient-storage', about: 'the storage volume is full; nothing was stored' },
 
+  // webhooks (src/registry/webhooks/)
+  WEBHOOK_NOT_FOUND: { kind: 'not-found', about: 'no webhook subscription with that id' },
+  WEBHOOK_IN_CONFIG: { kind: 'conflict', about: 'the subscription is in the configuration file; remove it there' },
+  WEBHOOK_URL_INVALID: {
+    kind: 'invalid',
+    about: 'the webhook URL is not https (or http where allowed), or holds credentials or a fragment',
+  },
+  WEBHOOK_TARGET_PRIVATE: {
+    kind: 'invalid',
+    about: 'the webhook URL names this machine or a private address, and private targets are not allowed',
+  },
+  WEBHOOK_PREFIX_INVALID: { kind: 'invalid', about: 'the prefix of a subscription is not an image name prefix' },
+  WEBHOOK_PREFIX_OUTSIDE_DOMAIN: { kind: 'invalid', about: "the prefix of a subscription is outside the server's image domain" },
+  WEBHOOK_SECRET_INVALID: { kind: 'invalid', about: 'a webhook secret is not 16-256 printable ASCII characters without spaces or quotes' },
+  WEBHOOK_REQUEST_INVALID: { kind: 'invalid', about: 'the subscription asked for is not a JSON object of the documented fields' },
+  WEBHOOK_PRIVATE_TARGET_API: { kind: 'forbidden', about: 'private targets are allowed from the command line and the configuration only' },
+
   // Answered by the HTTP layer itself.
   HTTP_MALFORMED: { docStatus: 400, about: 'not valid HTTP/1.1 (method, request line, a header or the body framing)' },
   JSON_BODY_INVALID: { docStatus: 400, about: 'the body is not valid JSON, but its Content-Type says JSON' },

@@ -134,6 +134,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     afterSweep: heap.collectAll,
     onVerified: (summary) => metrics.recordVerifyRun(summary),
     onRetention: (summary) => metrics.recordRetentionRun(summary),
+    onWebhookAttempt: (report) => metrics.recordWebhookAttempt(report),
   });
   countPushes(registry.audit, metrics);
   await registry.start();

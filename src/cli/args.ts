@@ -19,6 +19,11 @@ export const CLI_OPTIONS = {
   'max-age': { type: 'string' },
   protect: { type: 'string' },
   grace: { type: 'string' },
+  url: { type: 'string' },
+  event: { type: 'string', multiple: true },
+  'secret-file': { type: 'string' },
+  'allow-http': { type: 'boolean' },
+  'allow-private-target': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } satisfies ParseArgsConfig['options'];

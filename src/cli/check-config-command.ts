@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { unknownVariables } from '../config/env.ts';
-import { ConfigError, loadConfig } from '../config/load.ts';
+import { ConfigError, imageDomain, loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
+import { readConfiguredSecrets } from '../registry/webhooks/subscriptions.ts';
 import { createStorage } from '../storage/create-storage.ts';
 import { layout } from '../storage/layout.ts';
 import type { CliValues } from './args.ts';
@@ -27,6 +28,8 @@ export async function checkConfigCommand(values: CliValues): Promise<number> {
   const problems = unknownVariables(process.env);
   try {
     config = loadConfig({ file: values.config });
+    // The webhook secrets the server would read at start, where a missing one stops it.
+    readConfiguredSecrets(config.webhooks.subscriptions, imageDomain(config));
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     problems.push(...e.problems);

@@ -49,6 +49,9 @@ export const OPTION_VALUES: Partial<Record<OptionName, string>> = {
   'max-age': 'DURATION',
   protect: 'REGEX',
   grace: 'DURATION',
+  url: 'URL',
+  event: 'KIND',
+  'secret-file': 'FILE',
 };
 
 type Work = (config: Config, args: string[], values: CliValues) => Promise<number>;
@@ -79,6 +82,7 @@ export const GROUPS: Group[] = [
   { name: 'cert', summary: 'inspect the TLS certificate, or renew an ACME one' },
   { name: 'quota', summary: 'limit the bytes and versions stored under a name prefix' },
   { name: 'retention', summary: 'remove old versions by policy: set rules per name prefix, see the plan, apply it' },
+  { name: 'webhook', summary: 'manage the HTTPS endpoints told of pushes, deletes, and key and token events' },
 ];
 
 export const COMMANDS: Command[] = [
@@ -361,6 +365,45 @@ export const COMMANDS: Command[] = [
     example: 'acihost retention apply',
     notes: 'Prints each version removed, then the count and the bytes freed on stderr; exit 1 when a removal failed.',
     run: withConfig(async () => (await import('./retention-command.ts')).retentionApply),
+  },
+  {
+    name: 'webhook add',
+    summary: 'subscribe an HTTPS endpoint to the events under a prefix; prints its id, and the secret made for it',
+    usage: 'webhook add --prefix PREFIX --url URL [--event KIND]... [--secret-file FILE] [--allow-http] [--allow-private-target]',
+    args: none,
+    options: {
+      prefix: 'the image domain or a prefix under it (required)',
+      url: 'where the events are POSTed: https://, or http:// with --allow-http (required)',
+      event: 'image.published, image.deleted, key.added, key.retired or token.expiring (repeatable; default: all)',
+      'secret-file': 'sign with the secret in FILE instead of a new one (printed on the second line of stdout, once)',
+      'allow-http': 'allow a plain http:// URL',
+      'allow-private-target': 'allow a URL on this machine or a private network (checked on every delivery)',
+    },
+    config: true,
+    example: 'acihost webhook add --prefix aci.example.com/team --url https://ci.example.com/hooks/acihost',
+    notes: 'Running servers deliver to it within a second or two; docs/operations.md#webhooks says how to verify a delivery.',
+    run: withConfig(async () => (await import('./webhook-command.ts')).webhookAdd),
+  },
+  {
+    name: 'webhook list',
+    summary: 'list webhook subscriptions (never their secrets)',
+    usage: 'webhook list [--json]',
+    args: none,
+    options: { json: 'print a JSON array' },
+    config: true,
+    example: 'acihost webhook list --json',
+    run: withConfig(async () => (await import('./webhook-command.ts')).webhookList),
+  },
+  {
+    name: 'webhook remove',
+    summary: 'remove a webhook subscription; its deliveries not yet made stop',
+    usage: 'webhook remove ID',
+    args: one('ID'),
+    options: {},
+    config: true,
+    example: 'acihost webhook remove 78fd8483707cae3c0521',
+    notes: 'Subscriptions of the configuration file (config-NAME) are removed there.',
+    run: withConfig(async () => (await import('./webhook-command.ts')).webhookRemove),
   },
   {
     name: 'help',

@@ -72,7 +72,12 @@ export async function keyRetire(config: Config, args: string[]): Promise<number>
   return withRegistry(config, async (registry) => {
     const record = await registry.keys.setRetired(fingerprintArg(args), new Date());
     out(`retired ${record.fingerprint} on ${record.retiredAt}: pushes signed by it are refused; it still verifies what it signed`);
-    await auditCli(registry, { action: 'key.retire', result: 'retired', detail: { fingerprint: record.fingerprint } });
+    // The prefixes say whose images the key signed (webhook subscribers under them are told).
+    await auditCli(registry, {
+      action: 'key.retire',
+      result: 'retired',
+      detail: { fingerprint: record.fingerprint, prefixes: record.prefixes },
+    });
     return 0;
   });
 }

@@ -57,7 +57,7 @@ function describe(s: Schema): string {
     case 'boolean':
       return 'true or false';
     case 'array':
-      return 'list (comma-separated in the environment)';
+      return def(d.element!).type === 'object' ? 'list of objects (JSON in the environment)' : 'list (comma-separated in the environment)';
     case 'string': {
       const nonEmpty = d.checks?.some((c) => c._zod.def.check === 'min_length' && (c._zod.def.minimum ?? 0) > 0);
       const url = d.checks?.some((c) => c._zod.def.format === 'url');
@@ -85,6 +85,14 @@ function describe(s: Schema): string {
 
 type Read = (text: string) => { value: unknown } | undefined;
 
+function parseJson(text: string): { value: unknown } | undefined {
+  try {
+    return { value: JSON.parse(text) as unknown };
+  } catch {
+    return undefined;
+  }
+}
+
 /** How text becomes a value of this schema; undefined when it cannot. */
 function reader(s: Schema): Read {
   const d = def(s);
@@ -105,6 +113,8 @@ function reader(s: Schema): Read {
       // on/off too: ACIHOST_TLS has always taken them.
       return (t) => (t === 'true' || t === 'on' ? { value: true } : t === 'false' || t === 'off' ? { value: false } : undefined);
     case 'array':
+      // A list of objects has no comma-separated form: its variable holds the JSON array.
+      if (def(d.element!).type === 'object') return (t) => parseJson(t);
       return (t) => ({
         value: t
           .split(',')

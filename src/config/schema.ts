@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AC_IDENTIFIER } from '../names.ts';
 import { parseDuration } from './duration.ts';
 import { acmeRequirements, metricsSchema, proxyAddress, rateLimitSchema, tlsSchema } from './ops-schema.ts';
+import { webhooksSchema } from './webhooks-schema.ts';
 
 /**
  * S3 keys hold 1024 bytes, and the longest key an image can have takes 706 of them
@@ -145,6 +146,8 @@ export const configSchema = z
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }).strict(),
     metrics: metricsSchema,
     rateLimit: rateLimitSchema,
+    // HTTPS endpoints told of pushes, deletes and key changes (src/registry/webhooks/).
+    webhooks: webhooksSchema,
   })
   .strict()
   .superRefine(privatePrefixesUnderDomain)

@@ -136,4 +136,16 @@ export const SETTINGS: Record<SettingPath, SettingNotes> = {
   'metrics.requireToken': { about: 'false: GET /-/metrics is open; true: it needs a token with the metrics scope' },
   'rateLimit.failedAuthAttempts': { about: 'failed authentications allowed per client address within the window before 429' },
   'rateLimit.windowSeconds': { about: 'the window of rateLimit.failedAuthAttempts' },
+  'webhooks.retryForSeconds': {
+    about: 'a failed webhook delivery is retried 1 s, 2 s, 4 s... apart (at most an hour) until this long after its event',
+  },
+  'webhooks.timeoutSeconds': { about: 'an attempt to deliver that has not been answered within this has failed (and is retried)' },
+  'webhooks.leaseSeconds': {
+    about:
+      "a replica's claim on a delivery lasts this long: a replica that dies mid-attempt is replaced after it; longer than timeoutSeconds",
+  },
+  'webhooks.subscriptions': {
+    about:
+      'subscriptions kept in the configuration: [{name, prefix, url, events, secretFile or secretEnv, allowHttp, allowPrivateTarget}] ([Operations](operations.md#webhooks)); more are added with acihost webhook add',
+  },
 };

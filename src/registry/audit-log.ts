@@ -18,6 +18,8 @@ export type AuditAction =
   | 'quota.remove'
   | 'retention.set'
   | 'retention.remove';
+/** Webhook subscriptions made and removed (src/registry/webhooks/). */
+export type WebhookAuditAction = 'webhook.add' | 'webhook.remove';
 export type AuditResult =
   | 'created'
   | 'unchanged'
@@ -40,7 +42,7 @@ export interface AuditEvent {
   time: string;
   /** The token id that acted, or `cli:<user>` for the command line. */
   actor: string | null;
-  action: AuditAction;
+  action: AuditAction | WebhookAuditAction;
   name: string | null;
   version: string | null;
   os: string | null;
@@ -58,7 +60,7 @@ export type AuditInput = Partial<Omit<AuditEvent, 'time' | 'action' | 'result'>>
 const EMPTY = { actor: null, name: null, version: null, os: null, arch: null, imageId: null, code: null, detail: null };
 
 /** `2026-11-23T18:17:00.123Z` -> day `2026-11-23`, stamp `20261123T181700123Z` (sorts as time does). */
-function keyParts(time: string): { day: string; stamp: string } {
+export function keyParts(time: string): { day: string; stamp: string } {
   return { day: time.slice(0, 10), stamp: time.replace(/[-:.]/g, '') };
 }
 
@@ -79,6 +81,7 @@ export class AuditLog {
   private readonly storage: Storage;
   private readonly onError: (e: unknown, event: AuditEvent) => void;
   private readonly observers: ((event: AuditEvent) => void)[] = [];
+  private readonly storedObservers: ((event: AuditEvent) => void)[] = [];
 
   constructor(storage: Storage, onError: (e: unknown, event: AuditEvent) => void = () => {}) {
     this.storage = storage;
@@ -90,6 +93,11 @@ export class AuditLog {
     this.observers.push(observer);
   }
 
+  /** Calls `observer` once each event from now on is in storage, where pollers of the log find it (webhooks). */
+  observeStored(observer: (event: AuditEvent) => void): void {
+    this.storedObservers.push(observer);
+  }
+
   async record(input: AuditInput, now = new Date()): Promise<AuditEvent> {
     const event: AuditEvent = { time: now.toISOString(), ...EMPTY, ...input };
     for (const observer of this.observers) observer(event);
@@ -97,6 +105,7 @@ export class AuditLog {
     const key = layout.auditEvent(day, stamp, randomBytes(6).toString('hex'));
     try {
       await this.storage.put(key, Buffer.from(JSON.stringify(event) + '\n'), { ifAbsent: true });
+      for (const observer of this.storedObservers) observer(event);
     } catch (e) {
       this.onError(e, event);
     }

@@ -26,6 +26,7 @@ import { KeyStore } from './trust/keyring.ts';
 import { ScheduledVerify, type VerifyRunSummary } from './upkeep/scheduled-verify.ts';
 import { Retention, type RetentionRunSummary } from './upkeep/retention.ts';
 import { sweep } from './upkeep/sweep.ts';
+import { Webhooks, type AttemptReport } from './webhooks/webhooks.ts';
 
 const SWEEP_INTERVAL_MS = 10 * 60 * 1000;
 
@@ -41,6 +42,7 @@ export interface RegistrySettings {
   tokens: Config['tokens'];
   retention: Config['retention'];
   audit: Config['audit'];
+  webhooks: Config['webhooks'];
 }
 
 export function registrySettings(config: Config): RegistrySettings {
@@ -56,6 +58,7 @@ export function registrySettings(config: Config): RegistrySettings {
     tokens: config.tokens,
     retention: config.retention,
     audit: config.audit,
+    webhooks: config.webhooks,
   };
 }
 
@@ -71,6 +74,10 @@ export interface RegistryHooks {
   onVerified?: (summary: VerifyRunSummary) => void;
   /** The counts of each scheduled retention run (the server's metrics). */
   onRetention?: (summary: RetentionRunSummary) => void;
+  /** Every webhook delivery attempt (the server's metrics). */
+  onWebhookAttempt?: (report: AttemptReport) => void;
+  /** CA certificates webhook targets may use besides the system's and NODE_EXTRA_CA_CERTS (tests in one process). */
+  webhookCa?: string[];
 }
 
 /**
@@ -96,6 +103,7 @@ export class Registry {
   readonly deleter: Deleter;
   /** The retention policies, their plan and its application. */
   readonly retention: Retention;
+  readonly webhooks: Webhooks;
   private readonly storage: Storage;
   private readonly settings: RegistrySettings;
   /** How replicas sharing the storage learn of each other's publishes and deletes. */
@@ -175,6 +183,16 @@ export class Registry {
       onBytes,
       report: hooks.onVerified ?? (() => undefined),
     });
+    this.webhooks = new Webhooks({
+      storage,
+      domain: this.domain,
+      settings: settings.webhooks,
+      audit: this.audit,
+      log,
+      pollIntervalMs: settings.upkeep.pollIntervalMs,
+      onAttempt: hooks.onWebhookAttempt,
+      extraCa: hooks.webhookCa,
+    });
   }
 
   /** Grows whenever what discovery shows changes: a version published or deleted, a key trusted or retired, a quota set. */
@@ -205,6 +223,7 @@ export class Registry {
 
   /** Loads the indexes and starts the background refresh and sweep (server only; the CLI skips this). */
   async start(): Promise<void> {
+    await this.webhooks.start();
     const [restored] = await Promise.all([this.loadCatalog(), this.keys.mirror.refresh(), this.tokens.mirror.refresh()]);
     const onError = (err: unknown) => this.log.error({ err }, 'failed to refresh from storage');
     await this.quotas.start(this.settings.upkeep.pollIntervalMs, onError);
@@ -321,6 +340,7 @@ export class Registry {
     this.changes.stop();
     await this.verifier.stop();
     await this.retention.stop();
+    await this.webhooks.stop();
     await this.storage.close();
   }
 }

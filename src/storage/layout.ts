@@ -41,6 +41,12 @@
  *   acme/lock                                     create-only, with an expiry inside: the one replica ordering now
  *   acme/renew                                    written by `acihost cert renew`: order a new certificate now
  *   health/probe                                  never written: the readiness check stats it to prove the store answers
+ *   webhooks/subscriptions/<id>.json              a webhook subscription made with the CLI or API, its secret included
+ *   webhooks/cursor.json                          how far replicas have read the audit log for webhooks (re-read from there at start)
+ *   webhooks/open/<sub>/<event id>.json           create-only: a delivery not finished yet, holding its event (removed when finished)
+ *   webhooks/deliveries/<sub>/<event id>/event.json  create-only: the body delivered; that it exists means the event was taken up
+ *   webhooks/deliveries/<sub>/<event id>/<n>-claim.json   create-only: the replica making attempt n, and until when
+ *   webhooks/deliveries/<sub>/<event id>/<n>-result.json  create-only: how attempt n went, and when the next one is due
  *   tmp/...                                       staging; the sweep removes what is old here
  *
  * `_` cannot occur in an AC identifier, so `_v` never collides with a name segment;
@@ -108,6 +114,16 @@ export const layout = {
   /** `stamp` sorts by time (e.g. 20261123T181700123Z); `random` keeps two events of one millisecond apart. */
   auditEvent: (day: string, stamp: string, random: string): string => `audit/${day}/${stamp}-${random}.json`,
   auditDay: (day: string): string => `audit/${day}/`,
+  webhookSubscriptions: 'webhooks/subscriptions/',
+  webhookSubscription: (id: string): string => `webhooks/subscriptions/${id}.json`,
+  webhookCursor: 'webhooks/cursor.json',
+  webhooksOpen: 'webhooks/open/',
+  webhookOpen: (sub: string, eventId: string): string => `webhooks/open/${sub}/${eventId}.json`,
+  webhookAllDeliveries: 'webhooks/deliveries/',
+  /** Every object of one subscription's deliveries starts with this. */
+  webhookDeliveries: (sub: string): string => `webhooks/deliveries/${sub}/`,
+  /** Every object of one delivery starts with this. */
+  webhookDelivery: (sub: string, eventId: string): string => `webhooks/deliveries/${sub}/${eventId}/`,
   blob: (uploadId: string): string => `blobs/${uploadId}.aci`,
   stagedUpload: (uploadId: string): string => `tmp/uploads/${uploadId}.aci`,
   key: (fingerprint: string): string => `keys/${fingerprint}.json`,

@@ -159,6 +159,9 @@ describe('JSON API: images and keys', () => {
       '/-/api/retention/plan',
       '/-/api/tokens',
       '/-/api/tokens/{id}',
+      '/-/api/webhooks',
+      '/-/api/webhooks/{id}',
+      '/-/api/webhooks/{id}/deliveries',
       '/-/health/live',
       '/-/health/ready',
     ]);

@@ -31,6 +31,9 @@ const COMMANDS = [
   'retention remove',
   'retention plan',
   'retention apply',
+  'webhook add',
+  'webhook list',
+  'webhook remove',
   'help',
   'version',
 ];

@@ -101,10 +101,21 @@ const SAMPLES: Record<string, [string, unknown, Record<string, string>?]> = {
   'metrics.requireToken': ['true', true],
   'rateLimit.failedAuthAttempts': ['5', 5],
   'rateLimit.windowSeconds': ['30', 30],
+  'webhooks.retryForSeconds': ['3600', 3600],
+  'webhooks.timeoutSeconds': ['5', 5],
+  'webhooks.leaseSeconds': ['30', 30],
+  'webhooks.subscriptions': [
+    '[{"name":"ci","prefix":"localhost/team","url":"https://ci.example.com/h","secretEnv":"WEBHOOK_CI_SECRET"}]',
+    [{ name: 'ci', prefix: 'localhost/team', url: 'https://ci.example.com/h', secretEnv: 'WEBHOOK_CI_SECRET' }],
+  ],
 };
 
 /** How a value would be written back as a variable. */
-const asText = (value: unknown): string => (Array.isArray(value) ? value.join(',') : String(value));
+const asText = (value: unknown): string => {
+  if (!Array.isArray(value)) return String(value);
+  // A list of objects is JSON in its variable; other lists are comma-separated.
+  return value.some((v) => typeof v === 'object') ? JSON.stringify(value) : value.join(',');
+};
 
 describe('configuration: environment variables', () => {
   it('has a sample here for every setting of the schema', () => {

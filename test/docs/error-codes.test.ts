@@ -28,7 +28,7 @@ const pages = [join(ROOT, 'README.md'), ...filesUnder(join(ROOT, 'docs'), '.md')
 const SOURCE = new Map(filesUnder(join(ROOT, 'src'), '.ts').map((f) => [f, readFileSync(f, 'utf8')]));
 
 // Backticked UPPER_SNAKE words, less environment variables, constants of the source and the example of an uncatalogued Fastify code.
-const NOT_CODES = /^(ACIHOST_|AWS_|SSL_)|^METHOD_NOT_ALLOWED$/;
+const NOT_CODES = /^(ACIHOST_|AWS_|SSL_|NODE_)|^METHOD_NOT_ALLOWED$/;
 const CONSTANTS = new Set([...SOURCE.values()].flatMap((text) => [...text.matchAll(/\bconst ([A-Z][A-Z0-9_]*)\b/g)].map((m) => m[1]!)));
 const codesNamedIn = (text: string) =>
   [...text.matchAll(/`([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*_(?:[A-Z0-9]+|\*))`/g)]

@@ -14,7 +14,7 @@ import * as openpgp from 'openpgp';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/logger.ts';
-import { Registry, registrySettings } from '../../src/registry/registry.ts';
+import { Registry, registrySettings, type RegistryHooks } from '../../src/registry/registry.ts';
 import type { Scope } from '../../src/registry/access/tokens.ts';
 import type { Storage } from '../../src/storage/storage.ts';
 import { FsStorage } from '../../src/storage/fs-storage.ts';
@@ -72,10 +72,10 @@ function multipartBody(parts: [name: string, body: Buffer | string][]): { payloa
  * Builds the app over a fresh store with one signing key trusted for the prefixes
  * in `trust` (all of `localhost` by default). `config` is the config file's content;
  * failed authentications are not limited unless it says so, since refusals are what
- * these tests send.
+ * these tests send. `hooks` are lent to the registry as the server lends its own.
  */
 export async function buildTestApp(
-  opts: { config?: Record<string, unknown>; env?: Record<string, string>; trust?: string[] } = {},
+  opts: { config?: Record<string, unknown>; env?: Record<string, string>; trust?: string[]; hooks?: RegistryHooks } = {},
 ): Promise<TestApp> {
   const setup = await serverSetup({
     config: { rateLimit: { failedAuthAttempts: 1_000_000 }, ...opts.config },
@@ -85,7 +85,7 @@ export async function buildTestApp(
   const logger = createLogger(config.log.level);
   // As createStorage makes it for the fs backend.
   const storage = new CheckedStorage(new FsStorage(setup.storageDir));
-  const registry = new Registry(storage, registrySettings(config), logger);
+  const registry = new Registry(storage, registrySettings(config), logger, opts.hooks);
   // ECDSA P-256: accepted by the key policy, and made in milliseconds.
   const key = await openpgp.generateKey({
     type: 'ecc',

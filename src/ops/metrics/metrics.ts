@@ -10,6 +10,7 @@ import type { StorageMeter } from '../../storage/metered-storage.ts';
 import type { VerifyRunSummary } from '../../registry/upkeep/scheduled-verify.ts';
 import type { QuotaUse } from '../../registry/quota/quotas.ts';
 import type { RetentionRunSummary } from '../../registry/upkeep/retention.ts';
+import type { AttemptReport } from '../../registry/webhooks/webhooks.ts';
 import { RequestMetrics } from './request-metrics.ts';
 
 const STORAGE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
@@ -99,6 +100,25 @@ export class Metrics {
   readonly tokensExpiring = new Gauge({
     name: 'acihost_tokens_expiring',
     help: 'Tokens that expire within 14 days (made to last longer than that, not yet expired); each is audited once as token.expiring',
+    registers: [this.registry],
+  });
+  // Webhook deliveries (src/registry/webhooks/), counted by the replica that made each attempt.
+  readonly webhookAttempts = new Counter({
+    name: 'acihost_webhook_attempts_total',
+    help: 'Webhook delivery attempts by outcome (delivered, http_error, timeout, connection_failed, target_refused, lost: taken over after its lease)',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+  readonly webhookDeliveries = new Counter({
+    name: 'acihost_webhook_deliveries_total',
+    help: 'Webhook deliveries finished, by result (delivered, failed: given up after webhooks.retryForSeconds)',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  readonly webhookDelay = new Histogram({
+    name: 'acihost_webhook_delivery_delay_seconds',
+    help: 'From an event to its delivery, retries included',
+    buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86400],
     registers: [this.registry],
   });
 
@@ -198,6 +218,14 @@ export class Metrics {
     this.retentionFreed.inc(s.bytes);
     this.retentionFailed.inc(s.failed);
     this.retentionLastRun.set(Date.now() / 1000);
+  }
+
+  /** One webhook delivery attempt. */
+  recordWebhookAttempt(r: AttemptReport): void {
+    this.webhookAttempts.inc({ outcome: r.outcome });
+    if (!r.final) return;
+    this.webhookDeliveries.inc({ result: r.final });
+    if (r.final === 'delivered') this.webhookDelay.observe(r.delaySeconds);
   }
 
   /** Reports `use` as the cache named `name` (acihost_answer_cache_*). */
