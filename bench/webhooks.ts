@@ -98,11 +98,17 @@ async function main(): Promise<void> {
   const windowSeconds = (recordedWall - startedWall) / 1000;
   const within = (rs: Received[]) => rs.filter((r) => r.at <= recordedWall).length;
   const arrivals = firsts.map((r) => r.at - startedWall).sort((a, b) => a - b);
+  // Requests sent for each event not yet delivered: as many failures in a row as the schedule allowed so far.
+  const triesOf = new Map<string, number>();
+  for (const r of receiver.received)
+    triesOf.set(String(r.headers['x-acihost-delivery']), (triesOf.get(String(r.headers['x-acihost-delivery'])) ?? 0) + 1);
+  const pending = [...triesOf].filter(([id]) => !receiver.accepted().has(id)).map(([, n]) => n);
   const figures = {
     events,
     replicas: replicaCount,
     failShare,
     delivered: delays.length,
+    pendingTries: pending,
     duplicates: [...receiver.accepted().values()].filter((got) => got.length > 1).length,
     requests: receiver.received.length,
     attemptsPerDelivery: +(receiver.received.length / Math.max(1, delays.length)).toFixed(2),
@@ -120,7 +126,8 @@ async function main(): Promise<void> {
   };
   process.stdout.write(
     `${events} events at ${rate}/s, ${replicaCount} replica(s), receiver failing ${failShare * 100}% of requests\n` +
-      `  delivered ${figures.delivered} (${figures.duplicates} more than once), ${figures.requests} requests (${figures.attemptsPerDelivery} per delivery)\n` +
+      `  delivered ${figures.delivered} (${figures.duplicates} more than once), ${figures.requests} requests (${figures.attemptsPerDelivery} per delivery)` +
+      `${pending.length ? `; still failing: ${pending.length}, after ${pending.join(', ')} requests` : ''}\n` +
       `  while events arrived: ${figures.requestsPerSecondWhileRecording} requests/s, ${figures.deliveriesPerSecondWhileRecording} deliveries/s; ` +
       `99% delivered ${figures.secondsTo99PercentDelivered} s after the first event\n` +
       `  delay to success: p50 ${seconds(figures.delayMs.p50)}, p90 ${seconds(figures.delayMs.p90)}, ` +

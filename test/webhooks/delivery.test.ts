@@ -22,8 +22,10 @@ import { signatureHeader } from '../../src/registry/webhooks/sender.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { CheckedStorage } from '../../src/storage/checked-storage.ts';
 import { FsStorage } from '../../src/storage/fs-storage.ts';
+import type { PutOptions, Storage } from '../../src/storage/storage.ts';
 import { buildTestApp, type TestApp } from '../helpers/app.ts';
-import { freePort, serverSetup, waitFor } from '../helpers/server.ts';
+import { freePort, waitFor } from '../helpers/server.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 import { httpsRequest } from '../helpers/tls.ts';
 import { startReceiver, TOLERANCE_SECONDS, type Receiver, type Received } from '../helpers/webhook-receiver.ts';
 
@@ -82,6 +84,14 @@ describe('webhook deliveries', () => {
     const res = await t.publish({ name, version: `1.0.${++n}` });
     assert.equal(res.status, 201, JSON.stringify(res.body));
     return res;
+  };
+
+  /** Another registry on `storage`, as a replica or the CLI would have it (started only by the test). */
+  const replicaOn = (storage: Storage) => {
+    const config = loadConfig({ env: { ACIHOST_PUBLIC_URL: t.origin, ACIHOST_LOG_LEVEL: 'silent' } });
+    return new Registry(storage, { ...registrySettings(config), webhooks: WEBHOOKS }, createLogger('silent'), {
+      webhookCa: [receiver.caPem],
+    });
   };
 
   const acceptedOn = (path: string) => [...receiver.accepted().values()].flat().filter((r) => r.path === path);
@@ -342,6 +352,46 @@ describe('webhook deliveries', () => {
     });
   });
 
+  it('a replica slow to take up what it opened leaves it to the replica whose scan came first', async () => {
+    const dir = join(await tempDir('acihost-webhook-race-'), 'storage');
+    const { path, subscription } = await subscribe('race');
+    let open = false;
+    receiver.plan = (_id, _k, r) => (r.path === path && !open ? 500 : 200);
+    const fs = () => new CheckedStorage(new FsStorage(dir));
+    const inner = fs();
+    // Its take-up lands after the other replica's scan, which comes every second, has taken the event up.
+    const slowTakes: Storage = Object.assign(Object.create(inner) as Storage, {
+      put: async (key: string, body: Buffer, options?: PutOptions) => {
+        if (key.endsWith('/event.json')) await new Promise((r) => setTimeout(r, 1500));
+        return inner.put(key, body, options);
+      },
+    });
+    const fast = replicaOn(fs());
+    const slow = replicaOn(slowTakes);
+    await fast.start();
+    await slow.start();
+    // The same subscription in this storage.
+    await fs().put(
+      `webhooks/subscriptions/${subscription.id}.json`,
+      (await t.storage.get(`webhooks/subscriptions/${subscription.id}.json`))!,
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    await slow.audit.record({ actor: 'test', action: 'push', name: 'localhost/race/app', result: 'created' });
+    await waitFor('a failed attempt', () => receiver.received.find((r) => r.path === path));
+    await new Promise((r) => setTimeout(r, 2000));
+    await fast.close();
+    await slow.close();
+    // A replica started now finds the delivery still open, and makes the next attempt.
+    open = true;
+    const fresh = replicaOn(fs());
+    await fresh.start();
+    try {
+      await waitFor('the delivery', () => acceptedOn(path)[0], 10_000);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('loses nothing across a restart: a failing delivery and an event recorded while stopped are both delivered', async () => {
     const { subscription, path } = await subscribe('restart');
     let open = false;
@@ -351,10 +401,7 @@ describe('webhook deliveries', () => {
     await t.app.close();
     await t.registry.close();
     // What `acihost key add` records while no server runs.
-    const setup = await serverSetup({ dir: t.dir, env: { ACIHOST_STORAGE_DIR: t.storageDir, ACIHOST_LOG_LEVEL: 'silent' } });
-    const config = loadConfig({ env: setup.env, file: setup.configFile });
-    const settings = { ...registrySettings(config), webhooks: { ...registrySettings(config).webhooks, ...WEBHOOKS } };
-    const cli = new Registry(new CheckedStorage(new FsStorage(t.storageDir)), settings, createLogger('silent'));
+    const cli = replicaOn(new CheckedStorage(new FsStorage(t.storageDir)));
     await cli.audit.record({
       actor: 'cli:test',
       action: 'key.add',
@@ -364,9 +411,7 @@ describe('webhook deliveries', () => {
     });
     await cli.close();
     open = true;
-    const restarted = new Registry(new CheckedStorage(new FsStorage(t.storageDir)), settings, createLogger('silent'), {
-      webhookCa: [receiver.caPem],
-    });
+    const restarted = replicaOn(new CheckedStorage(new FsStorage(t.storageDir)));
     await restarted.start();
     try {
       const kinds = await waitFor('both deliveries', () => {

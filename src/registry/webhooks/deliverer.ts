@@ -33,6 +33,7 @@ const PRUNE_EVERY_MS = 3600_000;
 const KEEP_FINISHED_MS = 7 * 86400_000;
 // On close, attempts under way get this long to record how they went; the rest are left to their lease.
 const CLOSE_WAIT_MS = 1000;
+const TIMER_MARGIN_MS = 20;
 
 /** What each attempt came to, for the metrics. */
 export interface AttemptReport {
@@ -211,8 +212,9 @@ export class Deliverer {
     // Open already: another replica has it in hand.
     if (!(await this.o.records.open(sub.id, eventId, body))) return;
     if (!(await this.o.records.take(sub.id, eventId, body))) {
-      // Taken up before, and finished since (its open mark is gone): this mark is one too many.
-      await this.o.records.close(sub.id, eventId);
+      // Taken up already: by a replica whose scan came first while this one was slow (the
+      // delivery is its now), or before, and finished since: then this mark is one too many.
+      if ((await this.o.records.state(sub.id, eventId)).result?.final) await this.o.records.close(sub.id, eventId);
       return;
     }
     this.run(key, () => this.attempt(sub, eventId, 1, body, eventMs));
@@ -329,7 +331,8 @@ export class Deliverer {
         this.retryTimers.delete(timer);
         if (!this.stopped && !this.busy.has(key)) this.run(key, () => this.advance(subId, eventId, key));
       },
-      Math.max(0, at - Date.now()),
+      // A little late rather than early: timers run by the event loop's clock, which lags the wall clock.
+      Math.max(0, at - Date.now()) + TIMER_MARGIN_MS,
     );
     timer.unref();
     this.retryTimers.add(timer);
