@@ -20,6 +20,7 @@ import { LOAD_CORE } from './processes.ts';
 import { pushes } from './push-group.ts';
 import { loadAverage, machine, table, writeResults, type Figure } from './report.ts';
 import { runS3Suite } from './s3-suite.ts';
+import { runRetentionSuite } from './retention.ts';
 import { ensureTools } from './tools.ts';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -54,7 +55,7 @@ async function main(): Promise<number> {
     say(e.message);
     return 2;
   }
-  ensureTools(opts.s3 ? ['taskset', 'curl', 'gpg'] : ['nginx', 'wrk', 'taskset', 'curl', 'gpg'], say);
+  ensureTools(opts.retention ? ['taskset'] : opts.s3 ? ['taskset', 'curl', 'gpg'] : ['nginx', 'wrk', 'taskset', 'curl', 'gpg'], say);
   if (!existsSync(CLI)) {
     say(`bench: ${CLI} is missing; run npm run build first (npm run bench does)`);
     return 1;
@@ -67,16 +68,18 @@ async function main(): Promise<number> {
   const work = await mkdtemp(join(tmpdir(), 'acihost-bench-'));
   let figures: Figure[];
   try {
-    figures = opts.s3 ? await runS3Suite(opts, work, CACHE_DIR, say, profileArgs(opts)) : await nginxSuite(opts, work);
+    if (opts.retention) figures = await runRetentionSuite(opts, work, say);
+    else figures = opts.s3 ? await runS3Suite(opts, work, CACHE_DIR, say, profileArgs(opts)) : await nginxSuite(opts, work);
   } finally {
     // The S3 mode's cluster state (GiBs) lives beside the bed, which removes only its own directory.
     if (!opts.keep) await rm(work, { recursive: true, force: true });
   }
   const loadAfter = loadAverage();
-  const reference = opts.s3 ? 'SDK→RGW' : 'nginx';
+  // Retention is measured on its own: no other program does its work.
+  const reference = opts.s3 ? 'SDK→RGW' : opts.retention ? '-' : 'nginx';
   console.log(table(figures, reference));
   const results = {
-    mode: opts.s3 ? 's3' : 'nginx',
+    mode: opts.s3 ? 's3' : opts.retention ? 'retention' : 'nginx',
     startedAt: started.toISOString(),
     finishedAt: new Date().toISOString(),
     loadAverage: { before: loadBefore, after: loadAfter },
@@ -85,9 +88,15 @@ async function main(): Promise<number> {
     figures,
   };
   await writeResults(resolve(opts.out), results);
+  const load = `load average ${loadBefore.join(' ')} before, ${loadAfter.join(' ')} after`;
+  // Retention's figures are times and memory, which the chart of rates leaves out.
+  if (opts.retention) {
+    say(`bench: ${load}; results in ${opts.out}`);
+    return 0;
+  }
   const chart = resolve(opts.out).replace(/\.json$/, '') + '.svg';
   await writeFile(chart, chartSvg(figures, reference, `acihost against ${reference}, ${started.toISOString().slice(0, 10)}`));
-  say(`bench: load average ${loadBefore.join(' ')} before, ${loadAfter.join(' ')} after; results in ${opts.out}, chart in ${chart}`);
+  say(`bench: ${load}; results in ${opts.out}, chart in ${chart}`);
   return 0;
 }
 

@@ -65,6 +65,10 @@ export const ERROR_CODES = {
     about: 'only an admin token for the whole image domain may grant `metrics`, which no prefix bounds',
   },
   TOKEN_EXPIRY_NOT_ALLOWED: { kind: 'forbidden', about: 'the new token would outlive the admin token that makes it' },
+  QUOTA_EXCEEDED: {
+    kind: 'forbidden',
+    about: 'the push would take a prefix past its quota of bytes or versions; the message names the quota and its use',
+  },
 
   // not-found
   IMAGE_NOT_FOUND: { kind: 'not-found', about: 'no such image, version or platform, or a URL no push could have made' },
@@ -76,6 +80,8 @@ export const ERROR_CODES = {
   ACPUSH_UPLOAD_EXPIRED: { kind: 'not-found', about: 'the upload was idle past `acpush.uploadExpirySeconds` and was removed' },
   ACPUSH_PART_UNKNOWN: { kind: 'not-found', about: 'an upload part other than manifest, signature and aci' },
   TOKEN_NOT_FOUND: { kind: 'not-found', about: 'no token with that id, or none the admin token may see' },
+  QUOTA_NOT_FOUND: { kind: 'not-found', only: 'cli', about: 'no quota is set for that prefix' },
+  RETENTION_POLICY_NOT_FOUND: { kind: 'not-found', only: 'cli', about: 'no retention policy for exactly that prefix' },
 
   // conflict
   VERSION_EXISTS: { kind: 'conflict', about: 'that version is published with other bytes; versions are write-once' },
@@ -168,7 +174,16 @@ export const ERROR_CODES = {
   TOKEN_SCOPE_INVALID: { kind: 'invalid', about: 'a scope other than push, pull, delete, overwrite, metrics and admin' },
   TOKEN_EXPIRY_INVALID: { kind: 'invalid', about: '`expires` is not a duration such as 90d, nor null or never' },
   TOKEN_NAME_INVALID: { kind: 'invalid', about: "a token's label is over 128 characters or holds control characters" },
+  QUOTA_PREFIX_INVALID: { kind: 'invalid', only: 'cli', about: 'the prefix of a quota is not an image name prefix' },
+  QUOTA_PREFIX_OUTSIDE_DOMAIN: { kind: 'invalid', only: 'cli', about: "the prefix of a quota is outside the server's image domain" },
   IMPORT_NO_KEYS_FILE: { kind: 'invalid', only: 'cli', about: '`--trust-keys` was given, but the directory has no `pubkeys.gpg`' },
+  RETENTION_PREFIX_INVALID: { kind: 'invalid', only: 'cli', about: 'the prefix of a retention policy is not an image name prefix' },
+  RETENTION_PREFIX_OUTSIDE_DOMAIN: {
+    kind: 'invalid',
+    only: 'cli',
+    about: "the prefix of a retention policy is outside the server's image domain",
+  },
+  RETENTION_PATTERN_INVALID: { kind: 'invalid', only: 'cli', about: '`--protect` is not a valid regular expression' },
 
   // too-many
   UPLOADS_CONCURRENCY_LIMIT: { kind: 'too-many', about: 'the token is already sending `limits.maxConcurrentUploadsPerToken` uploads' },

@@ -104,21 +104,30 @@ export function assertPublishableVersion(version: string): void {
   }
 }
 
+/** The codes of a refused prefix, by what it was given for. */
+const PREFIX_CODES = {
+  KEY: { invalid: 'KEY_PREFIX_INVALID', outside: 'KEY_PREFIX_OUTSIDE_DOMAIN' },
+  TOKEN: { invalid: 'TOKEN_PREFIX_INVALID', outside: 'TOKEN_PREFIX_OUTSIDE_DOMAIN' },
+  QUOTA: { invalid: 'QUOTA_PREFIX_INVALID', outside: 'QUOTA_PREFIX_OUTSIDE_DOMAIN' },
+  RETENTION: { invalid: 'RETENTION_PREFIX_INVALID', outside: 'RETENTION_PREFIX_OUTSIDE_DOMAIN' },
+} as const;
+
 /**
  * Refuses a prefix that is not an AC identifier under `domain`: every pushed name
  * is under the image domain, so a key or token for any other prefix could never
- * serve. `what` names the thing refused in its error codes (KEY_..., TOKEN_...).
+ * serve. `what` names the thing refused in its error codes (KEY_..., TOKEN_..., QUOTA_..., RETENTION_...).
  */
-export function checkDomainPrefix(domain: string, prefix: string, what: 'KEY' | 'TOKEN'): void {
+export function checkDomainPrefix(domain: string, prefix: string, what: keyof typeof PREFIX_CODES): void {
+  const codes = PREFIX_CODES[what];
   if (!isAcIdentifier(prefix)) {
     throw invalid(
-      what === 'KEY' ? 'KEY_PREFIX_INVALID' : 'TOKEN_PREFIX_INVALID',
+      codes.invalid,
       `prefix ${JSON.stringify(prefix)} is not an AC identifier; use a lowercase name prefix such as ${domain}/team`,
     );
   }
   if (!prefixCovers(domain, prefix)) {
     throw invalid(
-      what === 'KEY' ? 'KEY_PREFIX_OUTSIDE_DOMAIN' : 'TOKEN_PREFIX_OUTSIDE_DOMAIN',
+      codes.outside,
       `prefix ${prefix} is outside this server's image domain ${domain}; use ${domain} or a prefix under it (set ACIHOST_PUBLIC_URL for another domain)`,
     );
   }

@@ -133,6 +133,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     onBytes: heap.streamed,
     afterSweep: heap.collectAll,
     onVerified: (summary) => metrics.recordVerifyRun(summary),
+    onRetention: (summary) => metrics.recordRetentionRun(summary),
     onWebhookAttempt: (report) => metrics.recordWebhookAttempt(report),
   });
   countPushes(registry.audit, metrics);

@@ -10,10 +10,11 @@ export function isCalendarDate(text: string): boolean {
 }
 
 /**
- * `acihost audit [--since YYYY-MM-DD]`: the audit log as JSON lines, oldest first (any
+ * `acihost audit [export] [--since YYYY-MM-DD]`: the audit log as JSON lines, oldest first (any
  * storage backend). --json is accepted and changes nothing: the lines are JSON already.
  */
-export async function auditCommand(config: Config, _args: string[], values: CliValues): Promise<number> {
+export async function auditCommand(config: Config, args: string[], values: CliValues): Promise<number> {
+  if (args[0] !== undefined && args[0] !== 'export') throw usageError(`audit takes export or nothing, got ${JSON.stringify(args[0])}`);
   const since = values.since;
   if (since !== undefined && !isCalendarDate(since))
     throw usageError(`--since ${JSON.stringify(since)} is not a date; give a day such as 2026-11-23 (UTC)`);

@@ -7,3 +7,12 @@ export function parseDuration(text: string): number | null {
   const seconds = Number(m[1]) * UNITS[m[2]!]!;
   return seconds > 0 ? seconds : null;
 }
+
+/** The inverse of parseDuration: seconds in the largest unit that divides them (7776000 -> "90d"). */
+export function formatDuration(seconds: number): string {
+  if (seconds === 0) return '0';
+  const [unit, size] = Object.entries(UNITS)
+    .sort((a, b) => b[1] - a[1])
+    .find(([, size]) => seconds % size === 0)!;
+  return `${seconds / size}${unit}`;
+}

@@ -139,6 +139,10 @@ export const configSchema = z
     access: z.object({ privatePrefixes: z.array(namePrefix) }).strict(),
     // `acihost verify` inside the server every this many seconds, results in /-/metrics; 0 turns it off.
     verify: z.object({ intervalSeconds: z.number().int().nonnegative() }).strict(),
+    // The retention policies applied inside the server every this many seconds (src/registry/upkeep/retention.ts); 0 turns it off.
+    retention: z.object({ intervalSeconds: z.number().int().nonnegative() }).strict(),
+    // Whole days of the audit log older than this are removed by the sweep; 0 keeps every day.
+    audit: z.object({ keepDays: z.number().int().nonnegative() }).strict(),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }).strict(),
     metrics: metricsSchema,
     rateLimit: rateLimitSchema,

@@ -125,6 +125,13 @@ export const SETTINGS: Record<SettingPath, SettingNotes> = {
     about:
       're-check every published image inside the server this often (the first run one interval after start), results in /-/metrics; 0: off',
   },
+  'retention.intervalSeconds': {
+    about:
+      'apply the retention policies (acihost retention set) inside the server this often (the first run one interval after start; of replicas sharing storage, one does each run); 0: off',
+  },
+  'audit.keepDays': {
+    about: 'the sweep removes whole days of the audit log whose events are all older than this many days; 0: keep every day',
+  },
   'log.level': { about: 'least severe log level written' },
   'metrics.requireToken': { about: 'false: GET /-/metrics is open; true: it needs a token with the metrics scope' },
   'rateLimit.failedAuthAttempts': { about: 'failed authentications allowed per client address within the window before 429' },

@@ -42,6 +42,15 @@ export interface PageModel {
   keyPrefixesBelow: { prefixes: string[]; total: number };
   /** The development CA's certificate file, as the server finds it, when the server serves a certificate it signed. */
   devCa?: string;
+  /** The quotas that hold for `name`; use is null where the viewer may not see every name it sums. */
+  quotas?: PageQuota[];
+}
+
+export interface PageQuota {
+  prefix: string;
+  maxBytes: number | null;
+  maxVersions: number | null;
+  used: { bytes: number; versions: number } | null;
 }
 
 /** The path of the page for `name`: `/` for the domain, `/team/app` below it. */
@@ -92,6 +101,12 @@ export function buildPageModel(registry: Registry, name: string, page: number, v
     })),
     keyPrefixesBelow: keyPrefixesBelow(keys, name),
     devCa,
+    quotas: registry.quotas.covering(name).map((q) => ({
+      prefix: q.prefix,
+      maxBytes: q.maxBytes,
+      maxVersions: q.maxVersions,
+      used: access.mayReadAllUnder(viewer, q.prefix) ? { bytes: q.usedBytes, versions: q.usedVersions } : null,
+    })),
   };
   if (catalog.has(name)) {
     const visible = access.mayRead(viewer, name);

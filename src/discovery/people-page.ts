@@ -1,7 +1,7 @@
 import { pageCommands } from './page-commands.ts';
 import { pagePath, type PageModel } from './page-model.ts';
 import { PAGE_STYLE } from './page-style.ts';
-import { commandsSection, keysSection, namesSection, versionsSection } from './people-sections.ts';
+import { commandsSection, keysSection, namesSection, quotasSection, versionsSection } from './people-sections.ts';
 import { escapeHtml as esc, type PeopleContent } from './render-page.ts';
 
 /** `example.com / team / app`, each parent a link, the current name the page's own. */
@@ -36,6 +36,7 @@ export function peoplePage(m: PageModel): PeopleContent {
     intro(m),
     m.image ? versionsSection(m) : '',
     namesSection(m),
+    quotasSection(m),
     commandsSection(m.origin, pageCommands(m)),
     keysSection(m),
   ].filter(Boolean);

@@ -1,6 +1,6 @@
 import type { VersionRecord } from '../registry/catalog/version-record.ts';
 import { curl, type Command } from './page-commands.ts';
-import type { NameEntry, PageModel } from './page-model.ts';
+import type { NameEntry, PageModel, PageQuota } from './page-model.ts';
 import { pagePath } from './page-model.ts';
 import { escapeHtml as esc } from './render-page.ts';
 
@@ -133,4 +133,29 @@ export function keysSection(m: PageModel): string {
     .join('\n');
   const also = below ? `<p>These prefixes below it have keys of their own:</p>${prefixesBelow(m)}` : '';
   return `${open}<ul class="names">\n${rows}\n</ul>${also}</section>`;
+}
+
+function quotaLine(domain: string, q: PageQuota): string {
+  const bytes = q.maxBytes === null ? '' : formatSize(q.maxBytes);
+  const versions = q.maxVersions === null ? '' : `${q.maxVersions} version${q.maxVersions === 1 ? '' : 's'}`;
+  const { used } = q;
+  const parts = used
+    ? [
+        bytes && `<span title="${used.bytes} of ${q.maxBytes} bytes">${formatSize(used.bytes)} of ${bytes}</span>`,
+        versions && `${used.versions} of ${versions}`,
+      ]
+    : [
+        `at most ${[bytes, versions].filter(Boolean).join(' and ')} <span class="muted">(what is used is shown to a token with the pull scope)</span>`,
+      ];
+  return `<li><a href="${esc(pagePath(domain, q.prefix))}">${esc(q.prefix)}</a>: ${parts.filter(Boolean).join(', ')}</li>`;
+}
+
+/** The quotas that hold for the name: what the names at or below each prefix may hold together, and hold now. */
+export function quotasSection(m: PageModel): string {
+  if (!m.quotas?.length) return '';
+  return (
+    `<section aria-labelledby="quotas"><h2 id="quotas">Quotas</h2>` +
+    `<p>Pushes here must fit what the names at or below each prefix may hold together:</p>` +
+    `<ul class="names">\n${m.quotas.map((q) => quotaLine(m.domain, q)).join('\n')}\n</ul></section>`
+  );
 }

@@ -13,11 +13,26 @@ export type AuditAction =
   | 'token.create'
   | 'token.revoke'
   // Recorded by the server itself (actor null), once per token, two weeks before it expires.
-  | 'token.expiring';
+  | 'token.expiring'
+  | 'quota.set'
+  | 'quota.remove'
+  | 'retention.set'
+  | 'retention.remove';
 /** Webhook subscriptions made and removed (src/registry/webhooks/). */
 export type WebhookAuditAction = 'webhook.add' | 'webhook.remove';
 export type AuditResult =
-  'created' | 'unchanged' | 'deleted' | 'added' | 'removed' | 'retired' | 'activated' | 'revoked' | 'refused' | 'failed' | 'expiring';
+  | 'created'
+  | 'unchanged'
+  | 'deleted'
+  | 'added'
+  | 'removed'
+  | 'retired'
+  | 'activated'
+  | 'revoked'
+  | 'refused'
+  | 'failed'
+  | 'expiring'
+  | 'set';
 
 /**
  * One mutation, as one JSON line. Every field is always present (null when it does
@@ -99,11 +114,32 @@ export class AuditLog {
 
   /** Events in time order, from `sinceDay` (YYYY-MM-DD, inclusive) on, or all of them. */
   async *read(sinceDay?: string): AsyncIterable<AuditEvent> {
-    for await (const obj of this.storage.list(layout.audit)) {
-      const day = obj.key.slice(layout.audit.length, layout.audit.length + 10);
-      if (sinceDay && day < sinceDay) continue;
+    // Keys sort by day: the listing starts at the first day asked for.
+    const startAfter = sinceDay ? layout.audit + sinceDay : undefined;
+    for await (const obj of this.storage.list(layout.audit, { startAfter })) {
+      if (sinceDay && dayOf(obj.key) < sinceDay) continue;
       const bytes = await this.storage.get(obj.key);
       if (bytes) yield JSON.parse(bytes.toString('utf8')) as AuditEvent;
     }
   }
+
+  /**
+   * Removes the whole days whose every event is older than `keepDays` days (the sweep
+   * calls this with audit.keepDays). Only the days removed are listed: keys sort by day.
+   */
+  async prune(keepDays: number, now = Date.now()): Promise<{ days: number; events: number }> {
+    const firstKept = new Date(now - keepDays * 86_400_000).toISOString().slice(0, 10);
+    const days = new Set<string>();
+    let events = 0;
+    for await (const obj of this.storage.list(layout.audit)) {
+      const day = dayOf(obj.key);
+      if (day >= firstKept) break;
+      await this.storage.delete(obj.key);
+      days.add(day);
+      events++;
+    }
+    return { days: days.size, events };
+  }
 }
+
+const dayOf = (key: string) => key.slice(layout.audit.length, layout.audit.length + 10);

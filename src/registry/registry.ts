@@ -18,11 +18,13 @@ import type { VersionRecord } from './catalog/version-record.ts';
 import { Deleter } from './publish/deleter.ts';
 import { Publisher } from './publish/publisher.ts';
 import { PushService } from './publish/push-service.ts';
+import { Quotas } from './quota/quotas.ts';
 import type { StageContext } from './publish/stage-image.ts';
 import type { StepHook } from './publish/steps.ts';
 import { KeyExpiryWatch } from './trust/key-expiry-watch.ts';
 import { KeyStore } from './trust/keyring.ts';
 import { ScheduledVerify, type VerifyRunSummary } from './upkeep/scheduled-verify.ts';
+import { Retention, type RetentionRunSummary } from './upkeep/retention.ts';
 import { sweep } from './upkeep/sweep.ts';
 import { Webhooks, type AttemptReport } from './webhooks/webhooks.ts';
 
@@ -38,6 +40,8 @@ export interface RegistrySettings {
   upkeep: Pick<Config['storage'], 'pollIntervalMs' | 'sweepGraceSeconds' | 'indexSnapshotNames'>;
   verify: Config['verify'];
   tokens: Config['tokens'];
+  retention: Config['retention'];
+  audit: Config['audit'];
   webhooks: Config['webhooks'];
 }
 
@@ -52,6 +56,8 @@ export function registrySettings(config: Config): RegistrySettings {
     upkeep: { pollIntervalMs, sweepGraceSeconds, indexSnapshotNames },
     verify: config.verify,
     tokens: config.tokens,
+    retention: config.retention,
+    audit: config.audit,
     webhooks: config.webhooks,
   };
 }
@@ -62,10 +68,12 @@ export interface RegistryHooks {
   onStep?: StepHook;
   /** Hears the size of every chunk of an image streamed through (the server frees dead buffers by it). */
   onBytes?: (bytes: number) => void;
-  /** Runs when a sweep has finished (the server returns its garbage to the heap then). */
+  /** Runs when a sweep, or a scheduled retention run that removed versions, has finished (the server returns its garbage to the heap then). */
   afterSweep?: () => void;
   /** The counts of each scheduled verification (the server's metrics). */
   onVerified?: (summary: VerifyRunSummary) => void;
+  /** The counts of each scheduled retention run (the server's metrics). */
+  onRetention?: (summary: RetentionRunSummary) => void;
   /** Every webhook delivery attempt (the server's metrics). */
   onWebhookAttempt?: (report: AttemptReport) => void;
   /** CA certificates webhook targets may use besides the system's and NODE_EXTRA_CA_CERTS (tests in one process). */
@@ -87,10 +95,14 @@ export class Registry {
   readonly tokenAdmin: TokenAdmin;
   readonly access: ReadAccess;
   readonly audit: AuditLog;
+  /** The quotas per prefix, and what is used of them. */
+  readonly quotas: Quotas;
   /** The front doors: curl pushes and imports, acpush, deletes. */
   readonly pushes: PushService;
   readonly uploads: AcpushUploads;
   readonly deleter: Deleter;
+  /** The retention policies, their plan and its application. */
+  readonly retention: Retention;
   readonly webhooks: Webhooks;
   private readonly storage: Storage;
   private readonly settings: RegistrySettings;
@@ -123,6 +135,14 @@ export class Registry {
     this.tokenAdmin = new TokenAdmin({ tokens: this.tokens, audit: this.audit, domain: this.domain, defaultExpirySeconds });
     this.tokenExpiry = new TokenExpiryWatch({ storage, tokens: this.tokens, audit: this.audit, log });
     this.changes = new ChangeJournal(storage, this.catalog, log);
+    this.quotas = new Quotas({
+      storage,
+      catalog: this.catalog,
+      changes: this.changes,
+      domain: this.domain,
+      admissionSeconds: settings.acpush.uploadExpirySeconds,
+      onBadRecord,
+    });
     const { onStep, onBytes } = hooks;
     this.deleter = new Deleter({ storage, catalog: this.catalog, audit: this.audit, onStep, changes: this.changes });
     const publisher = new Publisher({
@@ -134,15 +154,26 @@ export class Registry {
       onBytes,
       audit: this.audit,
       changes: this.changes,
+      quotas: this.quotas,
     });
     const context: StageContext = { storage, limits: settings.limits, keys: () => this.keys.verificationKeys(), onBytes };
-    this.pushes = new PushService({ context, publisher, audit: this.audit });
+    this.pushes = new PushService({ context, publisher, audit: this.audit, quotas: this.quotas });
     this.uploads = new AcpushUploads({
       context,
       publisher,
       audit: this.audit,
       expirySeconds: settings.acpush.uploadExpirySeconds,
       maxSessionsPerToken: settings.limits.maxUploadSessionsPerToken,
+      quotas: this.quotas,
+    });
+    this.retention = new Retention({
+      storage,
+      catalog: this.catalog,
+      deleter: this.deleter,
+      domain: this.domain,
+      log,
+      report: hooks.onRetention ?? (() => undefined),
+      afterRun: this.swept,
     });
     this.verifier = new ScheduledVerify({
       storage,
@@ -164,10 +195,10 @@ export class Registry {
     });
   }
 
-  /** Grows whenever what discovery shows changes: a version published or deleted, a key trusted or retired. */
+  /** Grows whenever what discovery shows changes: a version published or deleted, a key trusted or retired, a quota set. */
   get generation(): number {
-    // Both generations only grow, so their sum changes whenever either does.
-    return this.catalog.generation + this.keys.mirror.generation;
+    // The generations only grow, so their sum changes whenever any does.
+    return this.catalog.generation + this.keys.mirror.generation + this.quotas.generation;
   }
 
   /** The bytes of a published image, or the range of them asked for. */
@@ -195,6 +226,7 @@ export class Registry {
     await this.webhooks.start();
     const [restored] = await Promise.all([this.loadCatalog(), this.keys.mirror.refresh(), this.tokens.mirror.refresh()]);
     const onError = (err: unknown) => this.log.error({ err }, 'failed to refresh from storage');
+    await this.quotas.start(this.settings.upkeep.pollIntervalMs, onError);
     this.keys.mirror.start(this.settings.upkeep.pollIntervalMs, onError);
     this.tokens.mirror.start(this.settings.upkeep.pollIntervalMs, onError);
     this.changes.start(this.settings.upkeep.pollIntervalMs);
@@ -216,6 +248,7 @@ export class Registry {
     this.sweepTimer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
     if (this.settings.verify.intervalSeconds > 0) this.verifier.start(this.settings.verify.intervalSeconds);
+    if (this.settings.retention.intervalSeconds > 0) this.retention.start(this.settings.retention.intervalSeconds);
   }
 
   /** Restores the index from its snapshot and the journal since (true), or reads every record (false). */
@@ -280,8 +313,14 @@ export class Registry {
       if (report.staging || report.orphanBlobs || report.abortedUploads) this.log.info(report, 'swept leftovers');
       const uploads = await this.uploads.sweep();
       if (uploads) this.log.info({ uploads }, 'swept expired acpush uploads');
+      const claims = await this.quotas.sweep();
+      if (claims) this.log.info({ claims }, 'swept expired quota claims');
       const journal = await pruneJournal(this.storage);
       if (journal) this.log.debug({ journal }, 'pruned old journal entries');
+      if (this.settings.audit.keepDays > 0) {
+        const pruned = await this.audit.prune(this.settings.audit.keepDays);
+        if (pruned.events) this.log.info({ ...pruned, keepDays: this.settings.audit.keepDays }, 'pruned old days of the audit log');
+      }
       return true;
     } catch (err) {
       if (!this.closed) this.log.error({ err }, 'failed to sweep leftovers');
@@ -297,8 +336,10 @@ export class Registry {
     await this.tokenExpiry.stop();
     this.keys.mirror.stop();
     this.tokens.mirror.stop();
+    this.quotas.stop();
     this.changes.stop();
     await this.verifier.stop();
+    await this.retention.stop();
     await this.webhooks.stop();
     await this.storage.close();
   }

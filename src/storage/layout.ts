@@ -26,8 +26,15 @@
  *                                                 (the sweep removes a session idle past acpush.uploadExpirySeconds)
  *   journal/<ms since epoch, 13 digits>-<random>.json  one published or deleted version, so replicas sharing
  *                                                 the storage update their index within a poll (kept an hour)
+ *   retention/policies/<prefix>/_policy.json      the retention policy of one name prefix (`_` never occurs in a prefix)
+ *   retention/runs/<ms since epoch, 13 digits>.json  create-only, named for the start of a scheduled retention
+ *                                                 interval: the one replica doing that interval's run
  *   index/catalog.json                            a snapshot of the index with the journal time it is current to, so a
  *                                                 restart with many names reads one object and the journal since
+ *   quotas/<prefix>.json                          a quota: the most bytes and versions the names at or below <prefix> may hold
+ *   quota-claims/<claim id>-<stage>.json          create-only: a push's claim on the quotas covering its name, while it is
+ *                                                 admitted (stage admission) and while it commits (stage commit); the id
+ *                                                 (<ms since epoch, 13 digits>-<random>) orders claims; each holds its expiry
  *   acme/account.json                             the ACME account key (and its directory), shared by replicas
  *   acme/certificate.json                         the ACME certificate chain and its key, in one object so they
  *                                                 always match; every replica serves it and swaps it when it changes
@@ -56,6 +63,9 @@ export interface VersionCoordinates {
 /** The fixed objects of an upload session (the staged image has its own key, uploadImage). */
 export type UploadFile = 'session.json' | 'manifest.json' | 'signature.asc' | 'image.json' | 'failure.json' | 'completing';
 
+/** A quota claim is made when a push is admitted, and made again with the image's exact size when it commits. */
+export type QuotaClaimStage = 'admission' | 'commit';
+
 const IMAGES = 'images/';
 const VERSIONS = '/_v/';
 const TOMBSTONES = '/_d/';
@@ -76,6 +86,19 @@ export const layout = {
   acmeRenew: 'acme/renew',
   journal: 'journal/',
   indexSnapshot: 'index/catalog.json',
+  quotas: 'quotas/',
+  quotaClaims: 'quota-claims/',
+  quota: (prefix: string): string => `quotas/${prefix}.json`,
+  quotaClaim: (id: string, stage: QuotaClaimStage): string => `quota-claims/${id}-${stage}.json`,
+  /** The id and stage of a key under quota-claims/, or null. */
+  parseQuotaClaim(key: string): { id: string; stage: QuotaClaimStage } | null {
+    const m = /^quota-claims\/(\d{13}-[0-9a-f]{16})-(admission|commit)\.json$/.exec(key);
+    return m ? { id: m[1]!, stage: m[2] as QuotaClaimStage } : null;
+  },
+  retentionPolicies: 'retention/policies/',
+  retentionPolicy: (prefix: string): string => `retention/policies/${prefix}/_policy.json`,
+  retentionRuns: 'retention/runs/',
+  retentionRun: (ms: number): string => `retention/runs/${String(ms).padStart(13, '0')}.json`,
   journalEntry: (ms: number, random: string): string => `journal/${String(ms).padStart(13, '0')}-${random}.json`,
   /** The time of a journal entry, from its key. */
   journalTime: (key: string): number => Number(key.slice('journal/'.length, 'journal/'.length + 13)),

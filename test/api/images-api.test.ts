@@ -77,7 +77,7 @@ describe('JSON API: images and keys', () => {
       ['localhost/team/app', 'localhost/team/app/sub'],
     );
     const none = await get('/-/api/images?prefix=localhost/team/ap');
-    assert.deepEqual(none.json, { images: [], nextCursor: null });
+    assert.deepEqual(none.json, { images: [], nextCursor: null, quotas: [] });
   });
 
   it('refuses a bad limit, cursor or prefix with 422 and the error shape', async () => {
@@ -155,6 +155,8 @@ describe('JSON API: images and keys', () => {
       '/-/api/images/{name}/{version}/{os}/{arch}',
       '/-/api/keys',
       '/-/api/openapi.json',
+      '/-/api/quotas',
+      '/-/api/retention/plan',
       '/-/api/tokens',
       '/-/api/tokens/{id}',
       '/-/api/webhooks',

@@ -22,6 +22,7 @@ import { chartSvg } from '../../bench/chart.ts';
 import { figure, table } from '../../bench/report.ts';
 import { summarize } from '../../bench/stats.ts';
 import { parseWrk } from '../../bench/wrk.ts';
+import { parseBenchArgs, UsageError } from '../../bench/options.ts';
 import { freePort } from '../../bench/processes.ts';
 import { createInspector } from '../../src/aci/inspect.ts';
 import { createTestCertificate } from '../../src/tls/dev-ca.ts';
@@ -112,6 +113,13 @@ describe('benchmark harness', () => {
     assert.equal(all(root, 'line').filter((l) => attr(l, 'class') === 'reference').length, 1);
     assert.match(svg, /half &lt;&amp;&gt; as fast \(req\/s\)/);
     assert.doesNotMatch(svg, /<&>/);
+  });
+
+  it('takes --retention as a run of its own, with its own results file', () => {
+    const opts = parseBenchArgs(['--retention', '--runs', '2']);
+    assert.deepEqual([opts.retention, opts.s3, opts.runs, opts.out], [true, false, 2, 'bench/results/latest-retention.json']);
+    assert.equal(parseBenchArgs([]).retention, false);
+    assert.throws(() => parseBenchArgs(['--retention', '--s3']), UsageError);
   });
 
   it('configures nginx with TLS, the static tree, a PUT location and one worker', () => {

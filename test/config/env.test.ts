@@ -95,6 +95,8 @@ const SAMPLES: Record<string, [string, unknown, Record<string, string>?]> = {
   'acpush.uploadExpirySeconds': ['600', 600],
   'access.privatePrefixes': ['localhost/a,localhost/b', ['localhost/a', 'localhost/b']],
   'verify.intervalSeconds': ['3600', 3600],
+  'retention.intervalSeconds': ['86400', 86400],
+  'audit.keepDays': ['90', 90],
   'log.level': ['debug', 'debug'],
   'metrics.requireToken': ['true', true],
   'rateLimit.failedAuthAttempts': ['5', 5],

@@ -40,8 +40,11 @@ export interface TestApp {
   origin: string;
   /** A fresh token with `scopes` for `prefixes` (the whole domain by default). */
   token(scopes: Scope[], prefixes?: string[]): Promise<string>;
-  /** Builds an image, signs it with the trusted key, and pushes it through POST /-/push (with a push token for `localhost` unless given one). */
-  publish(build: BuildAciOptions, token?: string): Promise<PublishedImage>;
+  /**
+   * Builds an image (or takes its bytes), signs it with the trusted key, and pushes it through
+   * POST /-/push (with a push token for `localhost` unless given one).
+   */
+  publish(build: BuildAciOptions | Buffer, token?: string): Promise<PublishedImage>;
   /** The fingerprint of the trusted signing key (made at test time by openpgp, no gpg). */
   fingerprint: string;
   close(): Promise<void>;
@@ -107,7 +110,7 @@ export async function buildTestApp(
     token: async (scopes, prefixes = ['localhost']) =>
       (await registry.tokens.create({ prefixes, scopes, name: 'test', expiresInSeconds: null })).token,
     async publish(build, token = pushToken) {
-      const aci = await buildAci(build);
+      const aci = Buffer.isBuffer(build) ? build : await buildAci(build);
       const signature = (await openpgp.sign({
         message: await openpgp.createMessage({ binary: aci }),
         signingKeys: key.privateKey,

@@ -69,7 +69,8 @@ function decodeCursor(cursor: string): string {
   return name;
 }
 
-function parsePrefix(text: string | undefined, domain: string): string {
+/** `?prefix=`: an image name prefix, the image domain when absent. */
+export function parsePrefix(text: string | undefined, domain: string): string {
   if (text === undefined || text === '') return domain;
   const prefix = text.replace(/\/+$/, '');
   if (!isAcIdentifier(prefix))

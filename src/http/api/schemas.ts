@@ -49,6 +49,37 @@ const shared = {
     properties: { ...versionProperties, latest: { type: 'boolean' } },
   },
   Token: { type: 'object', description: 'A token, without its secret', required: tokenRequired, properties: tokenProperties },
+  Quota: {
+    type: 'object',
+    description: 'A quota: the most bytes and versions the names at or below its prefix may hold together, and what they hold',
+    required: ['prefix', 'maxBytes', 'maxVersions', 'usedBytes', 'usedVersions', 'setAt'],
+    properties: {
+      prefix: { type: 'string', examples: ['aci.example.com/team'] },
+      maxBytes: { type: ['integer', 'null'], minimum: 0, description: 'bytes of .aci files; null: no limit' },
+      maxVersions: { type: ['integer', 'null'], minimum: 0, description: 'versions (each version, os and arch once); null: no limit' },
+      usedBytes: {
+        type: ['integer', 'null'],
+        minimum: 0,
+        description: 'bytes published there now; null unless the viewer may see every name there (a private prefix overlaps it)',
+      },
+      usedVersions: { type: ['integer', 'null'], minimum: 0, description: 'versions published there now; null as for usedBytes' },
+      setAt: { type: 'string', format: 'date-time' },
+    },
+  },
+  RetentionRemoval: {
+    type: 'object',
+    description: 'A version the retention policies would remove; `size` is what removing it frees',
+    required: ['name', 'version', 'os', 'arch', 'size', 'pushedAt', 'policy'],
+    properties: {
+      name: versionProperties.name,
+      version: versionProperties.version,
+      os: versionProperties.os,
+      arch: versionProperties.arch,
+      size: versionProperties.size,
+      pushedAt: versionProperties.pushedAt,
+      policy: { type: 'string', description: 'the prefix of the policy that removes it', examples: ['aci.example.com/team'] },
+    },
+  },
 } as const;
 
 /** Adds the shared schemas to the root instance, where every route and the OpenAPI generator see them. */

@@ -5,6 +5,7 @@ import { notFound } from '../../errors.ts';
 import type { Registry } from '../../registry/registry.ts';
 import type { TokenRecord } from '../../registry/access/tokens.ts';
 import { pageUrl, versionJson } from '../api/image-json.ts';
+import { quotasJson } from '../api/quota-json.ts';
 import {
   encodeCursor,
   listQueryErrors,
@@ -51,7 +52,8 @@ export async function apiImageRoutes(app: FastifyInstance, opts: { registry: Reg
       const names = catalog.namesCovered(query.prefix, query.after, query.limit + 1);
       const page = names.slice(0, query.limit);
       const nextCursor = names.length > query.limit ? encodeCursor(page[page.length - 1]!) : null;
-      return listing(reply).send({ images: page.map((n) => summary(n, viewer)), nextCursor });
+      const quotas = quotasJson(registry, viewer, registry.quotas.covering(query.prefix));
+      return listing(reply).send({ images: page.map((n) => summary(n, viewer)), nextCursor, quotas });
     },
   );
 
@@ -61,11 +63,13 @@ export async function apiImageRoutes(app: FastifyInstance, opts: { registry: Reg
     async (request, reply) => {
       const name = request.params['*'].replace(/\/+$/, '');
       listing(reply);
-      access.authorizeRead(await optionalToken(registry, request), name);
+      const viewer = await optionalToken(registry, request);
+      access.authorizeRead(viewer, name);
       if (!isImageName(name) || !catalog.has(name)) throw noSuchName(name);
       const latest = new Set(catalog.latestPerPlatform(name));
       const versions = catalog.versionsOf(name).map((r) => ({ ...versionJson(origin, r), latest: latest.has(r) }));
-      return reply.send({ name, private: access.isPrivate(name), pageUrl: pageUrl(origin, domain, name), versions });
+      const quotas = quotasJson(registry, viewer, registry.quotas.covering(name));
+      return reply.send({ name, private: access.isPrivate(name), pageUrl: pageUrl(origin, domain, name), versions, quotas });
     },
   );
 
@@ -97,9 +101,9 @@ const listSchema = {
   querystring: listQuerySchema,
   response: {
     200: {
-      description: 'One page of names; nextCursor is null on the last page',
+      description: 'One page of names; nextCursor is null on the last page; quotas are those that hold for the prefix',
       type: 'object',
-      required: ['images', 'nextCursor'],
+      required: ['images', 'nextCursor', 'quotas'],
       properties: {
         images: {
           type: 'array',
@@ -116,6 +120,7 @@ const listSchema = {
           },
         },
         nextCursor: { type: ['string', 'null'] },
+        quotas: { type: 'array', items: ref('Quota') },
       },
     },
     ...errorResponses(401, 422, 429),
@@ -130,14 +135,15 @@ const nameSchema = {
   params: wildcard,
   response: {
     200: {
-      description: 'The versions of the name',
+      description: 'The versions of the name, and the quotas that hold for it',
       type: 'object',
-      required: ['name', 'private', 'pageUrl', 'versions'],
+      required: ['name', 'private', 'pageUrl', 'versions', 'quotas'],
       properties: {
         name: { type: 'string' },
         private: { type: 'boolean' },
         pageUrl: { type: 'string', format: 'uri' },
         versions: { type: 'array', items: ref('ListedVersion') },
+        quotas: { type: 'array', items: ref('Quota') },
       },
     },
     ...errorResponses(401, 403, 404, 429),

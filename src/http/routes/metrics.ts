@@ -25,6 +25,7 @@ export async function metricsRoutes(
     metrics.uploadSessions.set(registry.uploads.openSessions);
     // From the polled token records: a scrape reads no storage.
     metrics.tokensExpiring.set(registry.tokens.expiringSoon(new Date()).length);
+    metrics.recordQuotas(registry.quotas.uses());
     const served = state.certificate?.get();
     if (served) metrics.certificateExpiry.set(Math.floor(served.info.notAfter.getTime() / 1000));
     if (state.certificate) metrics.certificateValid.set(state.certificate.valid() ? 1 : 0);

@@ -27,6 +27,15 @@ export function pushResponse(origin: string, { record }: PublishResult) {
   };
 }
 
+// What a push's body holds besides the image: the signature part and the form's framing (busboy reads at most 16 KiB of headers a part).
+const NOT_IMAGE_BYTES = MAX_SIGNATURE_BYTES + 40 * 1024;
+
+/** The least the image of a push can be, from its Content-Length (0 when it sends none). */
+function leastImageBytes(request: FastifyRequest): number {
+  const declared = Number(request.headers['content-length']);
+  return Number.isSafeInteger(declared) ? Math.max(0, declared - NOT_IMAGE_BYTES) : 0;
+}
+
 /**
  * `POST /-/push`, multipart with parts `aci` and `asc` in either order: the curl
  * front door to the publish pipeline. With the signature first the image is
@@ -79,16 +88,22 @@ export async function pushRoutes(
 
   app.post('/-/push', async (request, reply) => {
     const push = registry.pushes.begin(await admit(request, reply), requestLifetime(request, reply));
+    await push.admit(leastImageBytes(request)).catch((e: unknown) => {
+      reply.header('connection', 'close');
+      throw e;
+    });
     try {
       await readParts(request, push);
     } catch (e) {
       const refused = multipartRefusal(e);
       await push.refuse(refused);
-      if (isAcihostError(refused) && refused.kind === 'too-large') reply.header('connection', 'close');
+      if (isAcihostError(refused) && (refused.kind === 'too-large' || refused.code === 'QUOTA_EXCEEDED'))
+        reply.header('connection', 'close');
       else await drainRequest(request.raw, maxCompressedBytes);
       throw refused;
     }
     if (!push.hasImage) {
+      await push.release();
       throw malformed('PUSH_IMAGE_MISSING', 'the push has no image part; send -F aci=@IMAGE.aci');
     }
     const result = await push.publish(() => registry.tokens.authenticate(presentedToken(request)));

@@ -8,6 +8,8 @@ import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetr
 import type { CacheUse } from '../../util/byte-lru.ts';
 import type { StorageMeter } from '../../storage/metered-storage.ts';
 import type { VerifyRunSummary } from '../../registry/upkeep/scheduled-verify.ts';
+import type { QuotaUse } from '../../registry/quota/quotas.ts';
+import type { RetentionRunSummary } from '../../registry/upkeep/retention.ts';
 import type { AttemptReport } from '../../registry/webhooks/webhooks.ts';
 import { RequestMetrics } from './request-metrics.ts';
 
@@ -120,6 +122,36 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // Each quota and what is published under its prefix, set at each scrape (recordQuotas); a limit not set has no series.
+  readonly quotaBytesUsed = this.quotaGauge('acihost_quota_bytes_used', 'Bytes of .aci files published at or below each quota prefix');
+  readonly quotaBytesLimit = this.quotaGauge('acihost_quota_bytes_limit', 'The most bytes each quota allows at or below its prefix');
+  readonly quotaVersionsUsed = this.quotaGauge('acihost_quota_versions_used', 'Versions published at or below each quota prefix');
+  readonly quotaVersionsLimit = this.quotaGauge(
+    'acihost_quota_versions_limit',
+    'The most versions each quota allows at or below its prefix',
+  );
+  // Scheduled retention runs this server did (src/registry/upkeep/retention.ts); another replica's runs count there.
+  readonly retentionRemoved = new Counter({
+    name: 'acihost_retention_removed_versions_total',
+    help: 'Versions removed by the scheduled retention runs of this server',
+    registers: [this.registry],
+  });
+  readonly retentionFreed = new Counter({
+    name: 'acihost_retention_freed_bytes_total',
+    help: 'Bytes of the versions removed by the scheduled retention runs of this server',
+    registers: [this.registry],
+  });
+  readonly retentionFailed = new Counter({
+    name: 'acihost_retention_failed_removals_total',
+    help: 'Removals planned by the scheduled retention runs of this server that failed (the next run tries again)',
+    registers: [this.registry],
+  });
+  readonly retentionLastRun = new Gauge({
+    name: 'acihost_retention_last_run_timestamp_seconds',
+    help: 'When the last scheduled retention run of this server finished (Unix time)',
+    registers: [this.registry],
+  });
+
   // The in-memory caches of answers, by name, read at each scrape.
   readonly #caches: Record<string, CacheUse> = {};
   readonly answerCacheBytes = new Gauge({
@@ -162,6 +194,30 @@ export class Metrics {
     for (const [code, n] of Object.entries(s.problems)) this.verifyProblems.set({ code }, n);
     this.verifyDuration.set(s.seconds);
     this.verifyLastRun.set(Date.now() / 1000);
+  }
+
+  /** Every quota as it stands now; removed quotas lose their series. */
+  recordQuotas(quotas: QuotaUse[]): void {
+    for (const gauge of [this.quotaBytesUsed, this.quotaBytesLimit, this.quotaVersionsUsed, this.quotaVersionsLimit]) gauge.reset();
+    for (const q of quotas) {
+      const prefix = { prefix: q.prefix };
+      this.quotaBytesUsed.set(prefix, q.usedBytes);
+      this.quotaVersionsUsed.set(prefix, q.usedVersions);
+      if (q.maxBytes !== null) this.quotaBytesLimit.set(prefix, q.maxBytes);
+      if (q.maxVersions !== null) this.quotaVersionsLimit.set(prefix, q.maxVersions);
+    }
+  }
+
+  private quotaGauge(name: string, help: string): Gauge<'prefix'> {
+    return new Gauge({ name, help, labelNames: ['prefix'], registers: [this.registry] });
+  }
+
+  /** The counts of one scheduled retention run. */
+  recordRetentionRun(s: RetentionRunSummary): void {
+    this.retentionRemoved.inc(s.removed);
+    this.retentionFreed.inc(s.bytes);
+    this.retentionFailed.inc(s.failed);
+    this.retentionLastRun.set(Date.now() / 1000);
   }
 
   /** One webhook delivery attempt. */

@@ -30,6 +30,16 @@ export class ReadAccess {
     return !!viewer && viewer.scopes.includes('pull') && viewer.prefixes.some((p) => prefixCovers(p, name));
   }
 
+  /**
+   * Whether `viewer` may see what the names at and below `prefix` hold together (a quota's use
+   * sums their sizes): always, unless a private prefix overlaps it; then only with the pull scope
+   * for a prefix covering it.
+   */
+  mayReadAllUnder(viewer: TokenRecord | undefined, prefix: string): boolean {
+    if (!this.privatePrefixes.some((p) => prefixCovers(p, prefix) || prefixCovers(prefix, p))) return true;
+    return !!viewer && viewer.scopes.includes('pull') && viewer.prefixes.some((p) => prefixCovers(p, prefix));
+  }
+
   /** Throws the 401 or 403 that a request for a private name's files or versions deserves. */
   authorizeRead(viewer: TokenRecord | undefined, name: string): void {
     if (this.mayRead(viewer, name)) return;

@@ -9,8 +9,9 @@ import { refusal, type AuditLog } from '../audit-log.ts';
 import type { Coordinates } from '../catalog/catalog.ts';
 import type { PublishResult, Publisher } from '../publish/publisher.ts';
 import { stageImage, type StageContext, type StagedImage } from '../publish/stage-image.ts';
+import type { Admission, Quotas } from '../quota/quotas.ts';
 import { authorize, type TokenRecord } from '../access/tokens.ts';
-import { checkUploadAgreement } from './upload-checks.ts';
+import { checkUploadAgreement, UNSPECIFIED_VERSION } from './upload-checks.ts';
 import { parseStagedImage, serializeStagedImage } from './staged-record.ts';
 import { UploadStore, type UploadSession } from './upload-store.ts';
 
@@ -34,11 +35,20 @@ export class AcpushUploads {
   private readonly context: StageContext;
   private readonly publisher: Publisher;
   private readonly audit: AuditLog;
+  private readonly quotas: Quotas | undefined;
 
-  constructor(opts: { context: StageContext; publisher: Publisher; audit: AuditLog; expirySeconds: number; maxSessionsPerToken: number }) {
+  constructor(opts: {
+    context: StageContext;
+    publisher: Publisher;
+    audit: AuditLog;
+    expirySeconds: number;
+    maxSessionsPerToken: number;
+    quotas?: Quotas;
+  }) {
     this.context = opts.context;
     this.publisher = opts.publisher;
     this.audit = opts.audit;
+    this.quotas = opts.quotas;
     this.store = new UploadStore(opts.context.storage, { expirySeconds: opts.expirySeconds, maxPerToken: opts.maxSessionsPerToken });
   }
 
@@ -61,7 +71,15 @@ export class AcpushUploads {
       );
     }
     authorize(token, 'push', target.name);
-    return this.store.create(token.id, target);
+    // Refused at the start when the quotas covering the name are full: no part is sent for nothing.
+    const unlessPublished = target.version === UNSPECIFIED_VERSION ? undefined : target;
+    const admission = await this.quotas?.admit({ under: [target.name], bytes: 0, unlessPublished });
+    try {
+      return await this.store.create(token.id, target, undefined, admission?.id);
+    } catch (e) {
+      await this.quotas?.releaseAdmission(admission);
+      throw e;
+    }
   }
 
   /** The session `id` if it is alive and `token` started it. */
@@ -84,8 +102,8 @@ export class AcpushUploads {
       else if (part === 'signature') await this.receiveSignature(session, body);
       else await this.receiveImage(session, body, signal);
     } catch (e) {
-      if (signal.aborted) await this.store.discard(session.id);
-      if (signal.aborted || !isAcihostError(e) || !REPORTED_AT_COMPLETION.has(e.kind)) throw e;
+      if (signal.aborted) await this.discard(session);
+      if (signal.aborted || !isAcihostError(e) || !reportedAtCompletion(e)) throw e;
       await this.store.recordFailure(session.id, part, e);
     }
   }
@@ -103,7 +121,7 @@ export class AcpushUploads {
         await this.refused(session, token, e);
         throw e;
       });
-      return await this.publisher.publish(token, image, await this.signature(session)).catch((e: unknown) => {
+      return await this.publisher.publish(token, image, await this.signature(session), admissionOf(session)).catch((e: unknown) => {
         if (isAcihostError(e) && e.code === 'SIGNATURE_MISSING') {
           // Invalid, not malformed as on /-/push: acpush reads a 400 as success.
           throw new AcihostError(
@@ -115,13 +133,13 @@ export class AcpushUploads {
         throw e;
       });
     } finally {
-      await this.store.discard(session.id);
+      await this.discard(session);
     }
   }
 
   /** The client reported that it gave up: nothing is published, and the upload goes. */
   async abandon(session: UploadSession, token: TokenRecord): Promise<never> {
-    await this.store.discard(session.id);
+    await this.discard(session);
     const e = invalid('ACPUSH_CLIENT_FAILED', 'the client reported a failed upload; it was discarded and nothing was published');
     await this.refused(session, token, e);
     throw e;
@@ -171,17 +189,19 @@ export class AcpushUploads {
   /** Streams the image into the session; with the signature already there, it is verified in the same pass. */
   private async receiveImage(session: UploadSession, body: Readable, signal: AbortSignal): Promise<void> {
     await this.store.assertAbsent(session.id, 'image.json', 'ACI'); // before streaming gigabytes for nothing
+    const cap = session.quotaClaim ? await this.quotas?.cap([session.name], session.quotaClaim) : undefined;
     const image = await stageImage(this.context, {
       source: body,
       signature: await this.signature(session),
       signal,
       stagedKey: (stagingId) => layout.uploadImage(session.id, stagingId),
+      cap,
     });
     try {
       await this.store.putOnce(session.id, 'image.json', serializeStagedImage(image), 'ACI');
       // A slow image may outlive its session (expired or discarded meanwhile): leave nothing behind.
       if (!(await this.store.exists(session.id))) {
-        await this.store.discard(session.id);
+        await this.discard(session);
         throw notFound('ACPUSH_UPLOAD_NOT_FOUND', 'the upload was removed while its ACI was arriving; run acpush again');
       }
     } catch (e) {
@@ -190,11 +210,23 @@ export class AcpushUploads {
     }
   }
 
+  /** Removes the upload and ends its claim on the quotas. */
+  private async discard(session: UploadSession): Promise<void> {
+    await this.store.discard(session.id);
+    await this.quotas?.releaseAdmission(admissionOf(session));
+  }
+
   private async signature(session: UploadSession): Promise<DetachedSignature | undefined> {
     const bytes = await this.store.get(session.id, 'signature.asc');
     return bytes ? readDetachedSignature(bytes) : undefined;
   }
 }
+
+/** A refused part the completion reports: its kind is one acpush would show as a bare status, or a quota says what to do. */
+const reportedAtCompletion = (e: AcihostError) => REPORTED_AT_COMPLETION.has(e.kind) || e.code === 'QUOTA_EXCEEDED';
+
+/** The upload's claim on its quotas, as the request at hand (on any replica) knows it. */
+const admissionOf = (session: UploadSession): Admission | undefined => (session.quotaClaim ? { id: session.quotaClaim } : undefined);
 
 /** Reads a small part whole; past `max` it stops and throws, and the caller drains the rest. */
 async function readPart(body: Readable, max: number, tooBig: () => Error): Promise<Buffer> {

@@ -15,6 +15,8 @@ const sessionSchema = z.object({
   os: z.string(),
   arch: z.string(),
   startedAt: z.string(),
+  /** The id of the upload's claim on the quotas covering its name, when any covered it at its start. */
+  quotaClaim: z.string().optional(),
 });
 
 /** An acpush upload: who started it and what the push URL named (not trusted until completion). */
@@ -50,7 +52,7 @@ export class UploadStore {
     this.maxPerToken = opts.maxPerToken;
   }
 
-  async create(tokenId: string, target: Coordinates, now = new Date()): Promise<UploadSession> {
+  async create(tokenId: string, target: Coordinates, now = new Date(), quotaClaim?: string): Promise<UploadSession> {
     const at = now.getTime();
     if (this.openSessions.countFor(tokenId, at - this.expirySeconds * 1000) >= this.maxPerToken) {
       throw tooMany(
@@ -59,7 +61,13 @@ export class UploadStore {
           `let one finish, or wait until an abandoned one expires (${this.expirySeconds} s after its last part), then run acpush again`,
       );
     }
-    const session: UploadSession = { id: randomBytes(32).toString('base64url'), tokenId, ...target, startedAt: now.toISOString() };
+    const session: UploadSession = {
+      id: randomBytes(32).toString('base64url'),
+      tokenId,
+      ...target,
+      startedAt: now.toISOString(),
+      quotaClaim,
+    };
     // Counted before the write, so concurrent starts cannot all pass the check.
     this.openSessions.add(session.id, tokenId, at);
     try {

@@ -102,6 +102,13 @@ export class Catalog {
     return [...platforms.keys()].sort().map((p) => highestVersion(platforms.get(p)!.values())!);
   }
 
+  /** The versions of `name`, one array per os/arch in os/arch order, each in no particular order. */
+  platformsOf(name: string): VersionRecord[][] {
+    const platforms = this.byName.get(name);
+    if (!platforms) return [];
+    return [...platforms.keys()].sort().map((p) => [...platforms.get(p)!.values()]);
+  }
+
   /** How many names lie strictly below `name`: names in [name/, name0), since '0' follows '/'. */
   countBelow(name: string): number {
     return this.lowerBound(name + '0') - this.lowerBound(name + '/');
@@ -122,6 +129,27 @@ export class Catalog {
     if (after !== undefined) i = Math.max(i, this.upperBound(after));
     for (; i < end && out.length < limit; i++) out.push(this.names[i]!);
     return out;
+  }
+
+  /** The versions of `prefix` and of every name below it (segment-aligned): how many, and their .aci bytes. */
+  usageUnder(prefix: string): { bytes: number; versions: number } {
+    const use = { bytes: 0, versions: 0 };
+    const count = (name: string) => {
+      for (const versions of this.byName.get(name)!.values()) {
+        for (const r of versions.values()) {
+          use.bytes += r.size;
+          use.versions++;
+        }
+      }
+    };
+    if (this.has(prefix)) count(prefix);
+    for (let i = this.lowerBound(prefix + '/'), end = this.lowerBound(prefix + '0'); i < end; i++) count(this.names[i]!);
+    return use;
+  }
+
+  /** A specific version if this index has it, without asking storage. */
+  get(c: Coordinates): VersionRecord | undefined {
+    return this.known(c);
   }
 
   /** A specific version; consults storage when this index has not seen it yet. */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { unavailable } from '../../errors.ts';
 import { layout } from '../../storage/layout.ts';
 import type { Storage } from '../../storage/storage.ts';
 import type { Catalog, Coordinates } from './catalog.ts';
@@ -31,7 +32,8 @@ export class ChangeJournal {
   private readonly applied = new Map<string, number>();
   private cursorMs = Date.now() - CLOCK_SKEW_MS;
   private timer: NodeJS.Timeout | undefined;
-  private polling: Promise<void> | undefined;
+  private polling: Promise<boolean> | undefined;
+  private pollsStarted = 0;
   private quietSince = 0;
 
   constructor(storage: Storage, catalog: Catalog, log: Logger) {
@@ -40,16 +42,21 @@ export class ChangeJournal {
     this.log = log;
   }
 
-  /** Best effort: the change itself is already committed; a lost entry only delays other replicas to their next miss. */
-  async record(op: Change['op'], c: Coordinates): Promise<void> {
+  /**
+   * Best effort: the change itself is already committed; a lost entry only delays other replicas to their next miss.
+   * False when the entry could not be written.
+   */
+  async record(op: Change['op'], c: Coordinates): Promise<boolean> {
     const key = layout.journalEntry(Date.now(), randomBytes(6).toString('hex'));
     try {
       await this.storage.put(key, Buffer.from(JSON.stringify({ op, name: c.name, version: c.version, os: c.os, arch: c.arch })), {
         ifAbsent: true,
       });
       this.applied.set(key, layout.journalTime(key));
+      return true;
     } catch (err) {
       this.log.warn({ err, op, name: c.name, version: c.version }, 'failed to write a journal entry');
+      return false;
     }
   }
 
@@ -77,9 +84,37 @@ export class ChangeJournal {
   }
 
   poll(): Promise<void> {
-    this.polling ??= this.applyNew()
-      .catch((err: unknown) => this.log.error({ err }, 'failed to read the change journal'))
-      .finally(() => (this.polling = undefined));
+    return this.pollOnce().then(() => undefined);
+  }
+
+  /**
+   * Applies every entry written before this call: a poll already under way may have listed the
+   * journal before them, so the one waited for starts after the call. Throws when it fails.
+   */
+  async catchUp(): Promise<void> {
+    const needed = this.pollsStarted + 1;
+    for (;;) {
+      const poll = this.pollOnce();
+      const number = this.pollsStarted;
+      if (!(await poll)) throw unavailable('STORAGE_UNAVAILABLE', 'the change journal could not be read; try again shortly');
+      if (number >= needed) return;
+    }
+  }
+
+  /** Starts a poll, or joins the one under way; true when it read the journal. */
+  private pollOnce(): Promise<boolean> {
+    if (!this.polling) {
+      this.pollsStarted++;
+      this.polling = this.applyNew()
+        .then(
+          () => true,
+          (err: unknown) => {
+            this.log.error({ err }, 'failed to read the change journal');
+            return false;
+          },
+        )
+        .finally(() => (this.polling = undefined));
+    }
     return this.polling;
   }
 

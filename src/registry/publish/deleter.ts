@@ -58,20 +58,48 @@ export class Deleter {
   }
 
   async delete(token: TokenRecord, c: Coordinates): Promise<DeleteResult> {
-    let result: DeleteResult | 'lost';
-    try {
-      result = await this.deleteVersion(token, c);
-    } catch (e) {
-      await this.audit.record({ actor: token.id, action: 'delete', ...c, ...refusal(e) });
-      throw e;
-    }
+    const result = await this.audited(token, c, {});
     // Another delete of this record won: it records the deletion, once.
     if (result === 'lost') throw versionNotFound(c);
-    await this.audit.record({ actor: token.id, action: 'delete', ...c, imageId: result.record.imageId, result: 'deleted' });
     return result;
   }
 
-  private async deleteVersion(token: TokenRecord, c: Coordinates): Promise<DeleteResult | 'lost'> {
+  /**
+   * A delete the server decides on (retention): of the very record planned, the one holding
+   * `blob`. A version already gone (another replica's run removed it, or it was pushed again
+   * since) is undefined, not a refusal, and records nothing. `detail` goes in the audit event.
+   */
+  async deleteIfPresent(
+    token: TokenRecord,
+    c: Coordinates,
+    blob: string,
+    detail: Record<string, unknown>,
+  ): Promise<DeleteResult | undefined> {
+    const result = await this.audited(token, c, { blob, detail });
+    return result === 'lost' ? undefined : result;
+  }
+
+  private async audited(
+    token: TokenRecord,
+    c: Coordinates,
+    opts: { blob?: string; detail?: Record<string, unknown> },
+  ): Promise<DeleteResult | 'lost'> {
+    const detail = opts.detail ?? null;
+    let result: DeleteResult | 'lost';
+    try {
+      result = await this.deleteVersion(token, c, opts.blob);
+    } catch (e) {
+      await this.audit.record({ actor: token.id, action: 'delete', ...c, detail, ...refusal(e) });
+      throw e;
+    }
+    if (result !== 'lost') {
+      await this.audit.record({ actor: token.id, action: 'delete', ...c, imageId: result.record.imageId, result: 'deleted', detail });
+    }
+    return result;
+  }
+
+  /** With `blob`, only the record holding it is deleted; anything else counts as lost. */
+  private async deleteVersion(token: TokenRecord, c: Coordinates, blob?: string): Promise<DeleteResult | 'lost'> {
     if (c.version === 'latest') {
       throw invalid(
         'VERSION_RESERVED',
@@ -80,6 +108,7 @@ export class Deleter {
     }
     authorize(token, 'delete', c.name);
     const record = await this.catalog.find(c);
+    if (blob !== undefined && record?.blob !== blob) return 'lost';
     if (!record) throw versionNotFound(c);
     if (!(await this.claim(token, c, record))) {
       await this.catalog.refresh(c);

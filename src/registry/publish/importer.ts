@@ -45,6 +45,7 @@ export async function importImage(pushes: PushService, domain: string, dir: stri
   const operator = operatorToken(domain, 'import');
   const push = pushes.begin(operator, new AbortController().signal); // a file ends or fails on its own
   try {
+    await push.admit((await stat(join(dir, file))).size);
     try {
       const signature = await signatureBeside(join(dir, file));
       if (signature) await push.sign(signature);

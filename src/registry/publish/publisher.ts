@@ -14,6 +14,7 @@ import type { StepHook } from './steps.ts';
 import type { ChangeJournal } from '../catalog/change-journal.ts';
 import { authorize, type TokenRecord } from '../access/tokens.ts';
 import { serializeVersionRecord, parseVersionRecord, type VersionRecord } from '../catalog/version-record.ts';
+import type { Admission, Quotas } from '../quota/quotas.ts';
 
 // How often a push writes its record again when deletes keep removing the one in its way.
 const RECORD_ATTEMPTS = 8;
@@ -46,6 +47,7 @@ export class Publisher {
 
   private readonly changes: ChangeJournal | undefined;
   private readonly onBytes: ((bytes: number) => void) | undefined;
+  private readonly quotas: Quotas | undefined;
 
   constructor(opts: {
     storage: Storage;
@@ -57,8 +59,11 @@ export class Publisher {
     changes?: ChangeJournal;
     /** Hears the size of every chunk verified from the staged copy. */
     onBytes?: (bytes: number) => void;
+    /** Judges every new version against the quotas covering its name before it is committed. */
+    quotas?: Quotas;
   }) {
     this.onBytes = opts.onBytes;
+    this.quotas = opts.quotas;
     this.audit = opts.audit;
     this.storage = opts.storage;
     this.catalog = opts.catalog;
@@ -68,10 +73,18 @@ export class Publisher {
     this.changes = opts.changes;
   }
 
-  /** Publishes, and records the outcome (or the refusal) in the audit log, whichever front door called. */
-  async publish(token: TokenRecord, image: StagedImage, signature: DetachedSignature | undefined): Promise<PublishResult> {
+  /**
+   * Publishes, and records the outcome (or the refusal) in the audit log, whichever front door called.
+   * `admission` is the push's claim on its quotas, which the commit's claim replaces.
+   */
+  async publish(
+    token: TokenRecord,
+    image: StagedImage,
+    signature: DetachedSignature | undefined,
+    admission?: Admission,
+  ): Promise<PublishResult> {
     try {
-      const result = await this.publishOnce(token, image, signature);
+      const result = await this.publishOnce(token, image, signature, admission);
       const { name, version, os, arch, imageId } = result.record;
       await this.audit?.record({ actor: token.id, action: 'push', name, version, os, arch, imageId, result: result.outcome });
       return result;
@@ -84,7 +97,12 @@ export class Publisher {
     }
   }
 
-  private async publishOnce(token: TokenRecord, image: StagedImage, signature: DetachedSignature | undefined): Promise<PublishResult> {
+  private async publishOnce(
+    token: TokenRecord,
+    image: StagedImage,
+    signature: DetachedSignature | undefined,
+    admission: Admission | undefined,
+  ): Promise<PublishResult> {
     let committed = false;
     this.step('staged');
     try {
@@ -119,7 +137,7 @@ export class Publisher {
         pushedAt: new Date().toISOString(),
         blob: layout.blob(image.uploadId),
       };
-      const result = await this.commit(token, record, image);
+      const result = await this.commit(token, record, image, admission);
       committed = result.outcome === 'created';
       return result;
     } finally {
@@ -204,27 +222,40 @@ export class Publisher {
     }
   }
 
-  private async commit(token: TokenRecord, record: VersionRecord, image: StagedImage): Promise<PublishResult> {
-    await this.storage.promote(image.stagedKey, record.blob);
-    this.step('blob-written');
-    let winner: VersionRecord | undefined;
+  private async commit(
+    token: TokenRecord,
+    record: VersionRecord,
+    image: StagedImage,
+    admission: Admission | undefined,
+  ): Promise<PublishResult> {
+    // Judged before anything is stored: refused here, the staged copy goes and nothing is published.
+    const claim = await this.quotas?.claimCommit(record, admission);
+    let journaled = true;
     try {
-      winner = await this.createRecord(token, record);
-    } catch (e) {
-      await this.storage.delete(record.blob).catch(() => {});
-      throw e;
+      await this.storage.promote(image.stagedKey, record.blob);
+      this.step('blob-written');
+      let winner: VersionRecord | undefined;
+      try {
+        winner = await this.createRecord(token, record);
+      } catch (e) {
+        await this.storage.delete(record.blob).catch(() => {});
+        throw e;
+      }
+      if (winner) {
+        // Another push of this version won the race: same bytes is a retry, else a conflict.
+        await this.storage.delete(record.blob).catch(() => {});
+        this.catalog.add(winner);
+        return this.sameOrConflict(winner, image);
+      }
+      this.step('committed');
+      this.catalog.add(record);
+      this.step('indexed');
+      journaled = (await this.changes?.record('put', record)) ?? true;
+      return { outcome: 'created', record };
+    } finally {
+      // Other replicas learn of the version from the journal; until then, only the claim counts it for them.
+      await claim?.release(!journaled);
     }
-    if (winner) {
-      // Another push of this version won the race: same bytes is a retry, else a conflict.
-      await this.storage.delete(record.blob).catch(() => {});
-      this.catalog.add(winner);
-      return this.sameOrConflict(winner, image);
-    }
-    this.step('committed');
-    this.catalog.add(record);
-    this.step('indexed');
-    await this.changes?.record('put', record);
-    return { outcome: 'created', record };
   }
 
   /**

@@ -3,6 +3,7 @@ import { readDetachedSignature, type DetachedSignature } from '../../signing/sig
 import { InternalError } from '../../errors.ts';
 import type { TokenRecord } from '../access/tokens.ts';
 import { refusal, type AuditLog } from '../audit-log.ts';
+import type { Admission, Quotas } from '../quota/quotas.ts';
 import type { PublishResult, Publisher } from './publisher.ts';
 import { stageImage, type StageContext, type StagedImage } from './stage-image.ts';
 
@@ -12,37 +13,57 @@ import { stageImage, type StageContext, type StagedImage } from './stage-image.t
  * publishes, cleans up and audits; its callers read the parts and answer.
  */
 export class PushService {
-  private readonly context: StageContext;
-  private readonly publisher: Publisher;
-  private readonly audit: AuditLog;
+  private readonly services: PushServices;
 
-  constructor(opts: { context: StageContext; publisher: Publisher; audit: AuditLog }) {
-    this.context = opts.context;
-    this.publisher = opts.publisher;
-    this.audit = opts.audit;
+  constructor(opts: PushServices) {
+    this.services = opts;
   }
 
   /** One push by `token`; `signal` is the lifetime of what carries its bytes. */
   begin(token: TokenRecord, signal: AbortSignal): Push {
-    return new Push(token, signal, this.context, this.publisher, this.audit);
+    return new Push(token, signal, this.services);
   }
+}
+
+interface PushServices {
+  context: StageContext;
+  publisher: Publisher;
+  audit: AuditLog;
+  quotas?: Quotas;
 }
 
 export class Push {
   private signature: DetachedSignature | undefined;
   private staged: StagedImage | undefined;
+  private admission: Admission | undefined;
   private readonly token: TokenRecord;
   private readonly signal: AbortSignal;
   private readonly context: StageContext;
   private readonly publisher: Publisher;
   private readonly audit: AuditLog;
+  private readonly quotas: Quotas | undefined;
 
-  constructor(token: TokenRecord, signal: AbortSignal, context: StageContext, publisher: Publisher, audit: AuditLog) {
+  constructor(token: TokenRecord, signal: AbortSignal, services: PushServices) {
     this.token = token;
     this.signal = signal;
-    this.context = context;
-    this.publisher = publisher;
-    this.audit = audit;
+    this.context = services.context;
+    this.publisher = services.publisher;
+    this.audit = services.audit;
+    this.quotas = services.quotas;
+  }
+
+  /**
+   * Lets the push in under the quotas covering every name its token may push, before any of
+   * its image is read: refused at once when they are full, or too full for `declaredBytes`,
+   * the least the image can be; else its image is capped at what they leave.
+   */
+  async admit(declaredBytes: number): Promise<void> {
+    try {
+      this.admission = await this.quotas?.admit({ under: this.token.prefixes, bytes: declaredBytes });
+    } catch (e) {
+      await this.refuse(e);
+      throw e;
+    }
   }
 
   get signed(): boolean {
@@ -59,7 +80,7 @@ export class Push {
   }
 
   async stage(source: Readable): Promise<void> {
-    this.staged = await stageImage(this.context, { source, signature: this.signature, signal: this.signal });
+    this.staged = await stageImage(this.context, { source, signature: this.signature, signal: this.signal, cap: this.admission?.cap });
   }
 
   /**
@@ -85,10 +106,20 @@ export class Push {
     });
     // Consumed by the publisher from here, published or removed.
     this.staged = undefined;
-    return this.publisher.publish(current, staged, this.signature);
+    try {
+      return await this.publisher.publish(current, staged, this.signature, this.admission);
+    } finally {
+      await this.quotas?.releaseAdmission(this.admission);
+    }
+  }
+
+  /** Ends a push that stops before staging an image: its claim on the quotas goes. */
+  release(): Promise<void> {
+    return this.discard();
   }
 
   private async discard(): Promise<void> {
+    await this.quotas?.releaseAdmission(this.admission);
     const staged = this.staged;
     this.staged = undefined;
     if (staged) await this.context.storage.delete(staged.stagedKey).catch(() => {});

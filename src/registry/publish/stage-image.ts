@@ -7,7 +7,7 @@ import type { DetachedSignature } from '../../signing/signature.ts';
 import { createVerifier, type TrustedKey } from '../../signing/verifier.ts';
 import { layout } from '../../storage/layout.ts';
 import type { Storage } from '../../storage/storage.ts';
-import { UploadTap } from './upload-tap.ts';
+import { UploadTap, type ByteCap } from './upload-tap.ts';
 
 export interface StageLimits extends InspectLimits {
   maxCompressedBytes: number;
@@ -56,6 +56,8 @@ export async function stageImage(context: StageContext, upload: {
   signal: AbortSignal;
   /** Where to stage, from the upload id; default tmp/uploads/. acpush stages inside its upload session. */
   stagedKey?: (uploadId: string) => string;
+  /** Refuses the upload the moment it passes these bytes (what its quotas leave). */
+  cap?: ByteCap;
 }): Promise<StagedImage> {
   const opts = { ...context, ...upload };
   const uploadId = randomBytes(16).toString('hex');
@@ -65,8 +67,8 @@ export async function stageImage(context: StageContext, upload: {
   // Each byte is counted once: with the signature first its verification drains these
   // bytes and counts them (src/signing/verifier.ts); without, the tap does.
   const tap = verifier
-    ? new UploadTap([inspector.sink, verifier.sink], opts.limits.maxCompressedBytes)
-    : new UploadTap([inspector.sink], opts.limits.maxCompressedBytes, opts.onBytes);
+    ? new UploadTap([inspector.sink, verifier.sink], opts.limits.maxCompressedBytes, undefined, opts.cap)
+    : new UploadTap([inspector.sink], opts.limits.maxCompressedBytes, opts.onBytes, opts.cap);
   // Small queues: chunks held across collections are promoted and then linger as garbage.
   const body = new PassThrough({ highWaterMark: 256 * 1024 });
   const work = [

@@ -14,6 +14,12 @@ function whenWritable(sink: Writable): Promise<void> {
   });
 }
 
+/** A cap of an upload's own besides the server's limit (what a quota leaves), and the error past it. */
+export interface ByteCap {
+  bytes: number;
+  refusal: () => Error;
+}
+
 /**
  * Passes the upload through unchanged while hashing it, enforcing the size cap and
  * feeding the same chunks to side consumers (archive inspector, signature
@@ -26,13 +32,15 @@ export class UploadTap extends Transform {
   private readonly sinks: Writable[];
   private readonly maxBytes: number;
   private readonly onBytes: ((bytes: number) => void) | undefined;
+  private readonly cap: ByteCap | undefined;
 
   /** `onBytes` hears the size of every chunk that passes (the server frees dead buffers by it). */
-  constructor(sinks: Writable[], maxBytes: number, onBytes?: (bytes: number) => void) {
+  constructor(sinks: Writable[], maxBytes: number, onBytes?: (bytes: number) => void, cap?: ByteCap) {
     super({ highWaterMark: 256 * 1024 });
     this.sinks = sinks;
     this.maxBytes = maxBytes;
     this.onBytes = onBytes;
+    this.cap = cap;
     for (const sink of sinks) sink.on('error', (e) => this.destroy(e));
   }
 
@@ -50,6 +58,10 @@ export class UploadTap extends Transform {
           `the .aci is larger than this server's limit of ${this.maxBytes} bytes; shrink the image or ask the operator to raise limits.maxCompressedBytes`,
         ),
       );
+      return;
+    }
+    if (this.cap && this.size > this.cap.bytes) {
+      callback(this.cap.refusal());
       return;
     }
     this.hash.update(chunk);

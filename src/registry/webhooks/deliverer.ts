@@ -176,7 +176,7 @@ export class Deliverer {
     }
     this.cursorMs = Math.max(this.cursorMs, newest);
     for (const [key, at] of this.seen) if (at < from) this.seen.delete(key);
-    if (this.cursorMs - this.savedCursorMs >= CURSOR_SAVE_MS) {
+    if (this.cursorMs - this.savedCursorMs >= CURSOR_SAVE_MS && this.subscribed()) {
       await this.o.records.writeCursor(this.cursorMs);
       this.savedCursorMs = this.cursorMs;
     }
@@ -392,6 +392,14 @@ export class Deliverer {
       this.idle.delete(resolve);
     }
     await this.ticking;
-    if (this.cursorMs > this.savedCursorMs) await this.o.records.writeCursor(this.cursorMs).catch(() => undefined);
+    if (this.cursorMs > this.savedCursorMs && this.subscribed()) await this.o.records.writeCursor(this.cursorMs).catch(() => undefined);
+  }
+
+  /**
+   * Whether any subscription is known: without one there is nothing to resume, and an
+   * idle server writes nothing (a refused request leaves storage as it was).
+   */
+  private subscribed(): boolean {
+    return this.o.subscriptions.signing().length > 0;
   }
 }

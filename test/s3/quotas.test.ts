@@ -1,0 +1,5 @@
+/** Quotas over two replicas sharing one bucket on a real Ceph RGW (test/quotas/replica-suite.ts). */
+import { s3Env, uniquePrefix } from '../helpers/s3.ts';
+import { quotaReplicaSuite } from '../quotas/replica-suite.ts';
+
+quotaReplicaSuite('quotas over two replicas on one S3 bucket', async () => s3Env(uniquePrefix('quotas')));
