@@ -43,6 +43,7 @@
  *   health/probe                                  never written: the readiness check stats it to prove the store answers
  *   webhooks/subscriptions/<id>.json              a webhook subscription made with the CLI or API, its secret included
  *   webhooks/cursor.json                          how far replicas have read the audit log for webhooks (re-read from there at start)
+ *   webhooks/since/<sub>.json                     create-only: when a server first ran with a subscription of its configuration
  *   webhooks/open/<sub>/<event id>.json           create-only: a delivery not finished yet, holding its event (removed when finished)
  *   webhooks/deliveries/<sub>/<event id>/event.json  create-only: the body delivered; that it exists means the event was taken up
  *   webhooks/deliveries/<sub>/<event id>/<n>-claim.json   create-only: the replica making attempt n, and until when
@@ -117,6 +118,7 @@ export const layout = {
   webhookSubscriptions: 'webhooks/subscriptions/',
   webhookSubscription: (id: string): string => `webhooks/subscriptions/${id}.json`,
   webhookCursor: 'webhooks/cursor.json',
+  webhookSince: (sub: string): string => `webhooks/since/${sub}.json`,
   webhooksOpen: 'webhooks/open/',
   webhookOpen: (sub: string, eventId: string): string => `webhooks/open/${sub}/${eventId}.json`,
   webhookAllDeliveries: 'webhooks/deliveries/',

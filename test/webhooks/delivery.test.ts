@@ -20,6 +20,8 @@ import { isPrivateAddress } from '../../src/registry/webhooks/target.ts';
 import type { AttemptReport } from '../../src/registry/webhooks/webhooks.ts';
 import { signatureHeader } from '../../src/registry/webhooks/sender.ts';
 import { loadConfig } from '../../src/config/load.ts';
+import type { Config } from '../../src/config/schema.ts';
+import { DeliveryRecords } from '../../src/registry/webhooks/delivery-records.ts';
 import { CheckedStorage } from '../../src/storage/checked-storage.ts';
 import { FsStorage } from '../../src/storage/fs-storage.ts';
 import type { PutOptions, Storage } from '../../src/storage/storage.ts';
@@ -87,9 +89,9 @@ describe('webhook deliveries', () => {
   };
 
   /** Another registry on `storage`, as a replica or the CLI would have it (started only by the test). */
-  const replicaOn = (storage: Storage) => {
+  const replicaOn = (storage: Storage, webhooks: Config['webhooks'] = WEBHOOKS) => {
     const config = loadConfig({ env: { ACIHOST_PUBLIC_URL: t.origin, ACIHOST_LOG_LEVEL: 'silent' } });
-    return new Registry(storage, { ...registrySettings(config), webhooks: WEBHOOKS }, createLogger('silent'), {
+    return new Registry(storage, { ...registrySettings(config), webhooks }, createLogger('silent'), {
       webhookCa: [receiver.caPem],
     });
   };
@@ -389,6 +391,40 @@ describe('webhook deliveries', () => {
       await waitFor('the delivery', () => acceptedOn(path)[0], 10_000);
     } finally {
       await fresh.close();
+    }
+  });
+
+  it('tells a subscription of the configuration what happens from its first start on, servers down or not', async () => {
+    const dir = await tempDir('acihost-webhook-since-');
+    const path = '/hooks/since';
+    const secret = 'since-secret-0123456789';
+    receiver.secrets.set(path, secret);
+    await writeFile(join(dir, 'since.secret'), secret);
+    const subscription = { name: 'since', prefix: 'localhost/since', url: receiver.origin + path, secretFile: join(dir, 'since.secret') };
+    const webhooks = { ...WEBHOOKS, subscriptions: [{ ...subscription, allowPrivateTarget: true }] };
+    const fs = () => new CheckedStorage(new FsStorage(join(dir, 'storage')));
+    const cli = replicaOn(fs());
+    const record = (name: string, registry = cli, at = new Date()) =>
+      registry.audit.record({ actor: 'test', action: 'push', name: `localhost/since/${name}`, result: 'created' }, at);
+    const delivered = () => acceptedOn(path).map((r) => JSON.parse(r.body.toString()).name as string);
+    // Replicas read the log up to five minutes ago, then had no subscription; then an event.
+    await new DeliveryRecords(fs()).writeCursor(Date.now() - 300_000);
+    await record('before', cli, new Date(Date.now() - 60_000));
+    const first = replicaOn(fs(), webhooks);
+    await first.start();
+    await record('after', first);
+    await waitFor('the event after its first start', () => delivered().includes('localhost/since/after') || undefined);
+    await first.close();
+    await record('while-down');
+    const second = replicaOn(fs(), webhooks);
+    await second.start();
+    try {
+      await waitFor('the event while no server ran', () => delivered().includes('localhost/since/while-down') || undefined);
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.deepEqual(delivered().sort(), ['localhost/since/after', 'localhost/since/while-down']);
+    } finally {
+      await second.close();
+      await cli.close();
     }
   });
 

@@ -201,7 +201,7 @@ export class Deliverer {
     for (const sub of subscriptions) {
       if (!sub.events.includes(kind) || !concerns(sub.prefix, kind, event)) continue;
       // A subscription hears of what happens after it was made.
-      if (sub.createdAt !== null && event.time < sub.createdAt) continue;
+      if (event.time < sub.since) continue;
       await this.open(sub, eventId, body, eventMs);
     }
   }

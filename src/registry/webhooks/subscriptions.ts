@@ -12,7 +12,7 @@ import { conflict, invalid, notFound } from '../../errors.ts';
 import { isAcIdentifier, prefixCovers } from '../../names.ts';
 import { layout } from '../../storage/layout.ts';
 import { PrefixMirror } from '../../storage/prefix-mirror.ts';
-import type { Storage } from '../../storage/storage.ts';
+import { createOnce, type Storage } from '../../storage/storage.ts';
 import { compareStrings } from '../../util/compare-strings.ts';
 import { checkTargetUrl, type TargetPolicy } from './target.ts';
 
@@ -24,14 +24,18 @@ export interface Subscription extends TargetPolicy {
   prefix: string;
   url: string;
   events: WebhookEvent[];
-  /** When it was made (null for the configuration's: they hear every event read after a start). */
+  /** When it was made (null for the configuration's). */
   createdAt: string | null;
 }
 
-/** What a delivery needs: the subscription and the secret it signs with. */
+/** What a delivery needs: the subscription, the secret it signs with, and since when it hears of events. */
 export interface SigningSubscription extends Subscription {
   secret: string;
+  /** Events before this are not its: when it was made, or when a server first ran with it in its configuration. */
+  since: string;
 }
+
+const sinceSchema = z.object({ since: z.string() });
 
 const storedSchema = z.object({
   id: z.string().regex(/^[0-9a-f]{20}$/),
@@ -78,6 +82,7 @@ export class Subscriptions {
   private readonly configured: ConfigSubscription[];
   private readonly mirror: PrefixMirror<StoredSubscription>;
   private configSecrets = new Map<string, string>();
+  private configSince = new Map<string, string>();
 
   constructor(storage: Storage, domain: string, configured: ConfigSubscription[], onBadRecord: (key: string, e: unknown) => void) {
     this.storage = storage;
@@ -91,9 +96,22 @@ export class Subscriptions {
     });
   }
 
-  /** Reads the configuration's secrets (at server start: one that cannot be read stops it). */
-  resolveConfigured(env: NodeJS.ProcessEnv = process.env): void {
-    this.configSecrets = readConfiguredSecrets(this.configured, this.domain, env);
+  /**
+   * Reads the configuration's secrets (at server start: one that cannot be read stops it), and
+   * since when each subscription hears of events: the first start of any server with it, kept
+   * in storage, so that a restart resumes where the replicas read to and one added later hears
+   * nothing from before it.
+   */
+  async resolveConfigured(env: NodeJS.ProcessEnv = process.env, now = new Date()): Promise<void> {
+    const secrets = readConfiguredSecrets(this.configured, this.domain, env);
+    const since = new Map<string, string>();
+    for (const id of secrets.keys()) {
+      const key = layout.webhookSince(id);
+      await createOnce(this.storage, key, Buffer.from(JSON.stringify({ since: now.toISOString() })));
+      since.set(id, sinceSchema.parse(JSON.parse((await this.storage.get(key))!.toString('utf8'))).since);
+    }
+    this.configSecrets = secrets;
+    this.configSince = since;
   }
 
   private fromConfig(c: ConfigSubscription): Subscription {
@@ -127,9 +145,10 @@ export class Subscriptions {
   signing(): SigningSubscription[] {
     const configured = this.configured.flatMap((c) => {
       const secret = this.configSecrets.get(configId(c.name));
-      return secret === undefined ? [] : [{ ...this.fromConfig(c), secret }];
+      const since = this.configSince.get(configId(c.name));
+      return secret === undefined || since === undefined ? [] : [{ ...this.fromConfig(c), secret, since }];
     });
-    return [...configured, ...this.storedByAge().map((s) => ({ ...shown(s), secret: s.secret }))];
+    return [...configured, ...this.storedByAge().map((s) => ({ ...shown(s), secret: s.secret, since: s.createdAt }))];
   }
 
   /**
@@ -139,7 +158,8 @@ export class Subscriptions {
   async signingById(id: string): Promise<SigningSubscription | 'removed' | undefined> {
     if (STORED_ID.test(id)) {
       const stored = await this.mirror.fetch(layout.webhookSubscription(id));
-      if (stored && (await this.storage.stat(layout.webhookSubscription(id)))) return { ...shown(stored), secret: stored.secret };
+      if (stored && (await this.storage.stat(layout.webhookSubscription(id))))
+        return { ...shown(stored), secret: stored.secret, since: stored.createdAt };
       return 'removed';
     }
     return this.signing().find((s) => s.id === id);

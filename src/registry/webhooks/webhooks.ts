@@ -121,7 +121,7 @@ export class Webhooks {
   /** Reads the configuration's secrets (a missing one stops the start) and starts delivering. */
   async start(): Promise<void> {
     const { settings, log } = this.o;
-    this.subscriptions.resolveConfigured();
+    await this.subscriptions.resolveConfigured();
     this.sender = new Sender({
       timeoutMs: settings.timeoutSeconds * 1000,
       extraCa: this.o.extraCa,
