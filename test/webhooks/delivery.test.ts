@@ -361,10 +361,11 @@ describe('webhook deliveries', () => {
     receiver.plan = (_id, _k, r) => (r.path === path && !open ? 500 : 200);
     const fs = () => new CheckedStorage(new FsStorage(dir));
     const inner = fs();
-    // Its take-up lands after the other replica's scan, which comes every second, has taken the event up.
+    // Its take-up lands after the other replica's scan, which leaves a new event to its opener for
+    // three seconds and then comes every second, has taken the event up.
     const slowTakes: Storage = Object.assign(Object.create(inner) as Storage, {
       put: async (key: string, body: Buffer, options?: PutOptions) => {
-        if (key.endsWith('/event.json')) await new Promise((r) => setTimeout(r, 1500));
+        if (key.endsWith('/event.json')) await new Promise((r) => setTimeout(r, 5000));
         return inner.put(key, body, options);
       },
     });
@@ -380,7 +381,7 @@ describe('webhook deliveries', () => {
     await new Promise((r) => setTimeout(r, 100));
     await slow.audit.record({ actor: 'test', action: 'push', name: 'localhost/race/app', result: 'created' });
     await waitFor('a failed attempt', () => receiver.received.find((r) => r.path === path));
-    await new Promise((r) => setTimeout(r, 2000));
+    await new Promise((r) => setTimeout(r, 5000));
     await fast.close();
     await slow.close();
     // A replica started now finds the delivery still open, and makes the next attempt.

@@ -34,6 +34,7 @@ const KEEP_FINISHED_MS = 7 * 86400_000;
 // On close, attempts under way get this long to record how they went; the rest are left to their lease.
 const CLOSE_WAIT_MS = 1000;
 const TIMER_MARGIN_MS = 20;
+const OPENER_FIRST_MS = 3000;
 
 /** What each attempt came to, for the metrics. */
 export interface AttemptReport {
@@ -227,6 +228,8 @@ export class Deliverer {
     for await (const d of this.o.records.openDeliveries()) {
       listed.add(d.key);
       if (this.busy.has(d.key) || (this.due.get(d.key) ?? 0) > now) continue;
+      // A new event is its opener's to attempt first: other replicas step in if it has not, soon after.
+      if (now - eventTime(d.eventId) < OPENER_FIRST_MS) continue;
       this.run(d.key, () => this.advance(d.subscription, d.eventId, d.key));
     }
     for (const key of this.due.keys()) if (!listed.has(key)) this.due.delete(key);
