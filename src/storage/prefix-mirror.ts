@@ -5,6 +5,12 @@ interface Entry<T> {
   value: T;
 }
 
+/** Parses a record stored as JSON with `schema`: what every mirror of records reads. */
+export const jsonRecord =
+  <T>(schema: { parse(value: unknown): T }) =>
+  (bytes: Buffer): T =>
+    schema.parse(JSON.parse(bytes.toString('utf8')));
+
 /**
  * Keeps an in-memory copy of the small records under one storage prefix (keys,
  * tokens) and refreshes it by polling, so a change made by the CLI or another

@@ -5,7 +5,7 @@ import { checkDomainPrefix, prefixCovers } from '../../names.ts';
 import { forbidden, invalid, notFound, unauthenticated } from '../../errors.ts';
 import { layout } from '../../storage/layout.ts';
 import type { Storage } from '../../storage/storage.ts';
-import { PrefixMirror } from '../../storage/prefix-mirror.ts';
+import { jsonRecord, PrefixMirror } from '../../storage/prefix-mirror.ts';
 import { compareStrings } from '../../util/compare-strings.ts';
 import { TokenUse } from './token-use.ts';
 
@@ -87,7 +87,7 @@ export class TokenStore {
     this.mirror = new PrefixMirror({
       storage,
       prefix: layout.tokens,
-      parse: (b) => tokenRecordSchema.parse(JSON.parse(b.toString('utf8'))),
+      parse: jsonRecord(tokenRecordSchema),
       onBadRecord,
     });
     this.use = new TokenUse(storage, onBadRecord);

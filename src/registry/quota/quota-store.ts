@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { notFound } from '../../errors.ts';
 import { checkDomainPrefix, isAcIdentifier, prefixCovers } from '../../names.ts';
 import { layout } from '../../storage/layout.ts';
-import { PrefixMirror } from '../../storage/prefix-mirror.ts';
+import { jsonRecord, PrefixMirror } from '../../storage/prefix-mirror.ts';
 import type { Storage } from '../../storage/storage.ts';
 import { compareStrings } from '../../util/compare-strings.ts';
 
@@ -35,7 +35,7 @@ export class QuotaStore {
     this.mirror = new PrefixMirror({
       storage,
       prefix: layout.quotas,
-      parse: (b) => quotaRecordSchema.parse(JSON.parse(b.toString('utf8'))),
+      parse: jsonRecord(quotaRecordSchema),
       onBadRecord,
     });
   }

@@ -5,7 +5,7 @@ import { normalizeFingerprint, parsePublicKeys, type PublicKeyInfo } from '../..
 import type { TrustedKey } from '../../signing/verifier.ts';
 import { layout } from '../../storage/layout.ts';
 import type { Storage } from '../../storage/storage.ts';
-import { PrefixMirror } from '../../storage/prefix-mirror.ts';
+import { jsonRecord, PrefixMirror } from '../../storage/prefix-mirror.ts';
 import { compareStrings } from '../../util/compare-strings.ts';
 
 const keyRecordSchema = z.object({
@@ -47,7 +47,7 @@ export class KeyStore {
     this.mirror = new PrefixMirror({
       storage,
       prefix: layout.keys,
-      parse: (b) => keyRecordSchema.parse(JSON.parse(b.toString('utf8'))),
+      parse: jsonRecord(keyRecordSchema),
       onBadRecord,
     });
   }

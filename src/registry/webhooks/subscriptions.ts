@@ -11,7 +11,7 @@ import { WEBHOOK_EVENTS, type ConfigSubscription, type WebhookEvent } from '../.
 import { conflict, invalid, notFound } from '../../errors.ts';
 import { isAcIdentifier, prefixCovers } from '../../names.ts';
 import { layout } from '../../storage/layout.ts';
-import { PrefixMirror } from '../../storage/prefix-mirror.ts';
+import { jsonRecord, PrefixMirror } from '../../storage/prefix-mirror.ts';
 import { createOnce, type Storage } from '../../storage/storage.ts';
 import { compareStrings } from '../../util/compare-strings.ts';
 import { checkTargetUrl, type TargetPolicy } from './target.ts';
@@ -91,7 +91,7 @@ export class Subscriptions {
     this.mirror = new PrefixMirror({
       storage,
       prefix: layout.webhookSubscriptions,
-      parse: (b) => storedSchema.parse(JSON.parse(b.toString('utf8'))),
+      parse: jsonRecord(storedSchema),
       onBadRecord,
     });
   }
