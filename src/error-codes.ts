@@ -19,7 +19,9 @@ export type ErrorKind =
   | 'too-large' // over a configured cap (413)
   | 'too-many' // over what one token may hold or send at once; retry later (429)
   | 'unavailable' // the store is away (503)
-  | 'insufficient-storage'; // disk full (507)
+  | 'insufficient-storage' // disk full (507)
+  | 'bad-gateway' // an upstream registry failed or answered wrongly (502)
+  | 'gateway-timeout'; // an upstream registry stalled (504)
 
 interface Thrown {
   kind: ErrorKind;

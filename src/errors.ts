@@ -35,6 +35,8 @@ export const tooLarge = make('too-large');
 export const tooMany = make('too-many');
 export const unavailable = make('unavailable');
 export const insufficientStorage = make('insufficient-storage');
+export const badGateway = make('bad-gateway');
+export const gatewayTimeout = make('gateway-timeout');
 
 /**
  * A broken invariant inside the server, never a client's doing (a storage key that

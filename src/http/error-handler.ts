@@ -14,6 +14,8 @@ export const STATUS: Record<ErrorKind, number> = {
   'too-many': 429,
   unavailable: 503,
   'insufficient-storage': 507,
+  'bad-gateway': 502,
+  'gateway-timeout': 504,
 };
 
 export const statusOf = (e: AcihostError): number => STATUS[e.kind];

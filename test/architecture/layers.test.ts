@@ -16,7 +16,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['app.ts', 'http/', 'discovery/'],
   ['ops/', 'runtime/', 'tls/'],
   ['registry/'],
-  ['storage/', 'signing/', 'aci/'],
+  ['storage/', 'signing/', 'aci/', 'convert/', 'upstream/'],
   ['config/', 'errors.ts', 'error-codes.ts', 'names.ts', 'util/', 'logger.ts'],
 ];
 
