@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AC_IDENTIFIER } from '../names.ts';
 import { parseDuration } from './duration.ts';
 import { acmeRequirements, metricsSchema, proxyAddress, rateLimitSchema, tlsSchema } from './ops-schema.ts';
+import { mirrorsSchema } from './mirrors-schema.ts';
 import { webhooksSchema } from './webhooks-schema.ts';
 
 /**
@@ -148,6 +149,8 @@ export const configSchema = z
     rateLimit: rateLimitSchema,
     // HTTPS endpoints told of pushes, deletes and key changes (src/registry/webhooks/).
     webhooks: webhooksSchema,
+    // Upstream OCI/Docker repositories converted into signed ACIs, on request or on first fetch (src/registry/mirror/).
+    mirrors: mirrorsSchema,
   })
   .strict()
   .superRefine(privatePrefixesUnderDomain)

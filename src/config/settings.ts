@@ -148,4 +148,15 @@ export const SETTINGS: Record<SettingPath, SettingNotes> = {
     about:
       'subscriptions kept in the configuration: [{name, prefix, url, events, secretFile or secretEnv, allowHttp, allowPrivateTarget}] ([Operations](operations.md#webhooks)); more are added with acihost webhook add',
   },
+  'mirrors.refreshSeconds': {
+    about: 'a converted upstream tag is looked up again when a request comes this long after the last look; a moved tag is converted anew',
+  },
+  'mirrors.timeoutSeconds': { about: 'an upstream registry that sends nothing for this long has failed (504)' },
+  'mirrors.waitSeconds': { about: 'a request waits at most this long for a conversion under way, on this replica or another' },
+  'mirrors.scratchDir': { about: "where layers are kept while an image is converted; null: the system's temporary directory" },
+  'mirrors.gzipLevel': { about: 'gzip level of converted images: 1 converts fastest, 9 stores least' },
+  'mirrors.upstreams': {
+    about:
+      'the allow-list: [{source, prefix, pullThrough, caFile, insecureHttp, username, passwordFile or passwordEnv}] ([Mirrors](mirrors.md)); nothing else is fetched',
+  },
 };

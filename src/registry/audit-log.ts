@@ -17,7 +17,9 @@ export type AuditAction =
   | 'quota.set'
   | 'quota.remove'
   | 'retention.set'
-  | 'retention.remove';
+  | 'retention.remove'
+  // An upstream image converted into versions (src/registry/mirror/): detail holds its source.
+  | 'convert';
 /** Webhook subscriptions made and removed (src/registry/webhooks/). */
 export type WebhookAuditAction = 'webhook.add' | 'webhook.remove';
 export type AuditResult =

@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { parseDuration } from '../config/duration.ts';
@@ -27,6 +28,11 @@ import { ScheduledVerify, type VerifyRunSummary } from './upkeep/scheduled-verif
 import { Retention, type RetentionRunSummary } from './upkeep/retention.ts';
 import { sweep } from './upkeep/sweep.ts';
 import { Webhooks, type AttemptReport } from './webhooks/webhooks.ts';
+import { AllowList } from './mirror/allow-list.ts';
+import { Conversions } from './mirror/conversions.ts';
+import { Converter } from './mirror/converter.ts';
+import { PullThrough } from './mirror/pull-through.ts';
+import { UpstreamSources } from './mirror/upstream-sources.ts';
 
 const SWEEP_INTERVAL_MS = 10 * 60 * 1000;
 
@@ -43,6 +49,7 @@ export interface RegistrySettings {
   retention: Config['retention'];
   audit: Config['audit'];
   webhooks: Config['webhooks'];
+  mirrors: Config['mirrors'];
 }
 
 export function registrySettings(config: Config): RegistrySettings {
@@ -59,6 +66,7 @@ export function registrySettings(config: Config): RegistrySettings {
     retention: config.retention,
     audit: config.audit,
     webhooks: config.webhooks,
+    mirrors: config.mirrors,
   };
 }
 
@@ -104,6 +112,10 @@ export class Registry {
   /** The retention policies, their plan and its application. */
   readonly retention: Retention;
   readonly webhooks: Webhooks;
+  /** Names under pull-through prefixes, converted from their upstream on first request. */
+  readonly mirror: PullThrough;
+  /** Conversions asked for over the API and the CLI. */
+  readonly conversions: Conversions;
   private readonly storage: Storage;
   private readonly settings: RegistrySettings;
   /** How replicas sharing the storage learn of each other's publishes and deletes. */
@@ -166,6 +178,34 @@ export class Registry {
       maxSessionsPerToken: settings.limits.maxUploadSessionsPerToken,
       quotas: this.quotas,
     });
+    const mirrors = settings.mirrors;
+    const allow = new AllowList(mirrors.upstreams);
+    const sources = new UpstreamSources({
+      timeoutSeconds: mirrors.timeoutSeconds,
+      maxManifestBytes: settings.limits.maxManifestBytes,
+      userAgent: 'acihost',
+    });
+    const converter = new Converter({
+      pushes: this.pushes,
+      signer: this.signer,
+      settings: { scratchDir: mirrors.scratchDir ?? tmpdir(), gzipLevel: mirrors.gzipLevel, limits: settings.limits },
+      log,
+    });
+    this.mirror = new PullThrough({
+      storage,
+      catalog: this.catalog,
+      allow,
+      sources,
+      converter,
+      signer: this.signer,
+      pushes: this.pushes,
+      deleter: this.deleter,
+      domain: this.domain,
+      settings: mirrors,
+      gzipLevel: mirrors.gzipLevel,
+      log,
+    });
+    this.conversions = new Conversions({ storage, allow, sources, converter, audit: this.audit, log });
     this.retention = new Retention({
       storage,
       catalog: this.catalog,
@@ -341,6 +381,7 @@ export class Registry {
     await this.verifier.stop();
     await this.retention.stop();
     await this.webhooks.stop();
+    await this.conversions.close();
     await this.storage.close();
   }
 }

@@ -48,6 +48,12 @@
  *   webhooks/deliveries/<sub>/<event id>/event.json  create-only: the body delivered; that it exists means the event was taken up
  *   webhooks/deliveries/<sub>/<event id>/<n>-claim.json   create-only: the replica making attempt n, and until when
  *   webhooks/deliveries/<sub>/<event id>/<n>-result.json  create-only: how attempt n went, and when the next one is due
+ *   mirror/tags/<name>/_<os>-<arch>/<tag>.json    a pull-through tag: the upstream digest it was converted from, its
+ *                                                 version and when upstream was last asked (src/registry/mirror/)
+ *   mirror/converting/<name>/_<os>-<arch>/<tag>   create-only, with an expiry inside: the one replica converting that tag now
+ *   mirror/failed/<name>/_<os>-<arch>/<tag>.json  why the last conversion of that tag failed, for the requests that waited on it
+ *   conversions/<id>.json                         a conversion asked for over the API or CLI: its source, progress and result
+ *   signing-keys/<fingerprint>.json               a server signing key, its private part encrypted with the operator's secret
  *   tmp/...                                       staging; the sweep removes what is old here
  *
  * `_` cannot occur in an AC identifier, so `_v` never collides with a name segment;
@@ -126,6 +132,11 @@ export const layout = {
   webhookDeliveries: (sub: string): string => `webhooks/deliveries/${sub}/`,
   /** Every object of one delivery starts with this. */
   webhookDelivery: (sub: string, eventId: string): string => `webhooks/deliveries/${sub}/${eventId}/`,
+  mirrorTag: (c: VersionCoordinates): string => `mirror/tags/${c.name}/_${c.os}-${c.arch}/${c.version}.json`,
+  mirrorConverting: (c: VersionCoordinates): string => `mirror/converting/${c.name}/_${c.os}-${c.arch}/${c.version}`,
+  mirrorFailed: (c: VersionCoordinates): string => `mirror/failed/${c.name}/_${c.os}-${c.arch}/${c.version}.json`,
+  conversions: 'conversions/',
+  conversion: (id: string): string => `conversions/${id}.json`,
   blob: (uploadId: string): string => `blobs/${uploadId}.aci`,
   stagedUpload: (uploadId: string): string => `tmp/uploads/${uploadId}.aci`,
   key: (fingerprint: string): string => `keys/${fingerprint}.json`,

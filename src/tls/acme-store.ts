@@ -7,7 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { layout } from '../storage/layout.ts';
-import { createOnce, type Storage } from '../storage/storage.ts';
+import { Lease } from '../storage/lease.ts';
+import type { Storage } from '../storage/storage.ts';
 
 const accountSchema = z.object({ keyPem: z.string(), directoryUrl: z.string(), createdAt: z.string() });
 const certificateSchema = z.object({
@@ -17,7 +18,6 @@ const certificateSchema = z.object({
   directoryUrl: z.string(),
   issuedAt: z.string(),
 });
-const lockSchema = z.object({ owner: z.string(), expiresAt: z.string() });
 
 export type AcmeAccount = z.infer<typeof accountSchema>;
 export type StoredCertificate = z.infer<typeof certificateSchema>;
@@ -28,9 +28,11 @@ export class AcmeStore {
   private readonly storage: Storage;
   /** Identifies this process in the lock, so it releases only its own. */
   readonly owner = randomBytes(8).toString('hex');
+  private readonly orderingLease: Lease;
 
   constructor(storage: Storage) {
     this.storage = storage;
+    this.orderingLease = new Lease(storage, layout.acmeLock, this.owner);
   }
 
   async account(): Promise<AcmeAccount | null> {
@@ -53,20 +55,12 @@ export class AcmeStore {
    * Takes the ordering lock for `ttlMs`, or returns false while another process
    * holds an unexpired one. A lock left by a crashed process expires.
    */
-  async lock(ttlMs: number, now = new Date()): Promise<boolean> {
-    const body = json({ owner: this.owner, expiresAt: new Date(now.getTime() + ttlMs).toISOString() });
-    for (let attempt = 0; attempt < 2; attempt++) {
-      if (await createOnce(this.storage, layout.acmeLock, body)) return true;
-      const held = await this.read(layout.acmeLock, lockSchema).catch(() => null);
-      if (held && Date.parse(held.expiresAt) > now.getTime()) return false;
-      await this.storage.delete(layout.acmeLock);
-    }
-    return false;
+  lock(ttlMs: number, now = new Date()): Promise<boolean> {
+    return this.orderingLease.take(ttlMs, now.getTime());
   }
 
-  async unlock(): Promise<void> {
-    const held = await this.read(layout.acmeLock, lockSchema).catch(() => null);
-    if (held?.owner === this.owner) await this.storage.delete(layout.acmeLock);
+  unlock(): Promise<void> {
+    return this.orderingLease.release();
   }
 
   /** True when `acihost cert renew` asked for a new certificate. */

@@ -1,0 +1,223 @@
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { ImageSource, Platform } from '../../convert/image-source.ts';
+import { convertImage } from '../../convert/convert-image.ts';
+import { appcPlatform } from '../../convert/platforms.ts';
+import { invalid, isAcihostError, notFound } from '../../errors.ts';
+import { isVersionLabel, prefixCovers } from '../../names.ts';
+import { parseImageConfig } from '../../upstream/image-config.ts';
+import { parseManifestDocument, type ImageManifestDocument } from '../../upstream/manifest-document.ts';
+import type { InspectLimits } from '../../aci/inspect.ts';
+import type { TokenRecord } from '../access/tokens.ts';
+import type { VersionRecord } from '../catalog/version-record.ts';
+import type { Push, PushService } from '../publish/push-service.ts';
+import type { ServerSigner } from '../trust/server-signing.ts';
+import { versionFor } from './versions.ts';
+
+/** Which images of a reference to convert: every platform appc can name, or the one asked for. */
+export type PlatformChoice = 'all' | { os: string; arch: string };
+
+export interface ConversionRequest {
+  source: ImageSource;
+  /** A tag, or a digest (`sha256:...`). */
+  reference: string;
+  /** The name the versions take. */
+  name: string;
+  platforms: PlatformChoice;
+  /** Who converts: the versions are published under its authority (a push under its prefixes). */
+  token: TokenRecord;
+  signal: AbortSignal;
+  onProgress?: (progress: ConversionProgress) => void;
+}
+
+export interface ConversionProgress {
+  platformsDone: number;
+  platformsTotal: number;
+}
+
+export interface ConvertedImage {
+  record: VersionRecord;
+  outcome: 'created' | 'unchanged';
+  manifestDigest: string;
+}
+
+export interface SkippedPlatform {
+  platform: string;
+  reason: string;
+}
+
+export interface ConversionResult {
+  /** The digest of what `reference` named: an index, or an image's manifest. */
+  digest: string;
+  images: ConvertedImage[];
+  skipped: SkippedPlatform[];
+}
+
+/** One image of a reference, ready to convert. */
+export interface PlatformImage {
+  manifestDigest: string;
+  manifest: ImageManifestDocument;
+  labels: { os: string; arch: string };
+}
+
+export interface ConverterSettings {
+  scratchDir: string;
+  gzipLevel: number;
+  limits: InspectLimits & { maxManifestBytes: number };
+}
+
+/**
+ * Turns upstream images into published, server-signed versions: resolves the reference
+ * (an index to its platforms), converts each image's layers into an ACI, and sends it
+ * through the same staging, checks and atomic publish as a push.
+ */
+export class Converter {
+  private readonly pushes: PushService;
+  private readonly signer: ServerSigner;
+  private readonly settings: ConverterSettings;
+  private readonly log: Logger;
+
+  constructor(opts: { pushes: PushService; signer: ServerSigner; settings: ConverterSettings; log: Logger }) {
+    this.pushes = opts.pushes;
+    this.signer = opts.signer;
+    this.settings = opts.settings;
+    this.log = opts.log;
+  }
+
+  /** The images `reference` names (one, or one per nameable platform of an index) and the platforms skipped. */
+  async resolve(source: ImageSource, reference: string, platforms: PlatformChoice, signal: AbortSignal): Promise<{ digest: string; images: PlatformImage[]; skipped: SkippedPlatform[] }> {
+    const top = await source.manifest(reference, signal);
+    const document = parseManifestDocument(top);
+    if (document.kind === 'manifest') {
+      const config = parseImageConfig(await readBlob(source, document.config, this.settings.limits.maxManifestBytes, signal));
+      const labels = appcLabels({ os: config.os, architecture: config.architecture, variant: config.variant });
+      if (platforms !== 'all' && (platforms.os !== labels.os || platforms.arch !== labels.arch)) {
+        throw notFound('UPSTREAM_PLATFORM_NOT_FOUND', `${describe(source, reference)} is an image for ${labels.os}/${labels.arch} only, not ${platforms.os}/${platforms.arch}`);
+      }
+      return { digest: top.digest, images: [{ manifestDigest: top.digest, manifest: document, labels }], skipped: [] };
+    }
+    const images: PlatformImage[] = [];
+    const skipped: SkippedPlatform[] = [];
+    for (const entry of document.manifests) {
+      const platform = entry.platform;
+      const label = platform ? platformText(platform) : 'unknown';
+      const mapped = platform ? appcPlatform(platform) : { reason: 'the index names no platform for it' };
+      if ('reason' in mapped) {
+        skipped.push({ platform: label, reason: mapped.reason });
+        continue;
+      }
+      if (platforms !== 'all' && (platforms.os !== mapped.os || platforms.arch !== mapped.arch)) continue;
+      if (images.some((i) => i.labels.os === mapped.os && i.labels.arch === mapped.arch)) {
+        skipped.push({ platform: label, reason: `another image of the index is already converted for ${mapped.os}/${mapped.arch}` });
+        continue;
+      }
+      const fetched = await source.manifest(entry.digest, signal);
+      const manifest = parseManifestDocument(fetched);
+      if (manifest.kind !== 'manifest') {
+        skipped.push({ platform: label, reason: 'it is an index inside an index' });
+        continue;
+      }
+      images.push({ manifestDigest: fetched.digest, manifest, labels: mapped });
+    }
+    if (platforms !== 'all' && images.length === 0) {
+      throw notFound('UPSTREAM_PLATFORM_NOT_FOUND', `${describe(source, reference)} has no image for ${platforms.os}/${platforms.arch}`);
+    }
+    return { digest: top.digest, images, skipped };
+  }
+
+  /** Converts and publishes every image the request names. */
+  async convert(request: ConversionRequest): Promise<ConversionResult> {
+    const { source, reference, signal } = request;
+    const tag = reference.includes(':') ? undefined : reference;
+    const resolved = await this.resolve(source, reference, request.platforms, signal);
+    if (resolved.images.length === 0) {
+      throw invalid('CONVERSION_NO_PLATFORM', `${describe(source, reference)} has no image for a platform appc can name: ${resolved.skipped.map((s) => s.platform).join(', ')}`);
+    }
+    const images: ConvertedImage[] = [];
+    for (const [i, image] of resolved.images.entries()) {
+      const version = versionFor(tag, image.manifestDigest);
+      const push = await this.stage(request, image, version);
+      const result = await this.publish(push, request.token);
+      images.push({ ...result, manifestDigest: image.manifestDigest });
+      request.onProgress?.({ platformsDone: i + 1, platformsTotal: resolved.images.length });
+    }
+    return { digest: resolved.digest, images, skipped: resolved.skipped };
+  }
+
+  /**
+   * Converts one image into a staged, server-signed push, not yet published: the caller
+   * publishes it when it chooses (a moved tag first keeps what it replaces).
+   */
+  async stage(request: Omit<ConversionRequest, 'platforms' | 'reference'>, image: PlatformImage, version: string): Promise<Push> {
+    const { source, name, signal } = request;
+    if (!isVersionLabel(version)) {
+      throw invalid('CONVERSION_TAG_INVALID', `the tag ${version} cannot be an ACI version (1-128 of A-Z, a-z, 0-9, ., +, ~ and -, starting with a letter or digit); convert it by digest instead`);
+    }
+    const signer = this.signer.signerFor(name);
+    if (!signer) {
+      throw invalid('SIGNING_KEY_MISSING', `no server signing key covers ${name}, so its conversion cannot be signed; run acihost key generate --prefix ${name}`);
+    }
+    const config = parseImageConfig(await readBlob(source, image.manifest.config, this.settings.limits.maxManifestBytes, signal));
+    const push = this.pushes.begin(publishingToken(request.token, name), signal);
+    try {
+      await push.admit(0);
+      const aci: Readable = await convertImage({
+        source,
+        layers: image.manifest.layers,
+        config,
+        name,
+        version,
+        sourceInfo: { registry: source.registry, repository: source.repository, tag: versionTag(version), manifestDigest: image.manifestDigest, configDigest: image.manifest.config.digest },
+        limits: this.settings.limits,
+        scratchDir: this.settings.scratchDir,
+        gzipLevel: this.settings.gzipLevel,
+        signal,
+      });
+      await push.stage(aci);
+      await push.signByServer(this.signer, name);
+      return push;
+    } catch (e) {
+      await push.refuse(e);
+      if (!isAcihostError(e)) this.log.error({ err: e, name, version }, 'conversion failed');
+      throw e;
+    }
+  }
+
+  async publish(push: Push, token: TokenRecord): Promise<{ record: VersionRecord; outcome: 'created' | 'unchanged' }> {
+    const result = await push.publish(async () => token);
+    return { record: result.record, outcome: result.outcome };
+  }
+}
+
+/** The tag a version came from, for the ACI's annotations: none for a pinned one. */
+const versionTag = (version: string): string | undefined => (/^sha256-/.test(version) ? undefined : version);
+
+/**
+ * A conversion publishes under the authority of whoever asked, as a push: the `convert`
+ * scope stands for `push` here, over the same prefixes, and nowhere else.
+ */
+function publishingToken(token: TokenRecord, name: string): TokenRecord {
+  if (!token.prefixes.some((p) => prefixCovers(p, name))) return token;
+  return token.scopes.includes('push') ? token : { ...token, scopes: [...token.scopes, 'push'] };
+}
+
+function appcLabels(platform: Platform): { os: string; arch: string } {
+  const mapped = appcPlatform(platform);
+  if ('reason' in mapped) throw invalid('CONVERSION_NO_PLATFORM', `the image is for ${platformText(platform)}, which appc cannot name: ${mapped.reason}`);
+  return mapped;
+}
+
+const platformText = (p: Platform): string => `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;
+
+const describe = (source: ImageSource, reference: string): string =>
+  `${source.registry}/${source.repository}${reference.includes(':') ? '@' : ':'}${reference}`;
+
+/** A small blob (an image config) read whole, up to `max` bytes. */
+async function readBlob(source: ImageSource, descriptor: { mediaType: string; digest: string; size: number }, max: number, signal: AbortSignal): Promise<Buffer> {
+  if (descriptor.size > max) {
+    throw invalid('UPSTREAM_CONFIG_TOO_LARGE', `the image config ${descriptor.digest} has ${descriptor.size} bytes, more than limits.maxManifestBytes (${max})`);
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of await source.blob(descriptor, signal)) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,59 @@
+import { z } from 'zod';
+import { createOnce, type Storage } from './storage.ts';
+
+const leaseSchema = z.object({ owner: z.string(), expiresAt: z.string() });
+export type LeaseRecord = z.infer<typeof leaseSchema>;
+
+const body = (owner: string, ttlMs: number, now: number) =>
+  Buffer.from(JSON.stringify({ owner, expiresAt: new Date(now + ttlMs).toISOString() }));
+
+/**
+ * A create-only object with an expiry inside: the one process doing some work now, among
+ * replicas sharing the storage. A holder that dies leaves a lease that expires; a holder
+ * that lives renews it. The store offers no compare-and-swap, so taking over an expired
+ * lease can race; the work behind a lease is therefore always safe to do twice.
+ */
+export class Lease {
+  private readonly storage: Storage;
+  private readonly key: string;
+  private readonly owner: string;
+
+  constructor(storage: Storage, key: string, owner: string) {
+    this.storage = storage;
+    this.key = key;
+    this.owner = owner;
+  }
+
+  /** Takes the lease for `ttlMs`, or returns false while another owner holds an unexpired one. */
+  async take(ttlMs: number, now = Date.now()): Promise<boolean> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      if (await createOnce(this.storage, this.key, body(this.owner, ttlMs, now))) return true;
+      const held = await this.holder();
+      if (held && Date.parse(held.expiresAt) > now) return false;
+      await this.storage.delete(this.key);
+    }
+    return false;
+  }
+
+  /** Extends a lease this owner holds. */
+  async renew(ttlMs: number, now = Date.now()): Promise<void> {
+    const held = await this.holder();
+    if (held?.owner === this.owner) await this.storage.put(this.key, body(this.owner, ttlMs, now));
+  }
+
+  async release(): Promise<void> {
+    const held = await this.holder();
+    if (held?.owner === this.owner) await this.storage.delete(this.key);
+  }
+
+  /** The lease as stored; an unreadable one counts as none. */
+  async holder(): Promise<LeaseRecord | null> {
+    const bytes = await this.storage.get(this.key).catch(() => null);
+    if (!bytes) return null;
+    try {
+      return leaseSchema.parse(JSON.parse(bytes.toString('utf8')));
+    } catch {
+      return null;
+    }
+  }
+}
