@@ -10,6 +10,7 @@ import { apiKeyRoutes } from './http/routes/api-keys.ts';
 import { apiTokenRoutes } from './http/routes/api-tokens.ts';
 import { recordTokenUse } from './http/token-use.ts';
 import { apiMetaRoutes } from './http/routes/api-meta.ts';
+import { apiConversionRoutes } from './http/routes/api-conversions.ts';
 import { apiQuotaRoutes } from './http/routes/api-quotas.ts';
 import { apiRetentionRoutes } from './http/routes/api-retention.ts';
 import { apiWebhookRoutes } from './http/routes/api-webhooks.ts';
@@ -138,6 +139,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(apiQuotaRoutes, { registry });
   await app.register(apiRetentionRoutes, { registry });
   await app.register(apiWebhookRoutes, { registry });
+  await app.register(apiConversionRoutes, { registry });
   await app.register(apiMetaRoutes);
   // pubkeys.gpg at any depth shares discovery's `/*`; a route constraint on the last segment picks it.
   await app.register(pubkeysRoutes, { registry, answers });

@@ -24,6 +24,9 @@ export const CLI_OPTIONS = {
   'secret-file': { type: 'string' },
   'allow-http': { type: 'boolean' },
   'allow-private-target': { type: 'boolean' },
+  as: { type: 'string' },
+  'ca-file': { type: 'string' },
+  'insecure-http': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } satisfies ParseArgsConfig['options'];

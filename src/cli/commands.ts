@@ -285,6 +285,23 @@ export const COMMANDS: Command[] = [
     run: withConfig(async () => (await import('./verify-command.ts')).verifyCommand),
   },
   {
+    name: 'convert',
+    summary: 'convert an upstream OCI/Docker image into signed versions',
+    usage: 'convert docker://REGISTRY/REPO:TAG [--as NAME] [--ca-file FILE] [--insecure-http] [--json]',
+    args: one('SOURCE'),
+    options: {
+      as: 'the name of the versions (default: what mirrors.upstreams maps the source to)',
+      'ca-file': 'trust this CA (PEM) for the upstream registry',
+      'insecure-http': 'reach the upstream registry over plain HTTP',
+      json: 'print the conversion record (images, skipped platforms) as one JSON object',
+    },
+    config: true,
+    example: 'acihost convert docker://docker.example.com/library/alpine:3.20 --as aci.example.com/team/alpine',
+    notes:
+      'Each platform appc can name becomes a version signed with the server signing key covering the name (acihost key generate). The source need not be in the allow-list.',
+    run: withConfig(async () => (await import('./convert-command.ts')).convertCommand),
+  },
+  {
     name: 'import',
     summary: 'publish a directory of .aci + .aci.asc files (a classic static host)',
     usage: 'import DIR [--dry-run] [--trust-keys PREFIX] [--json]',

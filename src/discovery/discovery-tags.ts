@@ -19,10 +19,17 @@ export const MAX_NAMES_PER_PAGE = 100;
  * walks up. Per name the order is ac-discovery, then ac-discovery-pubkeys,
  * then ac-push-discovery: rkt uses the first endpoint it finds.
  */
-export function discoveryTags(opts: { name: string; catalog: Catalog; keys: KeyStore; origin: string }): MetaTag[] | null {
+export function discoveryTags(opts: {
+  name: string;
+  catalog: Catalog;
+  keys: KeyStore;
+  origin: string;
+  /** A pull-through prefix covers the name: it is served once asked for, stored or not. */
+  mirrored?: boolean;
+}): MetaTag[] | null {
   const { name, catalog, keys, origin } = opts;
   const below = catalog.namesBelow(name, MAX_NAMES_PER_PAGE + 1);
-  const groups = below.length > MAX_NAMES_PER_PAGE ? [name] : catalog.has(name) ? [name, ...below] : below;
+  const groups = below.length > MAX_NAMES_PER_PAGE ? [name] : catalog.has(name) || opts.mirrored ? [name, ...below] : below;
   const tags: MetaTag[] = [];
   for (const group of groups) {
     tags.push({ name: 'ac-discovery', prefix: group, url: urls.aciTemplate(origin) });

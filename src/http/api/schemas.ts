@@ -103,6 +103,8 @@ const ERROR_MEANING: Record<number, string> = {
   413: 'The body is larger than the route reads',
   422: 'A parameter is not valid; the code names which',
   429: 'Too many failed authentications from this address; requests with credentials wait for Retry-After',
+  502: 'An upstream registry failed, refused the credentials or sent bytes that do not match their digest; the code says which',
+  504: 'An upstream registry stalled, or a conversion under way took longer than the wait allowed',
 };
 
 /** The refusals an operation answers with, each in the shape {"error":{"code","message"}}. */

@@ -28,7 +28,13 @@ export async function discoveryRoutes(
   const { access } = registry;
 
   function render(name: string, isRoot: boolean, page: number, viewer: TokenRecord | undefined): RenderedPage {
-    const tags = discoveryTags({ name, catalog: registry.catalog, keys: registry.keys, origin: registry.origin });
+    const tags = discoveryTags({
+      name,
+      catalog: registry.catalog,
+      keys: registry.keys,
+      origin: registry.origin,
+      mirrored: !isRoot && registry.mirror.covers(name),
+    });
     if (!tags && !isRoot) {
       return { status: 404, body: Buffer.from(renderDiscoveryPage('not found', [], notFoundPage(registry.domain, registry.origin, name))) };
     }

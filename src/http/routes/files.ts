@@ -34,7 +34,10 @@ const servedSignature = memoizeServed((record: VersionRecord) => ({
   lastModified: new Date(record.pushedAt),
 }));
 
-/** The .aci and .aci.asc of every published version, and `latest` resolved per name/os/arch. */
+/**
+ * The .aci and .aci.asc of every published version, and `latest` resolved per name/os/arch.
+ * Under a pull-through prefix a version's first request converts it from upstream (src/registry/mirror/).
+ */
 export async function fileRoutes(
   app: FastifyInstance,
   opts: { registry: Registry; answers: Remembers; onBytes?: (bytes: number) => void },
@@ -42,6 +45,9 @@ export async function fileRoutes(
   const { registry } = opts;
 
   async function resolve(a: FileAddress): Promise<VersionRecord> {
+    // A pull-through name converts what it has not yet, and follows its upstream tags (latest included).
+    const mirrored = await registry.mirror.resolve(a);
+    if (mirrored) return mirrored;
     const record = a.version === 'latest' ? registry.catalog.latest(a.name, a.os, a.arch) : await registry.catalog.find(a);
     if (!record) {
       throw notFound(
@@ -60,7 +66,7 @@ export async function fileRoutes(
     onSend: opts.answers.remember,
     handler: async (request, reply) => {
       const address = parseAddress(request.params['*']);
-      const moving = address.version === 'latest';
+      const moving = address.version === 'latest' || registry.mirror.moves(address);
       // Under a private prefix the token is checked before existence, so refusals do not reveal versions.
       const isPrivate = registry.access.isPrivate(address.name);
       if (isPrivate) {

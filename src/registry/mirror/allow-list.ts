@@ -1,5 +1,4 @@
 import type { UpstreamSettings } from '../../config/mirrors-schema.ts';
-import { prefixCovers } from '../../names.ts';
 
 /** An upstream repository, as the distribution API names it. */
 export interface UpstreamRepository {
@@ -75,9 +74,9 @@ export class AllowList {
     return undefined;
   }
 
-  /** Whether a pull-through rule's prefix covers `name`: the names discovery answers for without a stored image. */
+  /** Whether a pull-through rule maps `name` to an upstream repository: discovery answers for it stored or not. */
   coversName(name: string): boolean {
-    return this.rules.some((r) => r.upstream.pullThrough !== false && prefixCovers(r.upstream.prefix, name));
+    return this.forName(name) !== undefined;
   }
 }
 
