@@ -221,6 +221,18 @@ export const ERROR_CODES = {
   HTTP_MALFORMED: { docStatus: 400, about: 'not valid HTTP/1.1 (method, request line, a header or the body framing)' },
   JSON_BODY_INVALID: { docStatus: 400, about: 'the body is not valid JSON, but its Content-Type says JSON' },
   JSON_BODY_EMPTY: { docStatus: 400, about: 'the body is empty, but its Content-Type says JSON' },
+  UPSTREAM_NOT_ALLOWED: { kind: 'forbidden', about: 'the upstream repository is not in the allow-list (`mirrors.upstreams`)' },
+  UPSTREAM_PLATFORM_NOT_FOUND: { kind: 'not-found', about: 'the upstream image has no image for the os/arch asked for' },
+  CONVERSION_NOT_FOUND: { kind: 'not-found', about: 'no conversion with that id under the token\'s prefixes' },
+  CONVERSION_REQUEST_INVALID: { kind: 'invalid', about: 'the conversion request is not `{"source", "as"}` with strings' },
+  CONVERSION_NO_PLATFORM: { kind: 'invalid', about: 'the upstream image has no platform that appc can name (os/arch)' },
+  CONVERSION_TAG_INVALID: { kind: 'invalid', about: 'the upstream tag cannot be an ACI version; convert by digest instead' },
+  CONVERSION_NAME_MISSING: { kind: 'invalid', only: 'cli', about: 'the source is not in the allow-list and no `--as` names the versions' },
+  UPSTREAM_CONFIG_TOO_LARGE: { kind: 'bad-gateway', about: 'the upstream image config is larger than `limits.maxManifestBytes`' },
+  UPSTREAM_PASSWORD_MISSING: { kind: 'bad-gateway', about: "the upstream's `passwordEnv` variable is not set in the server's environment" },
+  UPSTREAM_FILE_UNREADABLE: { kind: 'bad-gateway', about: "the upstream's `caFile` or `passwordFile` cannot be read" },
+  CONVERSION_WAIT_TIMEOUT: { kind: 'gateway-timeout', about: 'a conversion under way took longer than `mirrors.waitSeconds`; try again later' },
+
   CONTENT_LENGTH_MISMATCH: { docStatus: 400, about: 'the body is not as long as its Content-Length says' },
   NOT_FOUND: { docStatus: 404, about: 'nothing answers that method and path, or the path is not valid percent-encoded UTF-8' },
   REQUEST_TIMEOUT: {

@@ -19,7 +19,7 @@ export function relabelAci(source: Readable, version: string, gzipLevel: number)
       return;
     }
     const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('data', (c: unknown) => void chunks.push(c as Buffer));
     stream.on('end', () => {
       const manifest = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { labels?: { name: string; value: string }[] };
       const label = manifest.labels?.find((l) => l.name === 'version');

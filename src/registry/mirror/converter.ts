@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { ImageSource, Platform } from '../../convert/image-source.ts';
 import { convertImage } from '../../convert/convert-image.ts';
 import { appcPlatform } from '../../convert/platforms.ts';
-import { invalid, isAcihostError, notFound } from '../../errors.ts';
+import { badGateway, invalid, isAcihostError, notFound } from '../../errors.ts';
 import { isVersionLabel, prefixCovers } from '../../names.ts';
 import { parseImageConfig } from '../../upstream/image-config.ts';
 import { parseManifestDocument, type ImageManifestDocument } from '../../upstream/manifest-document.ts';
@@ -215,7 +215,7 @@ const describe = (source: ImageSource, reference: string): string =>
 /** A small blob (an image config) read whole, up to `max` bytes. */
 async function readBlob(source: ImageSource, descriptor: { mediaType: string; digest: string; size: number }, max: number, signal: AbortSignal): Promise<Buffer> {
   if (descriptor.size > max) {
-    throw invalid('UPSTREAM_CONFIG_TOO_LARGE', `the image config ${descriptor.digest} has ${descriptor.size} bytes, more than limits.maxManifestBytes (${max})`);
+    throw badGateway('UPSTREAM_CONFIG_TOO_LARGE', `the image config ${descriptor.digest} has ${descriptor.size} bytes, more than limits.maxManifestBytes (${max})`);
   }
   const chunks: Buffer[] = [];
   for await (const chunk of await source.blob(descriptor, signal)) chunks.push(chunk as Buffer);

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { ImageSource } from '../../convert/image-source.ts';
-import { invalid } from '../../errors.ts';
+import { badGateway } from '../../errors.ts';
 import { DistributionClient } from '../../upstream/distribution-client.ts';
 import type { UpstreamRepository, MirrorMapping } from './allow-list.ts';
 import type { UpstreamSettings } from '../../config/mirrors-schema.ts';
@@ -45,7 +45,7 @@ export class UpstreamSources {
 async function password(upstream: Pick<UpstreamSettings, 'passwordFile' | 'passwordEnv'>): Promise<string> {
   if (upstream.passwordFile) return (await readSetting(upstream.passwordFile, 'passwordFile')).replace(/\r?\n$/, '');
   const value = upstream.passwordEnv ? process.env[upstream.passwordEnv] : undefined;
-  if (!value) throw invalid('UPSTREAM_PASSWORD_MISSING', `the upstream password variable ${upstream.passwordEnv} is not set; set it in the server's environment`);
+  if (!value) throw badGateway('UPSTREAM_PASSWORD_MISSING', `the upstream password variable ${upstream.passwordEnv} is not set; set it in the server's environment`);
   return value;
 }
 
@@ -53,6 +53,6 @@ async function readSetting(file: string, setting: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (e) {
-    throw invalid('UPSTREAM_FILE_UNREADABLE', `cannot read the upstream ${setting} ${file}: ${(e as Error).message}`);
+    throw badGateway('UPSTREAM_FILE_UNREADABLE', `cannot read the upstream ${setting} ${file}: ${(e as Error).message}`);
   }
 }
