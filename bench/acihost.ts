@@ -6,14 +6,15 @@
  */
 import { execFile, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import type { IncomingHttpHeaders } from 'node:http';
 import { request } from 'node:https';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { serializeVersionRecord, type VersionRecord } from '../src/registry/catalog/version-record.ts';
 import { layout } from '../src/storage/layout.ts';
-import { SERVER_CORE, spawnPinned, stopChild, waitFor } from './processes.ts';
+import { runPinned, SERVER_CORE, spawnPinned, stopChild, waitFor } from './processes.ts';
+import { MiB } from './stats.ts';
 
 const run = promisify(execFile);
 export const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
@@ -53,6 +54,25 @@ export async function prepareSite(dir: string, port: number, certsDir: string, e
 export async function acihostCli(site: Site, args: string[]): Promise<string> {
   const { stdout } = await run(process.execPath, [CLI, ...args, '--config', site.configFile], { env: { ...process.env, ...site.env } });
   return stdout;
+}
+
+/** Records it reads at exit: the process's own peak RSS, which no parent can read once it has gone. */
+const USAGE_AT_EXIT = new URL('./usage-at-exit.ts', import.meta.url).pathname;
+
+/** One CLI command on the server core: seconds from spawn to exit, and its peak RSS in MiB. */
+export async function timedCommand(site: Site, args: string[], usageFile: string): Promise<{ seconds: number; rssMiB: number; stderr: string }> {
+  const started = performance.now();
+  const env = { ...process.env, ...site.env, BENCH_USAGE_FILE: usageFile };
+  const { stderr } = await runPinned(
+    SERVER_CORE,
+    process.execPath,
+    ['--import', USAGE_AT_EXIT, CLI, ...args, '--config', site.configFile],
+    600_000,
+    env,
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const { maxRSS } = JSON.parse(await readFile(usageFile, 'utf8')) as { maxRSS: number };
+  return { seconds, rssMiB: (maxRSS * 1024) / MiB, stderr };
 }
 
 /** One GET over TLS with the site's CA; resolves with the status, headers and body. */

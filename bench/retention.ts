@@ -6,7 +6,7 @@
  * alone over an index already in memory, as the server's scheduled run makes it.
  * Every run seeds a fresh storage: applying removes 6,000 of the 10,000 versions.
  */
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { loadConfig } from '../src/config/load.ts';
 import { createLogger } from '../src/logger.ts';
@@ -14,9 +14,9 @@ import { serializeVersionRecord, type VersionRecord } from '../src/registry/cata
 import { Registry, registrySettings } from '../src/registry/registry.ts';
 import { createStorage } from '../src/storage/create-storage.ts';
 import { layout } from '../src/storage/layout.ts';
-import { acihostCli, CLI, prepareSite, type Site } from './acihost.ts';
+import { acihostCli, prepareSite, timedCommand, type Site } from './acihost.ts';
 import type { BenchOptions } from './options.ts';
-import { freePort, runPinned, SERVER_CORE } from './processes.ts';
+import { freePort } from './processes.ts';
 import { figure, type Figure } from './report.ts';
 import { MiB } from './stats.ts';
 
@@ -26,9 +26,6 @@ const DAY_MS = 86_400_000;
 // Per name: the five newest pushes stay, and three older x.0.0 releases by the pattern (4.0.0 is among the newest).
 const POLICY = ['--prefix', 'localhost/fleet', '--keep', '5', '--protect', String.raw`^\d+\.0\.0$`];
 const REMOVED = NAMES * 12;
-
-/** Records it reads at exit: the process's own peak RSS, which no parent can read once it has gone. */
-const USAGE_AT_EXIT = new URL('./usage-at-exit.ts', import.meta.url).pathname;
 
 /** 500 names of 20 versions (1.0.0 ... 4.4.0, one a day, the highest newest), each with a one-byte blob. */
 async function seed(storageDir: string): Promise<void> {
@@ -58,22 +55,6 @@ async function seed(storageDir: string): Promise<void> {
     }
   }
   await Promise.all(writes);
-}
-
-/** One CLI command on the server core: seconds from spawn to exit, and its peak RSS in MiB. */
-async function timedCommand(site: Site, args: string[], usageFile: string): Promise<{ seconds: number; rssMiB: number; stderr: string }> {
-  const started = performance.now();
-  const env = { ...process.env, ...site.env, BENCH_USAGE_FILE: usageFile };
-  const { stderr } = await runPinned(
-    SERVER_CORE,
-    process.execPath,
-    ['--import', USAGE_AT_EXIT, CLI, ...args, '--config', site.configFile],
-    600_000,
-    env,
-  );
-  const seconds = (performance.now() - started) / 1000;
-  const { maxRSS } = JSON.parse(await readFile(usageFile, 'utf8')) as { maxRSS: number };
-  return { seconds, rssMiB: (maxRSS * 1024) / MiB, stderr };
 }
 
 /** The plan over an index in memory, as the server's scheduled run computes it (the catalogue loaded beforehand). */
