@@ -21,6 +21,7 @@ import { pushes } from './push-group.ts';
 import { loadAverage, machine, table, writeResults, type Figure } from './report.ts';
 import { runS3Suite } from './s3-suite.ts';
 import { runRetentionSuite } from './retention.ts';
+import { runConvertSuite } from './convert.ts';
 import { ensureTools } from './tools.ts';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -55,7 +56,7 @@ async function main(): Promise<number> {
     say(e.message);
     return 2;
   }
-  ensureTools(opts.retention ? ['taskset'] : opts.s3 ? ['taskset', 'curl', 'gpg'] : ['nginx', 'wrk', 'taskset', 'curl', 'gpg'], say);
+  ensureTools(opts.convert ? ['taskset', 'docker-registry', 'skopeo', 'umoci'] : opts.retention ? ['taskset'] : opts.s3 ? ['taskset', 'curl', 'gpg'] : ['nginx', 'wrk', 'taskset', 'curl', 'gpg'], say);
   if (!existsSync(CLI)) {
     say(`bench: ${CLI} is missing; run npm run build first (npm run bench does)`);
     return 1;
@@ -69,6 +70,7 @@ async function main(): Promise<number> {
   let figures: Figure[];
   try {
     if (opts.retention) figures = await runRetentionSuite(opts, work, say);
+    else if (opts.convert) figures = await runConvertSuite(opts, work, CACHE_DIR, say);
     else figures = opts.s3 ? await runS3Suite(opts, work, CACHE_DIR, say, profileArgs(opts)) : await nginxSuite(opts, work);
   } finally {
     // The S3 mode's cluster state (GiBs) lives beside the bed, which removes only its own directory.
@@ -76,10 +78,10 @@ async function main(): Promise<number> {
   }
   const loadAfter = loadAverage();
   // Retention is measured on its own: no other program does its work.
-  const reference = opts.s3 ? 'SDK→RGW' : opts.retention ? '-' : 'nginx';
+  const reference = opts.s3 ? 'SDK→RGW' : opts.retention ? '-' : opts.convert ? 'skopeo+umoci' : 'nginx';
   console.log(table(figures, reference));
   const results = {
-    mode: opts.s3 ? 's3' : opts.retention ? 'retention' : 'nginx',
+    mode: opts.s3 ? 's3' : opts.retention ? 'retention' : opts.convert ? 'convert' : 'nginx',
     startedAt: started.toISOString(),
     finishedAt: new Date().toISOString(),
     loadAverage: { before: loadBefore, after: loadAfter },
@@ -89,8 +91,8 @@ async function main(): Promise<number> {
   };
   await writeResults(resolve(opts.out), results);
   const load = `load average ${loadBefore.join(' ')} before, ${loadAfter.join(' ')} after`;
-  // Retention's figures are times and memory, which the chart of rates leaves out.
-  if (opts.retention) {
+  // Retention's and conversion's figures are times and memory, which the chart of rates leaves out.
+  if (opts.retention || opts.convert) {
     say(`bench: ${load}; results in ${opts.out}`);
     return 0;
   }
