@@ -64,15 +64,29 @@ function decompressor(c: LayerCompression): Transform {
   return new PassThrough();
 }
 
+const BLOCK = 512;
+
+/**
+ * Counts the tar bytes against the budget, and ends them with the padding and
+ * two zero blocks that close a tar. Some writers leave those out (umoci 0.4.7's
+ * layers stop right after the last file's bytes); Go's reader, and so Docker,
+ * accepts that, and the layer's digest already says these are its author's bytes.
+ * A tar that had them ends at its own end-of-archive blocks, before these.
+ */
 function meter(budget: ByteBudget): Transform {
+  let size = 0;
   return new Transform({
     transform(chunk: Buffer, _enc, cb) {
+      size += chunk.length;
       try {
         budget.take(chunk.length);
       } catch (e) {
         return cb(e as Error);
       }
       cb(null, chunk);
+    },
+    flush(cb) {
+      cb(null, Buffer.alloc(((BLOCK - (size % BLOCK)) % BLOCK) + 2 * BLOCK));
     },
   });
 }
