@@ -19,8 +19,12 @@
  * with `User: daemon` and an Entrypoint only.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, linkSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, linkSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync, zstdCompressSync } from 'node:zlib';
+import { buildTar } from './aci-builder.ts';
+import type { AciEntry } from './aci-builder.ts';
 
 export const STANDARD_IMAGES = { full: 'full', plain: 'plain', namedUser: 'named-user' } as const;
 
@@ -138,4 +142,57 @@ export async function buildStandardImages(work: string): Promise<string> {
 export function unpackImage(layout: string, tag: string, bundle: string): string {
   umoci('unpack', '--image', `${layout}:${tag}`, bundle);
   return join(bundle, 'rootfs');
+}
+
+/** One hand-made layer: its tar entries (written exactly as given) and how it is compressed. */
+export interface HandLayer {
+  entries: AciEntry[];
+  compression?: 'none' | 'gzip' | 'zstd';
+  /** Overrides the media type the compression implies (Docker's `tar.gzip`, or a bogus one). */
+  mediaType?: string;
+  /** Raw layer bytes instead of `entries` (a bomb, a truncated stream). */
+  raw?: Buffer;
+}
+
+const LAYER_TYPES = {
+  none: 'application/vnd.oci.image.layer.v1.tar',
+  gzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  zstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
+} as const;
+
+function putBlob(layout: string, bytes: Buffer): { digest: string; size: number } {
+  const hex = createHash('sha256').update(bytes).digest('hex');
+  writeFileSync(join(layout, 'blobs/sha256', hex), bytes);
+  return { digest: `sha256:${hex}`, size: bytes.length };
+}
+
+/**
+ * Writes an OCI layout of one image, tagged `tag`, from hand-made layers (for
+ * what umoci will not make: zstd, escaping paths, bombs). `config` is merged
+ * over a linux/amd64 config.
+ */
+export async function writeLayout(layout: string, tag: string, layers: HandLayer[], config: Record<string, unknown> = {}): Promise<void> {
+  mkdirSync(join(layout, 'blobs/sha256'), { recursive: true });
+  writeFileSync(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  const descriptors = [];
+  for (const layer of layers) {
+    const compression = layer.compression ?? 'gzip';
+    const tar = layer.raw ?? (await buildTar(layer.entries));
+    const bytes = layer.raw ?? (compression === 'gzip' ? gzipSync(tar) : compression === 'zstd' ? zstdCompressSync(tar) : tar);
+    descriptors.push({ mediaType: layer.mediaType ?? LAYER_TYPES[compression], ...putBlob(layout, bytes) });
+  }
+  const configBlob = putBlob(layout, Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, ...config })));
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...configBlob },
+      layers: descriptors,
+    }),
+  );
+  const m = putBlob(layout, manifest);
+  const indexFile = join(layout, 'index.json');
+  const index = existsSync(indexFile) ? (JSON.parse(readFileSync(indexFile, 'utf8')) as { manifests: unknown[] }) : { schemaVersion: 2, manifests: [] as unknown[] };
+  index.manifests.push({ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...m, annotations: { 'org.opencontainers.image.ref.name': tag } });
+  writeFileSync(indexFile, JSON.stringify(index));
 }
