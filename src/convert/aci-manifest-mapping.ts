@@ -128,7 +128,8 @@ function ports(exposed: DockerRunConfig['ExposedPorts']): AppcPort[] {
   for (const key of Object.keys(exposed ?? {})) {
     const m = /^(\d{1,5})(?:\/([a-z0-9]+))?$/i.exec(key);
     const port = m === null ? NaN : Number(m[1]);
-    if (m === null || port < 1 || port > 65535) unconvertible(`the exposed port ${JSON.stringify(key.slice(0, 80))} is not PORT or PORT/PROTOCOL`);
+    if (m === null || port < 1 || port > 65535)
+      unconvertible(`the exposed port ${JSON.stringify(key.slice(0, 80))} is not PORT or PORT/PROTOCOL`);
     const protocol = (m[2] ?? 'tcp').toLowerCase();
     const name = sanitizeAcName(`${port}/${protocol}`);
     byName.set(name, { name, protocol, port }); // `80` and `80/tcp` are one port
@@ -172,7 +173,8 @@ function app(run: DockerRunConfig): Record<string, unknown> | undefined {
   const { user, group } = userAndGroup(run.User);
   const out: Record<string, unknown> = { exec, user, group };
   if (run.WorkingDir) {
-    if (!run.WorkingDir.startsWith('/')) unconvertible(`the working directory ${JSON.stringify(run.WorkingDir.slice(0, 80))} is not absolute`);
+    if (!run.WorkingDir.startsWith('/'))
+      unconvertible(`the working directory ${JSON.stringify(run.WorkingDir.slice(0, 80))} is not absolute`);
     out.workingDirectory = run.WorkingDir;
   }
   const env = environment(run.Env);

@@ -32,4 +32,6 @@ export interface DockerImageConfig {
 
 /** The platform an image config says it is for. */
 export const configPlatform = (c: DockerImageConfig): Platform =>
-  c.variant === undefined || c.variant === '' ? { os: c.os, architecture: c.architecture } : { os: c.os, architecture: c.architecture, variant: c.variant };
+  c.variant === undefined || c.variant === ''
+    ? { os: c.os, architecture: c.architecture }
+    : { os: c.os, architecture: c.architecture, variant: c.variant };

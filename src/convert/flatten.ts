@@ -302,7 +302,14 @@ class Writer {
   async parents(path: string): Promise<void> {
     for (const above of prefixes(path.split('/'))) {
       if (this.#kept.get(above) !== -1 || !this.#made.markFirst(above, 0)) continue;
-      await this.entry({ name: utf8(`${ROOTFS}/${above}`), type: 'directory', mode: MADE_DIRECTORY_MODE, uid: 0, gid: 0, mtime: new Date(0) });
+      await this.entry({
+        name: utf8(`${ROOTFS}/${above}`),
+        type: 'directory',
+        mode: MADE_DIRECTORY_MODE,
+        uid: 0,
+        gid: 0,
+        mtime: new Date(0),
+      });
     }
   }
 
@@ -326,7 +333,10 @@ async function spool(layers: readonly LayerInput[], dir: string, signal?: AbortS
 /** Pass 3: the layers bottom to top, as the plans say. */
 async function emit(writer: Writer, options: FlattenOptions, files: string[], plans: Plan[], budget: ByteBudget): Promise<void> {
   const now = new Date(0);
-  await writer.entry({ name: 'manifest', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: now, size: options.manifest.length }, Readable.from([options.manifest]));
+  await writer.entry(
+    { name: 'manifest', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: now, size: options.manifest.length },
+    Readable.from([options.manifest]),
+  );
   await writer.entry({ name: ROOTFS, type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: now });
   for (const [i, layer] of options.layers.entries()) {
     const plan = plans[i]!;
@@ -336,7 +346,9 @@ async function emit(writer: Writer, options: FlattenOptions, files: string[], pl
       const entry = toTarEntry(header as TarHeader);
       const path = code === CARRY ? plan.renamed.get(k)! : entrySegments(entry.name, layer.descriptor, options.limits).join('/');
       const linkTarget =
-        entry.type === 'link' ? (plan.renamed.get(k) ?? entrySegments(entry.linkname, layer.descriptor, options.limits).join('/')) : undefined;
+        entry.type === 'link'
+          ? (plan.renamed.get(k) ?? entrySegments(entry.linkname, layer.descriptor, options.limits).join('/'))
+          : undefined;
       await writer.parents(path);
       await writer.entry(outputHeader(header, path, linkTarget), body);
     });
@@ -352,7 +364,12 @@ function outputMeter(max: number): Transform {
     transform(chunk: Buffer, _enc, cb) {
       size += chunk.length;
       if (size > max) {
-        return cb(tooLarge('UNCOMPRESSED_TOO_LARGE', `the converted image is larger than this server's limit of ${max} bytes (limits.maxUncompressedBytes)`));
+        return cb(
+          tooLarge(
+            'UNCOMPRESSED_TOO_LARGE',
+            `the converted image is larger than this server's limit of ${max} bytes (limits.maxUncompressedBytes)`,
+          ),
+        );
       }
       cb(null, chunk);
     },
@@ -409,4 +426,3 @@ export function gzipAci(tar: Readable, level: number): Readable {
   });
   return tar.pipe(gzip);
 }
-

@@ -34,7 +34,12 @@ async function convertLayers(layers: HandLayer[], limits = LIMITS, signal?: Abor
       config: image.config,
       name: 'example.com/layers',
       version: '1.0.0',
-      sourceInfo: { registry: 'localhost', repository: 'layers', manifestDigest: image.manifestDigest, configDigest: image.manifest.config.digest },
+      sourceInfo: {
+        registry: 'localhost',
+        repository: 'layers',
+        manifestDigest: image.manifestDigest,
+        configDigest: image.manifest.config.digest,
+      },
       limits,
       scratchDir: scratch,
       signal,
@@ -54,7 +59,13 @@ async function refused(layers: HandLayer[], code: string, limits = LIMITS): Prom
 
 test('zstd, plain and Docker gzip layers; ./ and / prefixes; parents no layer archives are made', async () => {
   const { run } = await convertLayers([
-    { compression: 'zstd', entries: [{ name: './p', body: 'p is a file\n' }, { name: '/deep/er/file', body: 'deep\n', mode: 0o640 }] },
+    {
+      compression: 'zstd',
+      entries: [
+        { name: './p', body: 'p is a file\n' },
+        { name: '/deep/er/file', body: 'deep\n', mode: 0o640 },
+      ],
+    },
     { compression: 'none', entries: [{ name: 'p/q', body: 'p is a directory now\n' }] },
     { mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', entries: [{ name: './deep/', type: 'directory', mode: 0o700 }] },
   ]);
@@ -80,7 +91,12 @@ test('hard links: a whited-out target leaves its content with the first survivin
         { name: 'k/link', type: 'link', linkname: 'k/target' },
       ],
     },
-    { entries: [{ name: 'l/.wh.target', body: '' }, { name: 'l/.wh.one', body: '' }] },
+    {
+      entries: [
+        { name: 'l/.wh.target', body: '' },
+        { name: 'l/.wh.one', body: '' },
+      ],
+    },
   ]);
   const { tree } = await run();
   assert.equal(tree.has('l/target'), false);
@@ -92,7 +108,17 @@ test('hard links: a whited-out target leaves its content with the first survivin
 });
 
 test('an entry climbing out with .. is refused', async () => {
-  await refused([{ entries: [{ name: 'ok', body: 'x' }, { name: '../x', body: 'escape' }] }], 'ARCHIVE_PATH_TRAVERSAL');
+  await refused(
+    [
+      {
+        entries: [
+          { name: 'ok', body: 'x' },
+          { name: '../x', body: 'escape' },
+        ],
+      },
+    ],
+    'ARCHIVE_PATH_TRAVERSAL',
+  );
 });
 
 test('a symlink leading out of rootfs is refused by the ACI rules', async () => {
@@ -116,12 +142,25 @@ test('an unknown layer media type and corrupt layer data are refused', async () 
 });
 
 test('a file archived twice in one layer is refused', async () => {
-  await refused([{ entries: [{ name: 'dup', body: 'a' }, { name: './dup', body: 'b' }] }], 'ARCHIVE_DUPLICATE_ENTRY');
+  await refused(
+    [
+      {
+        entries: [
+          { name: 'dup', body: 'a' },
+          { name: './dup', body: 'b' },
+        ],
+      },
+    ],
+    'ARCHIVE_DUPLICATE_ENTRY',
+  );
 });
 
 test('an abort while streaming ends the ACI and removes the scratch files', async () => {
   const controller = new AbortController();
-  const big = { compression: 'none' as const, entries: Array.from({ length: 8 }, (_, i) => ({ name: `big${i}`, body: Buffer.alloc(1024 * 1024, i) })) };
+  const big = {
+    compression: 'none' as const,
+    entries: Array.from({ length: 8 }, (_, i) => ({ name: `big${i}`, body: Buffer.alloc(1024 * 1024, i) })),
+  };
   const layout = join(await tempDir('acihost-layers-'), 'layout');
   await writeLayout(layout, 't', [big]);
   const source = new OciLayoutSource(layout);
@@ -133,7 +172,12 @@ test('an abort while streaming ends the ACI and removes the scratch files', asyn
     config: image.config,
     name: 'example.com/layers',
     version: '1.0.0',
-    sourceInfo: { registry: 'localhost', repository: 'layers', manifestDigest: image.manifestDigest, configDigest: image.manifest.config.digest },
+    sourceInfo: {
+      registry: 'localhost',
+      repository: 'layers',
+      manifestDigest: image.manifestDigest,
+      configDigest: image.manifest.config.digest,
+    },
     limits: LIMITS,
     scratchDir: scratch,
     signal: controller.signal,

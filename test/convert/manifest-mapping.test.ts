@@ -12,7 +12,13 @@ import { isAcihostError } from '../../src/errors.ts';
 import { buildAci } from '../helpers/aci-builder.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
-const SOURCE = { registry: 'r.example.com', repository: 'lib/app', tag: 'v1', manifestDigest: 'sha256:' + 'a'.repeat(64), configDigest: 'sha256:' + 'b'.repeat(64) };
+const SOURCE = {
+  registry: 'r.example.com',
+  repository: 'lib/app',
+  tag: 'v1',
+  manifestDigest: 'sha256:' + 'a'.repeat(64),
+  configDigest: 'sha256:' + 'b'.repeat(64),
+};
 
 const map = (config: Partial<DockerImageConfig>) =>
   aciManifest({ name: 'example.com/app', version: '1.0.0', config: { architecture: 'amd64', os: 'linux', ...config }, source: SOURCE });
@@ -30,7 +36,8 @@ test('User forms: none, name, uid, uid:gid, name:group', () => {
 });
 
 test('architectures: Docker names become appc names; others are refused, naming why', () => {
-  const arch = (architecture: string, variant?: string) => map({ architecture, ...(variant && { variant }) }).labels!.find((l) => l.name === 'arch')!.value;
+  const arch = (architecture: string, variant?: string) =>
+    map({ architecture, ...(variant && { variant }) }).labels!.find((l) => l.name === 'arch')!.value;
   assert.equal(arch('amd64'), 'amd64');
   assert.equal(arch('arm64'), 'aarch64');
   assert.equal(arch('arm64', 'v8'), 'aarch64');
@@ -138,5 +145,8 @@ test('an index: the platforms appc names, those skipped and why, and picking one
   assert.match(skipped.find((s) => s.descriptor.platform?.architecture === 'riscv64')!.reason, /riscv64/);
   assert.match(skipped.at(-1)!.reason, /earlier/);
   assert.equal(pickPlatform(manifests, { os: 'linux', arch: 'aarch64' }).digest, 'sha256:arm64v8linux');
-  assert.throws(() => pickPlatform(manifests, { os: 'linux', arch: 's390x' }), (e: unknown) => coded('CONVERT_PLATFORM_MISSING')(e) && /amd64/.test(String(e)));
+  assert.throws(
+    () => pickPlatform(manifests, { os: 'linux', arch: 's390x' }),
+    (e: unknown) => coded('CONVERT_PLATFORM_MISSING')(e) && /amd64/.test(String(e)),
+  );
 });

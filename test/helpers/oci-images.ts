@@ -181,7 +181,10 @@ export async function writeLayout(layout: string, tag: string, layers: HandLayer
     const bytes = layer.raw ?? (compression === 'gzip' ? gzipSync(tar) : compression === 'zstd' ? zstdCompressSync(tar) : tar);
     descriptors.push({ mediaType: layer.mediaType ?? LAYER_TYPES[compression], ...putBlob(layout, bytes) });
   }
-  const configBlob = putBlob(layout, Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, ...config })));
+  const configBlob = putBlob(
+    layout,
+    Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, ...config })),
+  );
   const manifest = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
@@ -192,7 +195,13 @@ export async function writeLayout(layout: string, tag: string, layers: HandLayer
   );
   const m = putBlob(layout, manifest);
   const indexFile = join(layout, 'index.json');
-  const index = existsSync(indexFile) ? (JSON.parse(readFileSync(indexFile, 'utf8')) as { manifests: unknown[] }) : { schemaVersion: 2, manifests: [] as unknown[] };
-  index.manifests.push({ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...m, annotations: { 'org.opencontainers.image.ref.name': tag } });
+  const index = existsSync(indexFile)
+    ? (JSON.parse(readFileSync(indexFile, 'utf8')) as { manifests: unknown[] })
+    : { schemaVersion: 2, manifests: [] as unknown[] };
+  index.manifests.push({
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    ...m,
+    annotations: { 'org.opencontainers.image.ref.name': tag },
+  });
   writeFileSync(indexFile, JSON.stringify(index));
 }

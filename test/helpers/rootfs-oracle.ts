@@ -61,7 +61,8 @@ export function readDiskTree(root: string): Tree {
       } else {
         const type: NodeType = st.isCharacterDevice() ? 'character-device' : st.isBlockDevice() ? 'block-device' : 'fifo';
         const rdev = st.rdev;
-        const device: [number, number] | undefined = type === 'fifo' ? undefined : [(rdev >> 8) & 0xfff, (rdev & 0xff) | ((rdev >> 12) & 0xfff00)];
+        const device: [number, number] | undefined =
+          type === 'fifo' ? undefined : [(rdev >> 8) & 0xfff, (rdev & 0xff) | ((rdev >> 12) & 0xfff00)];
         tree.set(path, { type, ...base, ...(device && { device }) });
       }
     }
