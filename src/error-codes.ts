@@ -217,6 +217,16 @@ export const ERROR_CODES = {
   WEBHOOK_REQUEST_INVALID: { kind: 'invalid', about: 'the subscription asked for is not a JSON object of the documented fields' },
   WEBHOOK_PRIVATE_TARGET_API: { kind: 'forbidden', about: 'private targets are allowed from the command line and the configuration only' },
 
+  // Docker/OCI images converted to ACIs (src/convert/)
+  CONVERT_PLATFORM_UNNAMEABLE: { kind: 'invalid', about: "the image's os, architecture or variant has no appc os/arch name" },
+  CONVERT_PLATFORM_MISSING: { kind: 'not-found', about: 'the image index has no image for the os/arch asked for' },
+  CONVERT_CONFIG_UNCONVERTIBLE: {
+    kind: 'invalid',
+    about: 'the image config holds a value an appc manifest cannot express (a port, volume or environment name)',
+  },
+  CONVERT_LAYER_MEDIA_TYPE: { kind: 'invalid', about: 'a layer is not a tar, tar+gzip or tar+zstd layer' },
+  CONVERT_LAYER_INVALID: { kind: 'invalid', about: 'a layer is corrupt, or holds an entry no image can hold (named in the message)' },
+
   // Answered by the HTTP layer itself.
   HTTP_MALFORMED: { docStatus: 400, about: 'not valid HTTP/1.1 (method, request line, a header or the body framing)' },
   JSON_BODY_INVALID: { docStatus: 400, about: 'the body is not valid JSON, but its Content-Type says JSON' },
