@@ -1,8 +1,8 @@
-import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ImageSource, Platform } from '../../convert/image-source.ts';
 import { convertImage } from '../../convert/convert-image.ts';
-import { appcPlatform } from '../../convert/platforms.ts';
+import { configPlatform, type DockerImageConfig } from '../../convert/docker-image-config.ts';
+import { appcPlatform, indexPlatforms, pickPlatform } from '../../convert/platforms.ts';
 import { badGateway, invalid, isAcihostError, notFound } from '../../errors.ts';
 import { isVersionLabel, prefixCovers } from '../../names.ts';
 import { parseImageConfig } from '../../upstream/image-config.ts';
@@ -57,6 +57,7 @@ export interface ConversionResult {
 export interface PlatformImage {
   manifestDigest: string;
   manifest: ImageManifestDocument;
+  config: DockerImageConfig;
   labels: { os: string; arch: string };
 }
 
@@ -85,44 +86,42 @@ export class Converter {
   }
 
   /** The images `reference` names (one, or one per nameable platform of an index) and the platforms skipped. */
-  async resolve(source: ImageSource, reference: string, platforms: PlatformChoice, signal: AbortSignal): Promise<{ digest: string; images: PlatformImage[]; skipped: SkippedPlatform[] }> {
+  async resolve(
+    source: ImageSource,
+    reference: string,
+    platforms: PlatformChoice,
+    signal: AbortSignal,
+  ): Promise<{ digest: string; images: PlatformImage[]; skipped: SkippedPlatform[] }> {
     const top = await source.manifest(reference, signal);
     const document = parseManifestDocument(top);
     if (document.kind === 'manifest') {
-      const config = parseImageConfig(await readBlob(source, document.config, this.settings.limits.maxManifestBytes, signal));
-      const labels = appcLabels({ os: config.os, architecture: config.architecture, variant: config.variant });
+      const config = await this.config(source, document, signal);
+      const labels = appcPlatform(configPlatform(config));
       if (platforms !== 'all' && (platforms.os !== labels.os || platforms.arch !== labels.arch)) {
-        throw notFound('UPSTREAM_PLATFORM_NOT_FOUND', `${describe(source, reference)} is an image for ${labels.os}/${labels.arch} only, not ${platforms.os}/${platforms.arch}`);
+        throw notFound('CONVERT_PLATFORM_MISSING', `the image has no ${platforms.os}/${platforms.arch} variant; it is for ${labels.os}/${labels.arch} only`);
       }
-      return { digest: top.digest, images: [{ manifestDigest: top.digest, manifest: document, labels }], skipped: [] };
+      return { digest: top.digest, images: [{ manifestDigest: top.digest, manifest: document, config, labels }], skipped: [] };
     }
+    const { named, skipped } =
+      platforms === 'all'
+        ? indexPlatforms(document.manifests)
+        : { named: [{ descriptor: pickPlatform(document.manifests, platforms), platform: platforms }], skipped: [] };
     const images: PlatformImage[] = [];
-    const skipped: SkippedPlatform[] = [];
-    for (const entry of document.manifests) {
-      const platform = entry.platform;
-      const label = platform ? platformText(platform) : 'unknown';
-      const mapped = platform ? appcPlatform(platform) : { reason: 'the index names no platform for it' };
-      if ('reason' in mapped) {
-        skipped.push({ platform: label, reason: mapped.reason });
-        continue;
-      }
-      if (platforms !== 'all' && (platforms.os !== mapped.os || platforms.arch !== mapped.arch)) continue;
-      if (images.some((i) => i.labels.os === mapped.os && i.labels.arch === mapped.arch)) {
-        skipped.push({ platform: label, reason: `another image of the index is already converted for ${mapped.os}/${mapped.arch}` });
-        continue;
-      }
-      const fetched = await source.manifest(entry.digest, signal);
+    for (const { descriptor, platform } of named) {
+      const fetched = await source.manifest(descriptor.digest, signal);
       const manifest = parseManifestDocument(fetched);
-      if (manifest.kind !== 'manifest') {
-        skipped.push({ platform: label, reason: 'it is an index inside an index' });
-        continue;
-      }
-      images.push({ manifestDigest: fetched.digest, manifest, labels: mapped });
+      if (manifest.kind !== 'manifest') throw invalid('CONVERT_CONFIG_UNCONVERTIBLE', `${descriptor.digest} is an index inside an index, which no client resolves`);
+      images.push({ manifestDigest: fetched.digest, manifest, config: await this.config(source, manifest, signal), labels: platform });
     }
-    if (platforms !== 'all' && images.length === 0) {
-      throw notFound('UPSTREAM_PLATFORM_NOT_FOUND', `${describe(source, reference)} has no image for ${platforms.os}/${platforms.arch}`);
-    }
-    return { digest: top.digest, images, skipped };
+    return {
+      digest: top.digest,
+      images,
+      skipped: skipped.map((s) => ({ platform: s.descriptor.platform ? platformText(s.descriptor.platform) : s.descriptor.digest, reason: s.reason })),
+    };
+  }
+
+  private async config(source: ImageSource, manifest: ImageManifestDocument, signal: AbortSignal): Promise<DockerImageConfig> {
+    return parseImageConfig(await readBlob(source, manifest.config, this.settings.limits.maxManifestBytes, signal), manifest.config.digest);
   }
 
   /** Converts and publishes every image the request names. */
@@ -131,7 +130,8 @@ export class Converter {
     const tag = reference.includes(':') ? undefined : reference;
     const resolved = await this.resolve(source, reference, request.platforms, signal);
     if (resolved.images.length === 0) {
-      throw invalid('CONVERSION_NO_PLATFORM', `${describe(source, reference)} has no image for a platform appc can name: ${resolved.skipped.map((s) => s.platform).join(', ')}`);
+      const skipped = resolved.skipped.map((s) => `${s.platform} (${s.reason})`).join(', ');
+      throw invalid('CONVERT_PLATFORM_UNNAMEABLE', `${describe(source, reference)} has no image for a platform appc can name: ${skipped}`);
     }
     const images: ConvertedImage[] = [];
     for (const [i, image] of resolved.images.entries()) {
@@ -157,20 +157,25 @@ export class Converter {
     if (!signer) {
       throw invalid('SIGNING_KEY_MISSING', `no server signing key covers ${name}, so its conversion cannot be signed; run acihost key generate --prefix ${name}`);
     }
-    const config = parseImageConfig(await readBlob(source, image.manifest.config, this.settings.limits.maxManifestBytes, signal));
     const push = this.pushes.begin(publishingToken(request.token, name), signal);
     try {
       await push.admit(0);
-      const aci: Readable = await convertImage({
+      const { aci } = await convertImage({
         source,
-        layers: image.manifest.layers,
-        config,
+        manifest: image.manifest,
+        config: image.config,
         name,
         version,
-        sourceInfo: { registry: source.registry, repository: source.repository, tag: versionTag(version), manifestDigest: image.manifestDigest, configDigest: image.manifest.config.digest },
+        sourceInfo: {
+          registry: source.registry,
+          repository: source.repository,
+          tag: versionTag(version),
+          manifestDigest: image.manifestDigest,
+          configDigest: image.manifest.config.digest,
+        },
         limits: this.settings.limits,
         scratchDir: this.settings.scratchDir,
-        gzipLevel: this.settings.gzipLevel,
+        compressionLevel: this.settings.gzipLevel,
         signal,
       });
       await push.stage(aci);
@@ -199,12 +204,6 @@ const versionTag = (version: string): string | undefined => (/^sha256-/.test(ver
 function publishingToken(token: TokenRecord, name: string): TokenRecord {
   if (!token.prefixes.some((p) => prefixCovers(p, name))) return token;
   return token.scopes.includes('push') ? token : { ...token, scopes: [...token.scopes, 'push'] };
-}
-
-function appcLabels(platform: Platform): { os: string; arch: string } {
-  const mapped = appcPlatform(platform);
-  if ('reason' in mapped) throw invalid('CONVERSION_NO_PLATFORM', `the image is for ${platformText(platform)}, which appc cannot name: ${mapped.reason}`);
-  return mapped;
 }
 
 const platformText = (p: Platform): string => `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;
