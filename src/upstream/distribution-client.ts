@@ -69,6 +69,8 @@ export class DistributionClient implements ImageSource {
   readonly #credentialsSetting: string;
   readonly #maxManifestBytes: number;
   readonly #tokens = new Map<string, CachedToken>();
+  /** Where each response came from, after redirects: its host is what messages name. */
+  readonly #origins = new WeakMap<IncomingMessage, URL>();
   /** Set once the registry has asked for Basic credentials: they go with every request after. */
   #basic: string | undefined;
 
@@ -160,7 +162,7 @@ export class DistributionClient implements ImageSource {
   #checked(res: IncomingMessage, descriptor: Descriptor, what: string, signal: AbortSignal | undefined): Readable {
     const check = new DigestCheck(descriptor.digest, descriptor.size, what);
     // The host that sends it, which a redirect may have made another than the registry.
-    const host = (res as IncomingMessage & { req?: { host?: string } }).req?.host ?? this.registry;
+    const host = this.#origins.get(res)?.host ?? this.registry;
     const fail = (error: unknown): void => {
       check.destroy(error as Error);
       res.destroy();
@@ -225,7 +227,10 @@ export class DistributionClient implements ImageSource {
       );
       const status = res.statusCode ?? 0;
       const location = res.headers.location;
-      if (![301, 302, 303, 307, 308].includes(status) || location === undefined) return res;
+      if (![301, 302, 303, 307, 308].includes(status) || location === undefined) {
+        this.#origins.set(res, at);
+        return res;
+      }
       drain(res);
       if (hop >= MAX_REDIRECTS) {
         throw badGateway(

@@ -151,7 +151,9 @@ export function describeFailure(error: unknown, host: string, conn: UpstreamConn
   const e = error as NodeJS.ErrnoException & { reason?: string };
   if (e.name === 'AbortError') return error;
   const code = e.code ?? '';
-  const detail = `${code ? `${code}: ` : ''}${e.message}`;
+  // OpenSSL's messages run to file names and line numbers over several lines; the first says enough.
+  const reason = /routines:[^:]*:([^:]+):/.exec(e.message)?.[1] ?? e.message.split('\n')[0]!.trim();
+  const detail = `${code ? `${code}: ` : ''}${reason}`;
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
     return badGateway(
       'UPSTREAM_UNREACHABLE',

@@ -160,7 +160,7 @@ test('a blob altered in the registry fails its stream with the digest error, nev
   const file = registry.blobPath(layer.digest);
   const original = await readFile(file);
   const altered = Buffer.from(original);
-  altered[altered.length - 1] ^= 0xff; // same length: only the digest can tell
+  altered[altered.length - 1] = altered.at(-1)! ^ 0xff; // same length: only the digest can tell
   await writeFile(file, altered);
   try {
     const stream = await tamper.blob(layer);
