@@ -8,9 +8,12 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # pebble (ACME test CA, scripts/pebble.sh), haproxy (TLS proxy in front), systemd (systemd-analyze verify of deploy/),
 # prometheus (promtool checks the /-/metrics text).
 # podman, runc, mmdebstrap: test/deploy/container.test.ts builds and runs the image (scripts/container-base.sh).
+# docker-registry (a real upstream registry), skopeo (pushes images into it), umoci (builds OCI images),
+# apache2-utils (htpasswd for its basic auth): test/upstream/.
 pkgs=(gnupg appc-spec openssl xz-utils bzip2 golang-go golang-github-appc-spec-dev golang-golang-x-crypto-dev
   radosgw ceph-mon ceph-osd ceph-common uuid-runtime curl chromium
-  pebble haproxy systemd prometheus podman runc mmdebstrap)
+  pebble haproxy systemd prometheus podman runc mmdebstrap
+  docker-registry skopeo umoci apache2-utils)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -32,7 +35,7 @@ if [ ! -x "$acfetch_out" ] || [ "$acfetch_src/main.go" -nt "$acfetch_out" ]; the
   ACFETCH_OUT="$acfetch_out" "$acfetch_src/build.sh"
 fi
 
-for tool in gpg gpgconf actool openssl xz bzip2 radosgw ceph-mon ceph-osd /usr/lib/chromium/chromium pebble pebble-challtestsrv haproxy systemd-analyze promtool podman runc mmdebstrap; do
+for tool in gpg gpgconf actool openssl xz bzip2 radosgw ceph-mon ceph-osd /usr/lib/chromium/chromium pebble pebble-challtestsrv haproxy systemd-analyze promtool podman runc mmdebstrap docker-registry skopeo umoci htpasswd; do
   command -v "$tool" >/dev/null || { echo "install-test-tools: $tool is still missing" >&2; exit 1; }
 done
 

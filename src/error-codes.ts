@@ -226,6 +226,37 @@ export const ERROR_CODES = {
   },
   CONVERT_LAYER_MEDIA_TYPE: { kind: 'invalid', about: 'a layer is not a tar, tar+gzip or tar+zstd layer' },
   CONVERT_LAYER_INVALID: { kind: 'invalid', about: 'a layer is corrupt, or holds an entry no image can hold (named in the message)' },
+  // upstream registries (src/upstream/)
+  UPSTREAM_REFERENCE_INVALID: {
+    kind: 'invalid',
+    about: 'the upstream image is not `docker://REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST]` with a registry host',
+  },
+  UPSTREAM_NOT_FOUND: { kind: 'not-found', about: 'the upstream registry has no such repository, tag or digest' },
+  UPSTREAM_UNREACHABLE: { kind: 'bad-gateway', about: 'the upstream registry could not be reached: no such host, refused or reset' },
+  UPSTREAM_TLS_FAILED: {
+    kind: 'bad-gateway',
+    about: "the upstream registry's certificate is not trusted or does not name it, or it speaks plain HTTP",
+  },
+  UPSTREAM_AUTH_FAILED: {
+    kind: 'bad-gateway',
+    about: 'the upstream registry refused the credentials configured for it, or asked for some',
+  },
+  UPSTREAM_BAD_RESPONSE: { kind: 'bad-gateway', about: 'the upstream registry answered with an error or with something no registry sends' },
+  UPSTREAM_DIGEST_MISMATCH: {
+    kind: 'bad-gateway',
+    about: 'a manifest or blob from the upstream registry does not match its digest or size',
+  },
+  UPSTREAM_MANIFEST_TOO_LARGE: { kind: 'bad-gateway', about: 'an upstream manifest or index is over the size acihost reads' },
+  UPSTREAM_TIMEOUT: { kind: 'gateway-timeout', about: 'the upstream registry did not connect, or sent nothing for too long' },
+  UPSTREAM_MANIFEST_UNSUPPORTED: {
+    kind: 'invalid',
+    about: 'the upstream image is in a format acihost does not convert, such as Docker schema 1',
+  },
+  UPSTREAM_MANIFEST_INVALID: { kind: 'invalid', about: 'an upstream manifest, index or image config is not valid JSON of its schema' },
+  UPSTREAM_LAYER_UNSUPPORTED: {
+    kind: 'invalid',
+    about: 'an upstream layer of a media type acihost does not unpack, such as a foreign (non-distributable) layer',
+  },
 
   // Answered by the HTTP layer itself.
   HTTP_MALFORMED: { docStatus: 400, about: 'not valid HTTP/1.1 (method, request line, a header or the body framing)' },

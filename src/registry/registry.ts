@@ -117,6 +117,7 @@ export class Registry {
   /** Conversions asked for over the API and the CLI. */
   readonly conversions: Conversions;
   private readonly storage: Storage;
+  private readonly upstreams: UpstreamSources;
   private readonly settings: RegistrySettings;
   /** How replicas sharing the storage learn of each other's publishes and deletes. */
   private readonly changes: ChangeJournal;
@@ -180,11 +181,11 @@ export class Registry {
     });
     const mirrors = settings.mirrors;
     const allow = new AllowList(mirrors.upstreams);
-    const sources = new UpstreamSources({
+    const sources = (this.upstreams = new UpstreamSources({
       timeoutSeconds: mirrors.timeoutSeconds,
       maxManifestBytes: settings.limits.maxManifestBytes,
       userAgent: 'acihost',
-    });
+    }));
     const converter = new Converter({
       pushes: this.pushes,
       signer: this.signer,
@@ -382,6 +383,7 @@ export class Registry {
     await this.retention.stop();
     await this.webhooks.stop();
     await this.conversions.close();
+    this.upstreams.close();
     await this.storage.close();
   }
 }

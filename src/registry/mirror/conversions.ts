@@ -4,12 +4,13 @@ import { z } from 'zod';
 import { forbidden, invalid, isAcihostError, notFound } from '../../errors.ts';
 import { layout } from '../../storage/layout.ts';
 import type { Storage } from '../../storage/storage.ts';
-import { parseUpstreamReference, type UpstreamReference } from '../../upstream/upstream-reference.ts';
+import { formatUpstreamReference, manifestReference, parseUpstreamReference, type UpstreamReference } from '../../upstream/upstream-reference.ts';
 import { authorize, type TokenRecord } from '../access/tokens.ts';
 import { refusal, type AuditLog } from '../audit-log.ts';
 import type { AllowList } from './allow-list.ts';
 import type { ConversionResult, Converter } from './converter.ts';
 import type { UpstreamSources } from './upstream-sources.ts';
+import type { ImageSource } from '../../convert/image-source.ts';
 import type { UpstreamSettings } from '../../config/mirrors-schema.ts';
 
 const imageSchema = z.object({
@@ -101,7 +102,11 @@ export class Conversions {
     }
     const settings = { ...(mapping?.upstream ?? {}), ...definedOnly(overrides) };
     const source = await this.sources.openWith(reference, settings);
-    return (await this.start(token, reference, name, source)).done;
+    try {
+      return await (await this.start(token, reference, name, source)).done;
+    } finally {
+      source.close();
+    }
   }
 
   async get(id: string): Promise<ConversionRecord> {
@@ -110,10 +115,10 @@ export class Conversions {
     return conversionRecordSchema.parse(JSON.parse(bytes.toString('utf8')));
   }
 
-  private async start(token: TokenRecord, reference: UpstreamReference, name: string, source: Awaited<ReturnType<UpstreamSources['open']>>): Promise<{ record: ConversionRecord; done: Promise<ConversionRecord> }> {
+  private async start(token: TokenRecord, reference: UpstreamReference, name: string, source: ImageSource): Promise<{ record: ConversionRecord; done: Promise<ConversionRecord> }> {
     const record: ConversionRecord = {
       id: randomBytes(10).toString('hex'),
-      source: describeReference(reference),
+      source: formatUpstreamReference(reference),
       name,
       status: 'running',
       by: token.id,
@@ -132,12 +137,12 @@ export class Conversions {
     return { record, done };
   }
 
-  private async run(record: ConversionRecord, token: TokenRecord, reference: UpstreamReference, source: Awaited<ReturnType<UpstreamSources['open']>>): Promise<ConversionRecord> {
+  private async run(record: ConversionRecord, token: TokenRecord, reference: UpstreamReference, source: ImageSource): Promise<ConversionRecord> {
     let result: ConversionResult | undefined;
     try {
       result = await this.converter.convert({
         source,
-        reference: reference.digest ?? reference.tag,
+        reference: manifestReference(reference),
         name: record.name,
         platforms: 'all',
         token,
@@ -182,9 +187,6 @@ export class Conversions {
     await Promise.allSettled([...this.running]);
   }
 }
-
-const describeReference = (r: UpstreamReference): string =>
-  `${r.registry}/${r.repository}${r.digest ? `@${r.digest}` : `:${r.tag}`}`;
 
 function errorOf(e: unknown): { code: string; message: string } {
   return isAcihostError(e) ? { code: e.code, message: e.message } : { code: 'INTERNAL', message: 'the conversion failed inside the server; the operator can find it in the server log' };

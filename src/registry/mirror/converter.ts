@@ -6,13 +6,15 @@ import { appcPlatform, indexPlatforms, pickPlatform } from '../../convert/platfo
 import { badGateway, invalid, isAcihostError, notFound } from '../../errors.ts';
 import { isVersionLabel, prefixCovers } from '../../names.ts';
 import { parseImageConfig } from '../../upstream/image-config.ts';
-import { parseManifestDocument, type ImageManifestDocument } from '../../upstream/manifest-document.ts';
+import { parseManifestDocument, type ManifestDocument } from '../../upstream/manifest-document.ts';
 import type { InspectLimits } from '../../aci/inspect.ts';
 import type { TokenRecord } from '../access/tokens.ts';
 import type { VersionRecord } from '../catalog/version-record.ts';
 import type { Push, PushService } from '../publish/push-service.ts';
 import type { ServerSigner } from '../trust/server-signing.ts';
 import { versionFor } from './versions.ts';
+
+type ImageManifestDocument = Extract<ManifestDocument, { kind: 'manifest' }>;
 
 /** Which images of a reference to convert: every platform appc can name, or the one asked for. */
 export type PlatformChoice = 'all' | { os: string; arch: string };
