@@ -137,6 +137,10 @@ export const ERROR_CODES = {
   SIGNATURE_KEY_REVOKED: { kind: 'invalid', about: 'signed by a revoked key' },
   SIGNATURE_KEY_EXPIRED: { kind: 'invalid', about: 'signed by an expired key' },
   SIGNATURE_KEY_RETIRED: { kind: 'invalid', about: 'signed by a retired key, which verifies old images but signs no new ones' },
+  SIGNING_KEY_MISSING: {
+    kind: 'invalid',
+    about: 'an unsigned push with the `sign` scope, but no active server signing key covers the name (`acihost key generate --prefix`)',
+  },
   ACPUSH_NAME_INVALID: { kind: 'invalid', about: 'the acpush start URL names no valid image name' },
   ACPUSH_LABELS_INVALID: { kind: 'invalid', about: 'the acpush start URL has a version or os/arch no image can have' },
   ACPUSH_NAME_MISMATCH: { kind: 'invalid', only: 'completion', about: "the image's manifest names another image than the push URL" },
@@ -196,6 +200,10 @@ export const ERROR_CODES = {
   STORAGE_INTEGRITY: { kind: 'unavailable', about: 'the store kept other bytes than were sent; nothing was stored' },
   STORAGE_INCONSISTENT: { kind: 'unavailable', about: 'the store says a version exists but cannot show it; push again shortly' },
   DECOMPRESSOR_UNAVAILABLE: { kind: 'unavailable', about: 'the server cannot run the decompressor this image needs' },
+  SIGNING_KEY_LOCKED: {
+    kind: 'unavailable',
+    about: 'the server cannot open its signing key: started without `ACIHOST_SIGNING_SECRET`, or with another secret',
+  },
 
   // insufficient-storage
   STORAGE_FULL: { kind: 'insufficient-storage', about: 'the storage volume is full; nothing was stored' },
