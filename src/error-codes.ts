@@ -177,7 +177,7 @@ export const ERROR_CODES = {
   TOKEN_PREFIX_INVALID: { kind: 'invalid', about: 'the prefix of a token is not an image name prefix' },
   TOKEN_PREFIX_OUTSIDE_DOMAIN: { kind: 'invalid', about: "the prefix of a token is outside the server's image domain" },
   TOKEN_REQUEST_INVALID: { kind: 'invalid', about: 'the body of `POST /-/api/tokens` is not a JSON object of the documented fields' },
-  TOKEN_SCOPE_INVALID: { kind: 'invalid', about: 'a scope other than push, pull, delete, overwrite, metrics and admin' },
+  TOKEN_SCOPE_INVALID: { kind: 'invalid', about: 'a scope other than push, pull, delete, overwrite, metrics, admin, convert and sign' },
   TOKEN_EXPIRY_INVALID: { kind: 'invalid', about: '`expires` is not a duration such as 90d, nor null or never' },
   TOKEN_NAME_INVALID: { kind: 'invalid', about: "a token's label is over 128 characters or holds control characters" },
   QUOTA_PREFIX_INVALID: { kind: 'invalid', only: 'cli', about: 'the prefix of a quota is not an image name prefix' },
