@@ -122,23 +122,6 @@ export const COMMANDS: Command[] = [
     run: withConfig(async () => (await import('./key-command.ts')).keyAdd),
   },
   {
-    name: 'key generate',
-    summary: 'make a server signing key for a name prefix, which signs pushes of tokens with the sign scope',
-    usage: 'key generate --prefix PREFIX [--json]',
-    args: none,
-    options: {
-      prefix: 'the name prefix the key signs for: the image domain or under it (required)',
-      json: 'print the new key (fingerprint, key ids, algorithm, user ids, prefixes) as JSON',
-    },
-    config: true,
-    example: 'ACIHOST_SIGNING_SECRET_FILE=/run/secrets/acihost-signing acihost key generate --prefix aci.example.com/team',
-    notes:
-      'Needs ACIHOST_SIGNING_SECRET or ACIHOST_SIGNING_SECRET_FILE (16 characters or more): the key is stored encrypted with it, ' +
-      'and the server needs the same secret to start. Generating again makes a newer key that signs from then on; ' +
-      'retire the older one with acihost key retire.',
-    run: withConfig(async () => (await import('./key-command.ts')).keyGenerate),
-  },
-  {
     name: 'key list',
     summary: 'list trusted keys with their state (active, retired, expired)',
     usage: 'key list [--json]',
@@ -178,6 +161,23 @@ export const COMMANDS: Command[] = [
     config: true,
     example: 'acihost key remove 0123456789abcdef0123456789abcdef01234567',
     run: withConfig(async () => (await import('./key-command.ts')).keyRemove),
+  },
+  {
+    name: 'key generate',
+    summary: 'make a server signing key for a name prefix, which signs pushes of tokens with the sign scope',
+    usage: 'key generate --prefix PREFIX [--json]',
+    args: none,
+    options: {
+      prefix: 'the name prefix the key signs for: the image domain or under it (required)',
+      json: 'print the new key (fingerprint, key ids, algorithm, user ids, prefixes) as JSON',
+    },
+    config: true,
+    example: 'ACIHOST_SIGNING_SECRET_FILE=/run/secrets/acihost-signing acihost key generate --prefix aci.example.com/team',
+    notes:
+      'Needs ACIHOST_SIGNING_SECRET or ACIHOST_SIGNING_SECRET_FILE (16 characters or more): the key is stored encrypted with it, ' +
+      'and the server needs the same secret to start. Generating again makes a newer key that signs from then on; ' +
+      'retire the older one with acihost key retire.',
+    run: withConfig(async () => (await import('./key-command.ts')).keyGenerate),
   },
   {
     name: 'token create',

@@ -99,6 +99,14 @@ describe('server signing keys', () => {
       }
     });
 
+    it('is checked by check-config: both variables set is a problem', async () => {
+      const file = join(setup.dir, 'secret-both.txt');
+      await writeFile(file, SECRET);
+      const r = await cli(['check-config', '--json'], { ACIHOST_SIGNING_SECRET_FILE: file });
+      assert.equal(r.code, 2, r.stderr);
+      assert.ok(JSON.parse(r.stdout).problems.some((p: string) => /ACIHOST_SIGNING_SECRET and ACIHOST_SIGNING_SECRET_FILE/.test(p)));
+    });
+
     it('refuses a secret that does not open the keys already held', async () => {
       const r = await cli(['key', 'generate', '--prefix', 'localhost/other'], { ACIHOST_SIGNING_SECRET: 'another secret, long enough' });
       assert.equal(r.code, 2);
@@ -205,7 +213,7 @@ describe('server signing keys', () => {
       );
       assert.equal(r.status, 201, r.raw);
       assert.equal(r.json.signer, own.fingerprint);
-      assert.equal(r.json.signedByServer, false);
+      assert.equal(r.json.signedByServer, undefined);
     });
 
     it('stops signing with a retired key (a clear 422), and signs with a newly generated one', async () => {

@@ -110,7 +110,9 @@ export async function pushRoutes(
     // With the sign scope and no signature part, the server signs what was staged.
     if (!push.signed && hasScope(token, 'sign')) await push.signByServer(registry.signer);
     const result = await push.publish(() => registry.tokens.authenticate(presentedToken(request)));
-    const body = { ...pushResponse(registry.origin, result), signedByServer: push.serverSigner === result.record.signer };
+    // Said only when true: the answer to every other push keeps its shape.
+    const byServer = push.serverSigner !== undefined && push.serverSigner === result.record.signer;
+    const body = { ...pushResponse(registry.origin, result), ...(byServer ? { signedByServer: true } : {}) };
     request.log.info({ name: body.name, version: body.version, os: body.os, arch: body.arch, outcome: result.outcome }, 'push accepted');
     return reply
       .status(result.outcome === 'created' ? 201 : 200)
