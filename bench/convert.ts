@@ -88,7 +88,9 @@ export async function runConvertSuite(opts: BenchOptions, work: string, cacheDir
         ['convert', `docker://${source}`, '--as', `localhost/bench/big-${r}`, '--insecure-http'],
         join(work, `usage-${r}.json`),
       );
-      say(`bench: convert ${totalMiB} MiB: acihost ${converted.seconds.toFixed(1)} s (${converted.rssMiB.toFixed(0)} MiB RSS), skopeo copy + umoci unpack ${reference.toFixed(1)} s`);
+      say(
+        `bench: convert ${totalMiB} MiB: acihost ${converted.seconds.toFixed(1)} s (${converted.rssMiB.toFixed(0)} MiB RSS), skopeo copy + umoci unpack ${reference.toFixed(1)} s`,
+      );
       runs.acihost.push(totalMiB / converted.seconds);
       runs.reference.push(totalMiB / reference);
       runs.rss.push(converted.rssMiB);

@@ -137,6 +137,10 @@ export const ERROR_CODES = {
   SIGNATURE_KEY_REVOKED: { kind: 'invalid', about: 'signed by a revoked key' },
   SIGNATURE_KEY_EXPIRED: { kind: 'invalid', about: 'signed by an expired key' },
   SIGNATURE_KEY_RETIRED: { kind: 'invalid', about: 'signed by a retired key, which verifies old images but signs no new ones' },
+  SIGNING_KEY_MISSING: {
+    kind: 'invalid',
+    about: 'an unsigned push with the `sign` scope, but no active server signing key covers the name (`acihost key generate --prefix`)',
+  },
   ACPUSH_NAME_INVALID: { kind: 'invalid', about: 'the acpush start URL names no valid image name' },
   ACPUSH_LABELS_INVALID: { kind: 'invalid', about: 'the acpush start URL has a version or os/arch no image can have' },
   ACPUSH_NAME_MISMATCH: { kind: 'invalid', only: 'completion', about: "the image's manifest names another image than the push URL" },
@@ -173,7 +177,7 @@ export const ERROR_CODES = {
   TOKEN_PREFIX_INVALID: { kind: 'invalid', about: 'the prefix of a token is not an image name prefix' },
   TOKEN_PREFIX_OUTSIDE_DOMAIN: { kind: 'invalid', about: "the prefix of a token is outside the server's image domain" },
   TOKEN_REQUEST_INVALID: { kind: 'invalid', about: 'the body of `POST /-/api/tokens` is not a JSON object of the documented fields' },
-  TOKEN_SCOPE_INVALID: { kind: 'invalid', about: 'a scope other than push, pull, delete, overwrite, metrics and admin' },
+  TOKEN_SCOPE_INVALID: { kind: 'invalid', about: 'a scope other than push, pull, delete, overwrite, metrics, admin, convert and sign' },
   TOKEN_EXPIRY_INVALID: { kind: 'invalid', about: '`expires` is not a duration such as 90d, nor null or never' },
   TOKEN_NAME_INVALID: { kind: 'invalid', about: "a token's label is over 128 characters or holds control characters" },
   QUOTA_PREFIX_INVALID: { kind: 'invalid', only: 'cli', about: 'the prefix of a quota is not an image name prefix' },
@@ -196,6 +200,10 @@ export const ERROR_CODES = {
   STORAGE_INTEGRITY: { kind: 'unavailable', about: 'the store kept other bytes than were sent; nothing was stored' },
   STORAGE_INCONSISTENT: { kind: 'unavailable', about: 'the store says a version exists but cannot show it; push again shortly' },
   DECOMPRESSOR_UNAVAILABLE: { kind: 'unavailable', about: 'the server cannot run the decompressor this image needs' },
+  SIGNING_KEY_LOCKED: {
+    kind: 'unavailable',
+    about: 'the server cannot open its signing key: started without `ACIHOST_SIGNING_SECRET`, or with another secret',
+  },
 
   // insufficient-storage
   STORAGE_FULL: { kind: 'insufficient-storage', about: 'the storage volume is full; nothing was stored' },

@@ -12,6 +12,7 @@ import { countPushes } from './ops/metrics/push-metrics.ts';
 import { ServerState } from './ops/lifecycle/server-state.ts';
 import { CLEANUP_MS, Shutdown } from './ops/lifecycle/shutdown.ts';
 import { Registry, registrySettings } from './registry/registry.ts';
+import { readSigningSecret } from './registry/trust/signing-secret.ts';
 import type { StepHook } from './registry/publish/steps.ts';
 import { createStorage } from './storage/create-storage.ts';
 import { MeteredStorage } from './storage/metered-storage.ts';
@@ -135,6 +136,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     onVerified: (summary) => metrics.recordVerifyRun(summary),
     onRetention: (summary) => metrics.recordRetentionRun(summary),
     onWebhookAttempt: (report) => metrics.recordWebhookAttempt(report),
+    signingSecret: readSigningSecret(),
   });
   countPushes(registry.audit, metrics);
   await registry.start();

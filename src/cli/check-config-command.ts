@@ -3,6 +3,7 @@ import { unknownVariables } from '../config/env.ts';
 import { ConfigError, imageDomain, loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { readConfiguredSecrets } from '../registry/webhooks/subscriptions.ts';
+import { readSigningSecret } from '../registry/trust/signing-secret.ts';
 import { createStorage } from '../storage/create-storage.ts';
 import { layout } from '../storage/layout.ts';
 import type { CliValues } from './args.ts';
@@ -30,6 +31,13 @@ export async function checkConfigCommand(values: CliValues): Promise<number> {
     config = loadConfig({ file: values.config });
     // The webhook secrets the server would read at start, where a missing one stops it.
     readConfiguredSecrets(config.webhooks.subscriptions, imageDomain(config));
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    problems.push(...e.problems);
+  }
+  // The signing secret, when set, as the server would read it (whether it opens the keys is for serve to say).
+  try {
+    readSigningSecret();
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     problems.push(...e.problems);

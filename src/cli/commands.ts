@@ -163,13 +163,30 @@ export const COMMANDS: Command[] = [
     run: withConfig(async () => (await import('./key-command.ts')).keyRemove),
   },
   {
+    name: 'key generate',
+    summary: 'make a server signing key for a name prefix, which signs pushes of tokens with the sign scope',
+    usage: 'key generate --prefix PREFIX [--json]',
+    args: none,
+    options: {
+      prefix: 'the name prefix the key signs for: the image domain or under it (required)',
+      json: 'print the new key (fingerprint, key ids, algorithm, user ids, prefixes) as JSON',
+    },
+    config: true,
+    example: 'ACIHOST_SIGNING_SECRET_FILE=/run/secrets/acihost-signing acihost key generate --prefix aci.example.com/team',
+    notes:
+      'Needs ACIHOST_SIGNING_SECRET or ACIHOST_SIGNING_SECRET_FILE (16 characters or more): the key is stored encrypted with it, ' +
+      'and the server needs the same secret to start. Generating again makes a newer key that signs from then on; ' +
+      'retire the older one with acihost key retire.',
+    run: withConfig(async () => (await import('./key-command.ts')).keyGenerate),
+  },
+  {
     name: 'token create',
     summary: 'create a token and print it, alone, on the first line of stdout (it is shown once)',
     usage: 'token create --prefix PREFIX... [--scope SCOPE]... [--name LABEL] [--expires DURATION] [--json]',
     args: none,
     options: {
       prefix: 'a name prefix the token acts under: the image domain or under it (required, repeatable)',
-      scope: 'push (default), pull, delete, overwrite, metrics or admin (manages tokens at or below its prefixes); repeatable',
+      scope: 'push (default), pull, delete, overwrite, metrics, admin (manages tokens at or below its prefixes), convert, or sign (push, and have unsigned pushes signed by the server); repeatable',
       name: 'a label, shown by token list',
       expires: 'a duration such as 90d or 12h, or never (default: tokens.defaultExpiry)',
       json: 'print the details as JSON on the second line of stdout instead of a sentence on stderr',

@@ -5,6 +5,8 @@ import { auditCli } from './cli-audit.ts';
 import { readArgumentFile } from './file-errors.ts';
 import { keyState } from '../registry/trust/key-state.ts';
 import { removeKey } from '../registry/trust/key-removal.ts';
+import { readSigningSecret, SIGNING_SECRET_HINT } from '../registry/trust/signing-secret.ts';
+import { ConfigError } from '../config/load.ts';
 
 const out = (s: string) => process.stdout.write(s + '\n');
 const err = (s: string) => process.stderr.write(s + '\n');
@@ -25,6 +27,35 @@ export async function keyAdd(config: Config, args: string[], values: CliValues):
       await auditCli(registry, { action: 'key.add', name: prefix, result: 'added', detail: { fingerprint: info.fingerprint, prefixes } });
       if (retiredAt) err(`note: ${info.fingerprint} was retired on ${retiredAt} and stays retired; acihost key activate undoes that`);
     }
+    return 0;
+  });
+}
+
+/**
+ * `acihost key generate --prefix PREFIX [--json]`: a server signing key, its secret half kept
+ * in storage encrypted with the operator's secret, its public half trusted for PREFIX. What
+ * is printed is what `key add` prints: the public key's fingerprint and prefixes.
+ */
+export async function keyGenerate(config: Config, _args: string[], values: CliValues): Promise<number> {
+  const prefix = values.prefix?.[0];
+  if (!prefix || values.prefix!.length > 1) throw usageError('key generate needs one --prefix PREFIX');
+  const secret = readSigningSecret();
+  if (secret === undefined) throw new ConfigError([`key generate encrypts the new key with the signing secret: ${SIGNING_SECRET_HINT}`]);
+  return withRegistry(config, async (registry) => {
+    const { info, prefixes } = await registry.signer.generate(prefix, secret);
+    if (values.json) {
+      const { fingerprint, keyIds, algorithm, userIds, created } = info;
+      out(JSON.stringify({ fingerprint, keyIds, algorithm, userIds, created, prefixes, server: true }, null, 2));
+    } else {
+      out(`${info.fingerprint} ${info.algorithm} ${info.userIds[0] ?? ''} trusted for ${prefixes.join(', ')}`);
+      err(`the server now signs pushes under ${prefix} from tokens with the sign scope that send no signature`);
+    }
+    await auditCli(registry, {
+      action: 'key.add',
+      name: prefix,
+      result: 'added',
+      detail: { fingerprint: info.fingerprint, prefixes, generated: true },
+    });
     return 0;
   });
 }
@@ -56,7 +87,9 @@ export async function keyList(config: Config, _args: string[], values: CliValues
 export async function keyRemove(config: Config, args: string[], values: CliValues): Promise<number> {
   return withRegistry(config, async (registry, storage) => {
     const { record, unverifiable } = await removeKey(registry.keys, storage, fingerprintArg(args), values.force === true);
-    out(`removed ${record.fingerprint}`);
+    // A server key no longer trusted signs nothing: its secret half goes too.
+    const held = await registry.signer.forget(record.fingerprint);
+    out(`removed ${record.fingerprint}${held ? ' and its secret half (a server signing key)' : ''}`);
     await auditCli(registry, {
       action: 'key.remove',
       result: 'removed',

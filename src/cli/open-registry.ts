@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Config } from '../config/schema.ts';
 import { createLogger } from '../logger.ts';
-import { Registry, registrySettings } from '../registry/registry.ts';
+import { Registry, registrySettings, type RegistryHooks } from '../registry/registry.ts';
 import { heapTuning } from '../runtime/heap-policy.ts';
 import { createStorage } from '../storage/create-storage.ts';
 import type { Storage } from '../storage/storage.ts';
@@ -22,17 +22,19 @@ function warnOfMissingStorage(config: Config): void {
 
 /**
  * A registry over the configured storage for one CLI command: no polling, no sweep.
- * `wrap` puts a layer around the storage (the import's dry run).
+ * `wrap` puts a layer around the storage (the import's dry run); `hooks` lend it more (the signing secret).
  */
 export async function withRegistry<T>(
   config: Config,
   act: (registry: Registry, storage: Storage) => Promise<T>,
   wrap: (storage: Storage) => Storage = (s) => s,
+  hooks: RegistryHooks = {},
 ): Promise<T> {
   warnOfMissingStorage(config);
   const storage = wrap(createStorage(config));
   const registry = new Registry(storage, registrySettings(config), createLogger('warn', process.stderr as never), {
     onBytes: heapTuning().streamed,
+    ...hooks,
   });
   try {
     return await act(registry, storage);

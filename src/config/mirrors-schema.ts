@@ -7,7 +7,8 @@ import { z } from 'zod';
 import { AC_IDENTIFIER } from '../names.ts';
 
 /** `host[:port]/path` or `host[:port]/path/*`: a repository, or every repository below a path. */
-export const UPSTREAM_SOURCE = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)+(\/\*)?$|^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?\/\*$/;
+export const UPSTREAM_SOURCE =
+  /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)+(\/\*)?$|^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?\/\*$/;
 
 const variableName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
 
@@ -15,7 +16,10 @@ const upstreamSchema = z
   .object({
     source: z
       .string()
-      .regex(UPSTREAM_SOURCE, 'must be an upstream repository such as docker.example.com/library/alpine, or docker.example.com/library/* for all below'),
+      .regex(
+        UPSTREAM_SOURCE,
+        'must be an upstream repository such as docker.example.com/library/alpine, or docker.example.com/library/* for all below',
+      ),
     prefix: z.string().regex(AC_IDENTIFIER, 'must be an image name prefix such as aci.example.com/mirror/library'),
     // Serve names under the prefix by converting on first request; false: only `acihost convert` and the API convert.
     pullThrough: z.boolean().optional(),
@@ -44,7 +48,11 @@ export const mirrorsSchema = z
     // An upstream that sends nothing for this long has failed (504).
     timeoutSeconds: z.number().int().min(1).max(3600),
     // A request waits at most this long for a conversion under way (here or on another replica).
-    waitSeconds: z.number().int().min(1).max(24 * 3600),
+    waitSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 3600),
     // Where layers are kept while an image is converted; null: the system's temporary directory.
     scratchDir: z.string().min(1).nullable(),
     // gzip level of converted images: 1 converts fastest, 9 stores least.

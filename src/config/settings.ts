@@ -39,6 +39,8 @@ export const SECTION_PREFIXES: Record<string, string> = {
  */
 export const OTHER_VARIABLES: Record<string, string> = {
   ACIHOST_TEST_KILL_AT: 'src/server.ts: fault injection for the crash tests',
+  ACIHOST_SIGNING_SECRET: 'the secret, at least 16 characters, that encrypts the server signing keys made by `acihost key generate` ([Security](security.md#server-signing-keys))',
+  ACIHOST_SIGNING_SECRET_FILE: 'a file holding that secret, its trailing newline dropped; set this or ACIHOST_SIGNING_SECRET, not both',
 };
 
 export const SETTINGS: Record<SettingPath, SettingNotes> = {

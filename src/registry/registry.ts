@@ -24,6 +24,7 @@ import type { StageContext } from './publish/stage-image.ts';
 import type { StepHook } from './publish/steps.ts';
 import { KeyExpiryWatch } from './trust/key-expiry-watch.ts';
 import { KeyStore } from './trust/keyring.ts';
+import { ServerSigner } from './trust/server-signing.ts';
 import { ScheduledVerify, type VerifyRunSummary } from './upkeep/scheduled-verify.ts';
 import { Retention, type RetentionRunSummary } from './upkeep/retention.ts';
 import { sweep } from './upkeep/sweep.ts';
@@ -86,6 +87,11 @@ export interface RegistryHooks {
   onWebhookAttempt?: (report: AttemptReport) => void;
   /** CA certificates webhook targets may use besides the system's and NODE_EXTRA_CA_CERTS (tests in one process). */
   webhookCa?: string[];
+  /**
+   * The operator's secret that opens the server signing keys (readSigningSecret in
+   * src/registry/trust/signing-secret.ts); without it, start() refuses once such keys exist.
+   */
+  signingSecret?: string;
 }
 
 /**
@@ -116,6 +122,8 @@ export class Registry {
   readonly mirror: PullThrough;
   /** Conversions asked for over the API and the CLI. */
   readonly conversions: Conversions;
+  /** The server's own signing keys (`acihost key generate`), which sign pushes of tokens with the sign scope. */
+  readonly signer: ServerSigner;
   private readonly storage: Storage;
   private readonly upstreams: UpstreamSources;
   private readonly settings: RegistrySettings;
@@ -141,6 +149,7 @@ export class Registry {
     const onBadRecord = (key: string, err: unknown) => log.warn({ key, err }, 'skipped unreadable record');
     this.catalog = new Catalog(storage);
     this.keys = new KeyStore(storage, this.domain, onBadRecord);
+    this.signer = new ServerSigner({ storage, keys: this.keys, domain: this.domain, secret: hooks.signingSecret, onBadRecord });
     this.tokens = new TokenStore(storage, this.domain, onBadRecord);
     this.audit = new AuditLog(storage, (err, event) => log.error({ err, event }, 'failed to write audit event'));
     this.access = new ReadAccess(settings.access.privatePrefixes);
@@ -264,11 +273,14 @@ export class Registry {
 
   /** Loads the indexes and starts the background refresh and sweep (server only; the CLI skips this). */
   async start(): Promise<void> {
+    // Before anything else: keys it holds and cannot open stop the server here, with a message saying why.
+    await this.signer.load();
     await this.webhooks.start();
     const [restored] = await Promise.all([this.loadCatalog(), this.keys.mirror.refresh(), this.tokens.mirror.refresh()]);
     const onError = (err: unknown) => this.log.error({ err }, 'failed to refresh from storage');
     await this.quotas.start(this.settings.upkeep.pollIntervalMs, onError);
     this.keys.mirror.start(this.settings.upkeep.pollIntervalMs, onError);
+    this.signer.start(this.settings.upkeep.pollIntervalMs, onError);
     this.tokens.mirror.start(this.settings.upkeep.pollIntervalMs, onError);
     this.changes.start(this.settings.upkeep.pollIntervalMs);
     this.expiryWatch = new KeyExpiryWatch(this.keys, this.log);
@@ -376,6 +388,7 @@ export class Registry {
     this.expiryWatch?.stop();
     await this.tokenExpiry.stop();
     this.keys.mirror.stop();
+    this.signer.stop();
     this.tokens.mirror.stop();
     this.quotas.stop();
     this.changes.stop();

@@ -10,6 +10,8 @@
  *   images/<name>/_d/<os>-<arch>/<version>.json   the one tombstone per version that older servers wrote; still honoured
  *   blobs/<upload id>.aci                         image bytes, reachable only through a record
  *   keys/<fingerprint>.json                       a trusted public key and its prefixes
+ *   signing-keys/<fingerprint>.json               a server signing key (`acihost key generate`): its prefix and its secret
+ *                                                 key encrypted with the operator's secret (its public key is in keys/)
  *   tokens/<token id>.json                        a token's hash, prefixes, scopes, expiry and who made it
  *   token-use/<token id>.json                     when the token was last used, overwritten at most once a minute
  *                                                 per process (apart from its record, so the record is never rewritten)
@@ -140,6 +142,8 @@ export const layout = {
   blob: (uploadId: string): string => `blobs/${uploadId}.aci`,
   stagedUpload: (uploadId: string): string => `tmp/uploads/${uploadId}.aci`,
   key: (fingerprint: string): string => `keys/${fingerprint}.json`,
+  signingKeys: 'signing-keys/',
+  signingKey: (fingerprint: string): string => `signing-keys/${fingerprint}.json`,
   token: (id: string): string => `tokens/${id}.json`,
   tokenUses: 'token-use/',
   tokenUse: (id: string): string => `token-use/${id}.json`,

@@ -126,8 +126,18 @@ const createSchema = {
     required: ['source'],
     additionalProperties: false,
     properties: {
-      source: { type: 'string', maxLength: 1024, examples: ['docker.example.com/library/alpine:3.20'], description: 'REGISTRY/REPOSITORY:TAG or @sha256:DIGEST, docker:// optional' },
-      as: { type: 'string', maxLength: 512, examples: ['aci.example.com/team/alpine'], description: 'the name; default: the allow-list mapping' },
+      source: {
+        type: 'string',
+        maxLength: 1024,
+        examples: ['docker.example.com/library/alpine:3.20'],
+        description: 'REGISTRY/REPOSITORY:TAG or @sha256:DIGEST, docker:// optional',
+      },
+      as: {
+        type: 'string',
+        maxLength: 512,
+        examples: ['aci.example.com/team/alpine'],
+        description: 'the name; default: the allow-list mapping',
+      },
     },
   },
   response: {

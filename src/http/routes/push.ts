@@ -5,7 +5,7 @@ import { urls } from '../../discovery/urls.ts';
 import type { Registry } from '../../registry/registry.ts';
 import type { PublishResult } from '../../registry/publish/publisher.ts';
 import type { Push } from '../../registry/publish/push-service.ts';
-import { authorizeScope, type TokenRecord } from '../../registry/access/tokens.ts';
+import { authorizeScope, hasScope, type TokenRecord } from '../../registry/access/tokens.ts';
 import { MAX_SIGNATURE_BYTES } from '../../signing/signature.ts';
 import { presentedToken } from '../credentials.ts';
 import type { UploadSlots } from '../upload-slots.ts';
@@ -87,7 +87,8 @@ export async function pushRoutes(
   }
 
   app.post('/-/push', async (request, reply) => {
-    const push = registry.pushes.begin(await admit(request, reply), requestLifetime(request, reply));
+    const token = await admit(request, reply);
+    const push = registry.pushes.begin(token, requestLifetime(request, reply));
     await push.admit(leastImageBytes(request)).catch((e: unknown) => {
       reply.header('connection', 'close');
       throw e;
@@ -106,8 +107,12 @@ export async function pushRoutes(
       await push.release();
       throw malformed('PUSH_IMAGE_MISSING', 'the push has no image part; send -F aci=@IMAGE.aci');
     }
+    // With the sign scope and no signature part, the server signs what was staged.
+    if (!push.signed && hasScope(token, 'sign')) await push.signByServer(registry.signer);
     const result = await push.publish(() => registry.tokens.authenticate(presentedToken(request)));
-    const body = pushResponse(registry.origin, result);
+    // Said only when true: the answer to every other push keeps its shape.
+    const byServer = push.serverSigner !== undefined && push.serverSigner === result.record.signer;
+    const body = { ...pushResponse(registry.origin, result), ...(byServer ? { signedByServer: true } : {}) };
     request.log.info({ name: body.name, version: body.version, os: body.os, arch: body.arch, outcome: result.outcome }, 'push accepted');
     return reply
       .status(result.outcome === 'created' ? 201 : 200)

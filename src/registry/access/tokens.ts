@@ -9,8 +9,15 @@ import { jsonRecord, PrefixMirror } from '../../storage/prefix-mirror.ts';
 import { compareStrings } from '../../util/compare-strings.ts';
 import { TokenUse } from './token-use.ts';
 
-export const SCOPES = ['push', 'pull', 'delete', 'overwrite', 'metrics', 'admin'] as const;
+export const SCOPES = ['push', 'pull', 'delete', 'overwrite', 'metrics', 'admin', 'convert', 'sign'] as const;
 export type Scope = (typeof SCOPES)[number];
+
+/** Scopes that grant others: a token that may have its pushes signed by the server may push. */
+const IMPLIED: Partial<Record<Scope, readonly Scope[]>> = { sign: ['push'] };
+
+/** Whether the token carries `scope`, itself or through a scope that implies it. */
+export const hasScope = (token: Pick<TokenRecord, 'scopes'>, scope: Scope): boolean =>
+  token.scopes.some((s) => s === scope || (IMPLIED[s]?.includes(scope) ?? false));
 
 const tokenRecordSchema = z.object({
   id: z.string(),
@@ -161,7 +168,7 @@ export class TokenStore {
 
 /** Throws unless the token carries `scope` at all (checked before reading a body). */
 export function authorizeScope(token: TokenRecord, scope: Scope): void {
-  if (!token.scopes.includes(scope)) {
+  if (!hasScope(token, scope)) {
     throw forbidden('TOKEN_SCOPE_MISSING', `the token lacks the ${scope} scope; create one with --scope ${scope}`);
   }
 }

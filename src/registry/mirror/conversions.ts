@@ -4,7 +4,12 @@ import { z } from 'zod';
 import { forbidden, invalid, isAcihostError, notFound } from '../../errors.ts';
 import { layout } from '../../storage/layout.ts';
 import type { Storage } from '../../storage/storage.ts';
-import { formatUpstreamReference, manifestReference, parseUpstreamReference, type UpstreamReference } from '../../upstream/upstream-reference.ts';
+import {
+  formatUpstreamReference,
+  manifestReference,
+  parseUpstreamReference,
+  type UpstreamReference,
+} from '../../upstream/upstream-reference.ts';
 import { authorize, type TokenRecord } from '../access/tokens.ts';
 import { refusal, type AuditLog } from '../audit-log.ts';
 import type { AllowList } from './allow-list.ts';
@@ -77,7 +82,10 @@ export class Conversions {
    * name the allow-list maps it to) by a token with the `convert` scope for that name.
    * `done` settles when it ends, with its final record or its error.
    */
-  async request(token: TokenRecord, ask: { source: string; as?: string }): Promise<{ record: ConversionRecord; done: Promise<ConversionRecord> }> {
+  async request(
+    token: TokenRecord,
+    ask: { source: string; as?: string },
+  ): Promise<{ record: ConversionRecord; done: Promise<ConversionRecord> }> {
     const reference = parseUpstreamReference(ask.source);
     const mapping = this.allow.forUpstream(reference);
     if (!mapping) {
@@ -98,12 +106,17 @@ export class Conversions {
     const mapping = this.allow.forUpstream(reference);
     const name = as ?? mapping?.name;
     if (!name) {
-      throw invalid('CONVERSION_NAME_MISSING', `${reference.registry}/${reference.repository} is not in mirrors.upstreams, so it has no name here; give one with --as HOST/PATH/NAME`);
+      throw invalid(
+        'CONVERSION_NAME_MISSING',
+        `${reference.registry}/${reference.repository} is not in mirrors.upstreams, so it has no name here; give one with --as HOST/PATH/NAME`,
+      );
     }
     const settings = { ...(mapping?.upstream ?? {}), ...definedOnly(overrides) };
     const source = await this.sources.openWith(reference, settings);
     try {
-      return await (await this.start(token, reference, name, source)).done;
+      return await (
+        await this.start(token, reference, name, source)
+      ).done;
     } finally {
       source.close();
     }
@@ -115,7 +128,12 @@ export class Conversions {
     return conversionRecordSchema.parse(JSON.parse(bytes.toString('utf8')));
   }
 
-  private async start(token: TokenRecord, reference: UpstreamReference, name: string, source: ImageSource): Promise<{ record: ConversionRecord; done: Promise<ConversionRecord> }> {
+  private async start(
+    token: TokenRecord,
+    reference: UpstreamReference,
+    name: string,
+    source: ImageSource,
+  ): Promise<{ record: ConversionRecord; done: Promise<ConversionRecord> }> {
     const record: ConversionRecord = {
       id: randomBytes(10).toString('hex'),
       source: formatUpstreamReference(reference),
@@ -137,7 +155,12 @@ export class Conversions {
     return { record, done };
   }
 
-  private async run(record: ConversionRecord, token: TokenRecord, reference: UpstreamReference, source: ImageSource): Promise<ConversionRecord> {
+  private async run(
+    record: ConversionRecord,
+    token: TokenRecord,
+    reference: UpstreamReference,
+    source: ImageSource,
+  ): Promise<ConversionRecord> {
     let result: ConversionResult | undefined;
     try {
       result = await this.converter.convert({
@@ -152,7 +175,13 @@ export class Conversions {
     } catch (e) {
       const failed: ConversionRecord = { ...record, status: 'failed', finishedAt: new Date().toISOString(), error: errorOf(e) };
       await this.save(failed).catch(() => {});
-      await this.audit.record({ actor: token.id, action: 'convert', name: record.name, ...refusal(e), detail: { conversion: record.id, source: record.source } });
+      await this.audit.record({
+        actor: token.id,
+        action: 'convert',
+        name: record.name,
+        ...refusal(e),
+        detail: { conversion: record.id, source: record.source },
+      });
       if (!isAcihostError(e)) this.log.error({ err: e, conversion: record.id }, 'conversion failed');
       throw e;
     }
@@ -162,7 +191,15 @@ export class Conversions {
       finishedAt: new Date().toISOString(),
       progress: { platformsDone: result.images.length, platformsTotal: result.images.length },
       digest: result.digest,
-      images: result.images.map(({ record: r, outcome, manifestDigest }) => ({ name: r.name, version: r.version, os: r.os, arch: r.arch, imageId: r.imageId, manifestDigest, outcome })),
+      images: result.images.map(({ record: r, outcome, manifestDigest }) => ({
+        name: r.name,
+        version: r.version,
+        os: r.os,
+        arch: r.arch,
+        imageId: r.imageId,
+        manifestDigest,
+        outcome,
+      })),
       skipped: result.skipped,
     };
     await this.save(done);
@@ -172,7 +209,12 @@ export class Conversions {
       action: 'convert',
       name: record.name,
       result: created ? 'created' : 'unchanged',
-      detail: { conversion: record.id, source: record.source, digest: result.digest, versions: done.images.map((i) => `${i.version} ${i.os}/${i.arch}`) },
+      detail: {
+        conversion: record.id,
+        source: record.source,
+        digest: result.digest,
+        versions: done.images.map((i) => `${i.version} ${i.os}/${i.arch}`),
+      },
     });
     return done;
   }
@@ -189,7 +231,10 @@ export class Conversions {
 }
 
 function errorOf(e: unknown): { code: string; message: string } {
-  return isAcihostError(e) ? { code: e.code, message: e.message } : { code: 'INTERNAL', message: 'the conversion failed inside the server; the operator can find it in the server log' };
+  return isAcihostError(e)
+    ? { code: e.code, message: e.message }
+    : { code: 'INTERNAL', message: 'the conversion failed inside the server; the operator can find it in the server log' };
 }
 
-const definedOnly = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+const definedOnly = <T extends object>(o: T): Partial<T> =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;

@@ -100,7 +100,10 @@ export class Converter {
       const config = await this.config(source, document, signal);
       const labels = appcPlatform(configPlatform(config));
       if (platforms !== 'all' && (platforms.os !== labels.os || platforms.arch !== labels.arch)) {
-        throw notFound('CONVERT_PLATFORM_MISSING', `the image has no ${platforms.os}/${platforms.arch} variant; it is for ${labels.os}/${labels.arch} only`);
+        throw notFound(
+          'CONVERT_PLATFORM_MISSING',
+          `the image has no ${platforms.os}/${platforms.arch} variant; it is for ${labels.os}/${labels.arch} only`,
+        );
       }
       return { digest: top.digest, images: [{ manifestDigest: top.digest, manifest: document, config, labels }], skipped: [] };
     }
@@ -112,13 +115,17 @@ export class Converter {
     for (const { descriptor, platform } of named) {
       const fetched = await source.manifest(descriptor.digest, signal);
       const manifest = parseManifestDocument(fetched);
-      if (manifest.kind !== 'manifest') throw invalid('CONVERT_CONFIG_UNCONVERTIBLE', `${descriptor.digest} is an index inside an index, which no client resolves`);
+      if (manifest.kind !== 'manifest')
+        throw invalid('CONVERT_CONFIG_UNCONVERTIBLE', `${descriptor.digest} is an index inside an index, which no client resolves`);
       images.push({ manifestDigest: fetched.digest, manifest, config: await this.config(source, manifest, signal), labels: platform });
     }
     return {
       digest: top.digest,
       images,
-      skipped: skipped.map((s) => ({ platform: s.descriptor.platform ? platformText(s.descriptor.platform) : s.descriptor.digest, reason: s.reason })),
+      skipped: skipped.map((s) => ({
+        platform: s.descriptor.platform ? platformText(s.descriptor.platform) : s.descriptor.digest,
+        reason: s.reason,
+      })),
     };
   }
 
@@ -153,12 +160,12 @@ export class Converter {
   async stage(request: Omit<ConversionRequest, 'platforms' | 'reference'>, image: PlatformImage, version: string): Promise<Push> {
     const { source, name, signal } = request;
     if (!isVersionLabel(version)) {
-      throw invalid('CONVERSION_TAG_INVALID', `the tag ${version} cannot be an ACI version (1-128 of A-Z, a-z, 0-9, ., +, ~ and -, starting with a letter or digit); convert it by digest instead`);
+      throw invalid(
+        'CONVERSION_TAG_INVALID',
+        `the tag ${version} cannot be an ACI version (1-128 of A-Z, a-z, 0-9, ., +, ~ and -, starting with a letter or digit); convert it by digest instead`,
+      );
     }
-    const signer = this.signer.signerFor(name);
-    if (!signer) {
-      throw invalid('SIGNING_KEY_MISSING', `no server signing key covers ${name}, so its conversion cannot be signed; run acihost key generate --prefix ${name}`);
-    }
+    if (!this.signer.signerFor(name)) throw this.signer.noSignerError(name);
     const push = this.pushes.begin(publishingToken(request.token, name), signal);
     try {
       await push.admit(0);
@@ -181,13 +188,14 @@ export class Converter {
         signal,
       });
       await push.stage(aci);
-      await push.signByServer(this.signer, name);
-      return push;
     } catch (e) {
       await push.refuse(e);
       if (!isAcihostError(e)) this.log.error({ err: e, name, version }, 'conversion failed');
       throw e;
     }
+    // Refused, it removes what was staged and audits the refusal itself.
+    await push.signByServer(this.signer);
+    return push;
   }
 
   async publish(push: Push, token: TokenRecord): Promise<{ record: VersionRecord; outcome: 'created' | 'unchanged' }> {
@@ -200,12 +208,12 @@ export class Converter {
 const versionTag = (version: string): string | undefined => (/^sha256-/.test(version) ? undefined : version);
 
 /**
- * A conversion publishes under the authority of whoever asked, as a push: the `convert`
- * scope stands for `push` here, over the same prefixes, and nowhere else.
+ * A conversion publishes under the authority of whoever asked, as a push the server signs:
+ * the `convert` scope stands for `sign` (which includes `push`) here, over the same prefixes.
  */
 function publishingToken(token: TokenRecord, name: string): TokenRecord {
-  if (!token.prefixes.some((p) => prefixCovers(p, name))) return token;
-  return token.scopes.includes('push') ? token : { ...token, scopes: [...token.scopes, 'push'] };
+  if (!token.prefixes.some((p) => prefixCovers(p, name)) || token.scopes.includes('sign')) return token;
+  return { ...token, scopes: [...token.scopes, 'sign'] };
 }
 
 const platformText = (p: Platform): string => `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;
@@ -214,9 +222,17 @@ const describe = (source: ImageSource, reference: string): string =>
   `${source.registry}/${source.repository}${reference.includes(':') ? '@' : ':'}${reference}`;
 
 /** A small blob (an image config) read whole, up to `max` bytes. */
-async function readBlob(source: ImageSource, descriptor: { mediaType: string; digest: string; size: number }, max: number, signal: AbortSignal): Promise<Buffer> {
+async function readBlob(
+  source: ImageSource,
+  descriptor: { mediaType: string; digest: string; size: number },
+  max: number,
+  signal: AbortSignal,
+): Promise<Buffer> {
   if (descriptor.size > max) {
-    throw badGateway('UPSTREAM_CONFIG_TOO_LARGE', `the image config ${descriptor.digest} has ${descriptor.size} bytes, more than limits.maxManifestBytes (${max})`);
+    throw badGateway(
+      'UPSTREAM_CONFIG_TOO_LARGE',
+      `the image config ${descriptor.digest} has ${descriptor.size} bytes, more than limits.maxManifestBytes (${max})`,
+    );
   }
   const chunks: Buffer[] = [];
   for await (const chunk of await source.blob(descriptor, signal)) chunks.push(chunk as Buffer);

@@ -94,7 +94,7 @@ export class PullThrough {
     this.gzipLevel = opts.gzipLevel;
     this.log = opts.log;
     // Moving a tag deletes its version and publishes it again: that takes the overwrite scope.
-    this.token = systemToken(opts.domain, 'mirror', ['push', 'delete', 'overwrite']);
+    this.token = systemToken(opts.domain, 'mirror', ['sign', 'delete', 'overwrite']);
   }
 
   /** Whether discovery answers for `name` with nothing stored: a pull-through prefix covers it. */
@@ -129,7 +129,12 @@ export class PullThrough {
   }
 
   /** Looks the tag up upstream and converts it when it is new or has moved; else serves what is stored. */
-  private async update(c: VersionCoordinates, mapping: MirrorMapping, current: VersionRecord | undefined, state: TagState | undefined): Promise<VersionRecord> {
+  private async update(
+    c: VersionCoordinates,
+    mapping: MirrorMapping,
+    current: VersionRecord | undefined,
+    state: TagState | undefined,
+  ): Promise<VersionRecord> {
     const source = await this.sources.open(mapping);
     const signal = AbortSignal.timeout(this.settings.waitSeconds * 1000);
     if (current && state) {
@@ -162,11 +167,16 @@ export class PullThrough {
       if (!held) {
         // Finished elsewhere: a fresh state means the conversion is there to serve.
         const state = await this.tagState(c);
-        const record = state && Date.parse(state.checkedAt) >= startedAt - 1000 ? await this.catalog.find({ ...c, version: state.version }) : undefined;
+        const record =
+          state && Date.parse(state.checkedAt) >= startedAt - 1000 ? await this.catalog.find({ ...c, version: state.version }) : undefined;
         if (record) return record;
       }
       if (Date.now() > deadline) {
-        throw new AcihostError('gateway-timeout', 'CONVERSION_WAIT_TIMEOUT', `${c.name}:${c.version} is still being converted after mirrors.waitSeconds (${this.settings.waitSeconds}); try again later`);
+        throw new AcihostError(
+          'gateway-timeout',
+          'CONVERSION_WAIT_TIMEOUT',
+          `${c.name}:${c.version} is still being converted after mirrors.waitSeconds (${this.settings.waitSeconds}); try again later`,
+        );
       }
     }
     const renew = setInterval(() => void lease.renew(LEASE_MS).catch(() => {}), LEASE_RENEW_MS);
@@ -194,7 +204,12 @@ export class PullThrough {
     const now = new Date().toISOString();
     // Converted meanwhile by another replica; or stored without a state (lost, or pushed by hand), which is kept.
     if (previous && (!state || state.manifestDigest === image.manifestDigest)) {
-      await this.saveTagState(c, { digest: resolved.digest, manifestDigest: state?.manifestDigest ?? image.manifestDigest, version: previous.version, checkedAt: now });
+      await this.saveTagState(c, {
+        digest: resolved.digest,
+        manifestDigest: state?.manifestDigest ?? image.manifestDigest,
+        version: previous.version,
+        checkedAt: now,
+      });
       return previous;
     }
     const push = await this.converter.stage({ source, name: c.name, token: this.token, signal }, image, version);
@@ -208,7 +223,10 @@ export class PullThrough {
     }
     const { record } = await this.converter.publish(push, this.token);
     await this.saveTagState(c, { digest: resolved.digest, manifestDigest: image.manifestDigest, version, checkedAt: now });
-    this.log.info({ name: c.name, tag, version, digest: resolved.digest, upstream: `${mapping.registry}/${mapping.repository}` }, 'converted an upstream image on first request');
+    this.log.info(
+      { name: c.name, tag, version, digest: resolved.digest, upstream: `${mapping.registry}/${mapping.repository}` },
+      'converted an upstream image on first request',
+    );
     return record;
   }
 
@@ -220,11 +238,11 @@ export class PullThrough {
     try {
       await push.admit(0);
       await push.stage(relabelAci(await this.storage.read(record.blob), pinned.version, this.gzipLevel));
-      await push.signByServer(this.signer, record.name);
     } catch (e) {
       await push.refuse(e);
       throw e;
     }
+    await push.signByServer(this.signer);
     await push.publish(async () => this.token);
   }
 

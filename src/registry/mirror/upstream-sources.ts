@@ -59,7 +59,10 @@ export class UpstreamSources {
   private forget(key: string): void {
     const client = this.clients.get(key);
     this.clients.delete(key);
-    void client?.then((c) => c.close(), () => {});
+    void client?.then(
+      (c) => c.close(),
+      () => {},
+    );
   }
 
   close(): void {
@@ -71,7 +74,10 @@ async function password(upstream: ClientSettings): Promise<string> {
   if (upstream.passwordFile) return (await readSetting(upstream.passwordFile, 'passwordFile')).replace(/\r?\n$/, '');
   const value = upstream.passwordEnv ? process.env[upstream.passwordEnv] : undefined;
   if (!value) {
-    throw badGateway('UPSTREAM_PASSWORD_MISSING', `the upstream password variable ${upstream.passwordEnv} is not set; set it in the server's environment`);
+    throw badGateway(
+      'UPSTREAM_PASSWORD_MISSING',
+      `the upstream password variable ${upstream.passwordEnv} is not set; set it in the server's environment`,
+    );
   }
   return value;
 }

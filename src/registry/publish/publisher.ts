@@ -86,15 +86,28 @@ export class Publisher {
     try {
       const result = await this.publishOnce(token, image, signature, admission);
       const { name, version, os, arch, imageId } = result.record;
-      await this.audit?.record({ actor: token.id, action: 'push', name, version, os, arch, imageId, result: result.outcome });
+      const check = image.signatureCheck;
+      // Who signed is in the record; that the server did is said here, where the push is told.
+      const detail = check && 'byServer' in check ? { signedBy: 'server', signer: check.signer } : null;
+      await this.audit?.record({ actor: token.id, action: 'push', name, version, os, arch, imageId, result: result.outcome, detail });
       return result;
     } catch (e) {
-      const { manifest, imageId } = image.inspection;
-      const labels = (n: string) => manifest.labels?.find((l) => l.name === n)?.value ?? null;
-      const at = { name: manifest.name, version: labels('version'), os: labels('os'), arch: labels('arch'), imageId };
-      await this.audit?.record({ actor: token.id, action: 'push', ...at, ...refusal(e) });
+      await this.auditRefusal(token, image, e);
       throw e;
     }
+  }
+
+  /** Refuses a staged image before publishing it (the server could not sign it): removed, and audited as a refused push. */
+  async refuse(token: TokenRecord, image: StagedImage, e: unknown): Promise<void> {
+    await this.storage.delete(image.stagedKey).catch(() => {});
+    await this.auditRefusal(token, image, e);
+  }
+
+  private async auditRefusal(token: TokenRecord, image: StagedImage, e: unknown): Promise<void> {
+    const { manifest, imageId } = image.inspection;
+    const labels = (n: string) => manifest.labels?.find((l) => l.name === n)?.value ?? null;
+    const at = { name: manifest.name, version: labels('version'), os: labels('os'), arch: labels('arch'), imageId };
+    await this.audit?.record({ actor: token.id, action: 'push', ...at, ...refusal(e) });
   }
 
   private async publishOnce(

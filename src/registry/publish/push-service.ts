@@ -1,8 +1,9 @@
 import type { Readable } from 'node:stream';
 import { readDetachedSignature, type DetachedSignature } from '../../signing/signature.ts';
 import { InternalError } from '../../errors.ts';
-import type { TokenRecord } from '../access/tokens.ts';
+import { authorize, type TokenRecord } from '../access/tokens.ts';
 import { refusal, type AuditLog } from '../audit-log.ts';
+import type { ServerSigner } from '../trust/server-signing.ts';
 import type { Admission, Quotas } from '../quota/quotas.ts';
 import type { PublishResult, Publisher } from './publisher.ts';
 import { stageImage, type StageContext, type StagedImage } from './stage-image.ts';
@@ -36,6 +37,7 @@ export class Push {
   private signature: DetachedSignature | undefined;
   private staged: StagedImage | undefined;
   private admission: Admission | undefined;
+  private signedBy: string | undefined;
   private readonly token: TokenRecord;
   private readonly signal: AbortSignal;
   private readonly context: StageContext;
@@ -74,6 +76,11 @@ export class Push {
     return this.staged !== undefined;
   }
 
+  /** The fingerprint of the server key that signed this push (signByServer), if one did. */
+  get serverSigner(): string | undefined {
+    return this.signedBy;
+  }
+
   /** The armored detached signature; given before the image, the image is verified while it streams. */
   async sign(bytes: Buffer): Promise<void> {
     this.signature = await readDetachedSignature(bytes);
@@ -81,6 +88,34 @@ export class Push {
 
   async stage(source: Readable): Promise<void> {
     this.staged = await stageImage(this.context, { source, signature: this.signature, signal: this.signal, cap: this.admission?.cap });
+  }
+
+  /**
+   * Has the server sign the staged image, for a token with the sign scope that sent no
+   * signature. The bytes are read back from storage, so the signature covers exactly what is
+   * published; the check is recorded on the staged image, so the publisher does not verify
+   * it again, but still judges the signer as for any push (trusted for the name, not retired).
+   * Refused, the staged copy goes and the refusal is audited under the image's name.
+   */
+  async signByServer(signer: ServerSigner): Promise<void> {
+    const staged = this.staged;
+    if (!staged) throw new InternalError('PUSH_NOT_STAGED', 'signByServer called before an image was staged');
+    if (this.signature) return;
+    try {
+      const name = staged.inspection.manifest.name;
+      authorize(this.token, 'sign', name);
+      const ref = signer.signerFor(name);
+      if (!ref) throw signer.noSignerError(name);
+      const data = await this.context.storage.read(staged.stagedKey);
+      this.signature = await signer.signWith(ref, data, this.signal);
+      staged.signatureCheck = { signer: ref.fingerprint, byServer: true };
+      this.signedBy = ref.fingerprint;
+    } catch (e) {
+      this.staged = undefined;
+      await this.quotas?.releaseAdmission(this.admission);
+      await this.publisher.refuse(this.token, staged, e);
+      throw e;
+    }
   }
 
   /**

@@ -33,7 +33,7 @@ export interface StagedImage {
    * A failed check is kept, not thrown, so the publisher reports name and token
    * problems first, as it does when the signature comes last.
    */
-  signatureCheck?: { signer: string } | { error: unknown };
+  signatureCheck?: { signer: string; /** The server made the signature (a push with the sign scope). */ byServer?: true } | { error: unknown };
 }
 
 // After a failure every consumer is destroyed; none should take long to notice.

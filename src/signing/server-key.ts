@@ -1,0 +1,100 @@
+/**
+ * The server's own signing keys: made here, kept encrypted with a passphrase (the operator's
+ * secret), and used to make detached signatures in the one form rkt reads (signature.ts).
+ * Nothing here returns or prints the secret key in the clear: callers get an opaque
+ * unlocked key to sign with, and the encrypted armor to store.
+ */
+import { Readable } from 'node:stream';
+import * as openpgp from 'openpgp';
+import type { PrivateKey } from 'openpgp';
+import { armorBlock } from './armor.ts';
+import { pgpConfig } from './pgp-config.ts';
+import { readDetachedSignature, type DetachedSignature } from './signature.ts';
+
+/** RSA 3072: what rkt loads and what key-policy.ts recommends. */
+export const SERVER_KEY_BITS = 3072;
+
+/**
+ * The secret-key protection, pinned rather than left to openpgp.js's defaults: gpg's own
+ * iterated and salted S2K (SHA-256, the highest count) with AES-256.
+ */
+const protection: openpgp.Config = {
+  ...pgpConfig,
+  s2kType: openpgp.enums.s2k.iterated as openpgp.Config['s2kType'],
+  s2kIterationCountByte: 255,
+  preferredSymmetricAlgorithm: openpgp.enums.symmetric.aes256,
+  preferredHashAlgorithm: openpgp.enums.hash.sha512,
+  aeadProtect: false,
+};
+
+export interface NewServerKey {
+  fingerprint: string;
+  /** The public key alone, armored, for the key store. */
+  armoredPublic: string;
+  /** The secret key encrypted with the passphrase, armored: what storage holds. */
+  encryptedPrivate: string;
+}
+
+/** An unlocked key to sign with; its secret parts never leave this module's callers' memory. */
+export interface UnlockedKey {
+  readonly fingerprint: string;
+  readonly key: PrivateKey;
+}
+
+/** Makes an RSA key that signs only (no encryption subkey: nothing is ever encrypted to it). */
+export async function generateServerKey(userId: string, passphrase: string): Promise<NewServerKey> {
+  const { privateKey, publicKey } = await openpgp.generateKey({
+    type: 'rsa',
+    rsaBits: SERVER_KEY_BITS,
+    userIDs: [{ name: userId }],
+    subkeys: [],
+    passphrase,
+    format: 'object',
+    config: protection,
+  });
+  return {
+    fingerprint: privateKey.getFingerprint(),
+    armoredPublic: armorBlock('PGP PUBLIC KEY BLOCK', publicKey.write()),
+    encryptedPrivate: privateKey.armor(protection),
+  };
+}
+
+/** Opens a stored key; throws a plain Error (naming no key material) when the passphrase is wrong. */
+export async function unlockServerKey(encryptedPrivate: string, passphrase: string): Promise<UnlockedKey> {
+  const locked = await openpgp.readPrivateKey({ armoredKey: encryptedPrivate, config: pgpConfig });
+  try {
+    const key = await openpgp.decryptKey({ privateKey: locked, passphrase, config: pgpConfig });
+    return { fingerprint: key.getFingerprint(), key };
+  } catch {
+    // openpgp.js's own message says nothing more useful, and a cause could carry key state.
+    throw new Error(`the secret does not unlock signing key ${locked.getFingerprint()}`);
+  }
+}
+
+/**
+ * A detached signature over every byte of `data`, streamed through openpgp.js (memory stays
+ * bounded whatever the size), as one v4 signature packet with its Issuer subpacket, armored
+ * with the CRC24 line; checked by the same reader that checks uploaded signatures.
+ */
+export async function signDetachedStream(signer: UnlockedKey, data: Readable, signal?: AbortSignal): Promise<DetachedSignature> {
+  const abort = () => data.destroy(signal?.reason instanceof Error ? signal.reason : new Error('the signing was abandoned'));
+  if (signal?.aborted) abort();
+  signal?.addEventListener('abort', abort, { once: true });
+  try {
+    const web = Readable.toWeb(data) as unknown as globalThis.ReadableStream<Uint8Array>;
+    const message = await openpgp.createMessage({ binary: web });
+    const signature = await openpgp.sign({
+      message,
+      signingKeys: signer.key,
+      detached: true,
+      format: 'binary',
+      // A notation of random salt is openpgp.js's own addition; gpg and rkt's reader have no use for it.
+      config: { ...pgpConfig, preferredHashAlgorithm: openpgp.enums.hash.sha512, nonDeterministicSignaturesViaNotation: false },
+    });
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of signature as unknown as AsyncIterable<Uint8Array>) chunks.push(chunk);
+    return await readDetachedSignature(Buffer.concat(chunks));
+  } finally {
+    signal?.removeEventListener('abort', abort);
+  }
+}
