@@ -108,6 +108,15 @@ const SAMPLES: Record<string, [string, unknown, Record<string, string>?]> = {
     '[{"name":"ci","prefix":"localhost/team","url":"https://ci.example.com/h","secretEnv":"WEBHOOK_CI_SECRET"}]',
     [{ name: 'ci', prefix: 'localhost/team', url: 'https://ci.example.com/h', secretEnv: 'WEBHOOK_CI_SECRET' }],
   ],
+  'mirrors.refreshSeconds': ['60', 60],
+  'mirrors.timeoutSeconds': ['10', 10],
+  'mirrors.waitSeconds': ['120', 120],
+  'mirrors.scratchDir': ['/var/tmp/acihost', '/var/tmp/acihost'],
+  'mirrors.gzipLevel': ['1', 1],
+  'mirrors.upstreams': [
+    '[{"source":"docker.example.com/library/*","prefix":"localhost/mirror/library"}]',
+    [{ source: 'docker.example.com/library/*', prefix: 'localhost/mirror/library' }],
+  ],
 };
 
 /** How a value would be written back as a variable. */
