@@ -27,14 +27,16 @@ export interface MirrorFixture {
  * `upstreams` (beyond the default `HOST/library/*` → MIRROR_PREFIX rule) and `mirrors`
  * settings go into the config file; `keys` are the prefixes given a server signing key.
  */
-export async function startMirror(opts: {
-  upstream?: UpstreamRegistryOptions;
-  upstreams?: (upstream: UpstreamRegistry) => Record<string, unknown>[];
-  mirrors?: Record<string, unknown>;
-  limits?: Record<string, unknown>;
-  keys?: string[];
-  env?: Record<string, string>;
-} = {}): Promise<MirrorFixture> {
+export async function startMirror(
+  opts: {
+    upstream?: UpstreamRegistryOptions;
+    upstreams?: (upstream: UpstreamRegistry) => Record<string, unknown>[];
+    mirrors?: Record<string, unknown>;
+    limits?: Record<string, unknown>;
+    keys?: string[];
+    env?: Record<string, string>;
+  } = {},
+): Promise<MirrorFixture> {
   const upstream = await startUpstreamRegistry(opts.upstream);
   const layout = await buildStandardImages(await tempDir('mirror-images-'));
   const rule = { source: `${upstream.host}/library/*`, prefix: MIRROR_PREFIX, caFile: upstream.caFile };
@@ -65,5 +67,3 @@ export async function startMirror(opts: {
 /** The URL path of an image file: `/-/aci/NAME/VERSION/OS/ARCH.aci`. */
 export const aciPath = (name: string, version: string, ext: 'aci' | 'aci.asc' = 'aci', arch = 'amd64') =>
   `/-/aci/${name}/${version}/linux/${arch}.${ext}`;
-
-

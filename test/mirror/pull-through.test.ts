@@ -11,6 +11,17 @@ import { tempDir } from '../helpers/temp-dir.ts';
 import { httpsRequest } from '../helpers/tls.ts';
 import { acfetch } from '../helpers/trust.ts';
 import { pushLayout } from '../helpers/upstream-registry.ts';
+import { readAudit } from '../helpers/audit.ts';
+import { storedKeys } from '../helpers/storage-snapshot.ts';
+
+/** The versions the mirror published, from the audit log. */
+const conversions = async (f: MirrorFixture, name: string) =>
+  (await readAudit(f.setup.storageDir)).filter(
+    (e) => e.action === 'push' && e.actor === 'mirror' && e.name === name && e.result === 'created',
+  );
+
+/** Image records and blobs: what a failed conversion must leave as it found. */
+const imageKeys = async (f: MirrorFixture) => (await storedKeys(f.setup.storageDir)).filter((k) => /^(images|blobs)\//.test(k));
 
 const run = promisify(execFile);
 
@@ -49,5 +60,113 @@ describe('pull-through: rkt fetch of a mirror name with nothing converted before
     const labels = Object.fromEntries((aci.manifest.labels as { name: string; value: string }[]).map((l) => [l.name, l.value]));
     assert.deepEqual(labels, { version: '1.0', os: 'linux', arch: 'amd64' });
     assert.equal(aci.manifest.name, `${MIRROR_PREFIX}/full`);
+  });
+
+  it('serves a tag no-cache with a stable ETag, and converts it once', async () => {
+    const first = await get(aciPath(`${MIRROR_PREFIX}/full`, '1.0'));
+    const second = await get(aciPath(`${MIRROR_PREFIX}/full`, '1.0'));
+    assert.equal(first.headers['cache-control'], 'no-cache');
+    assert.equal(first.headers.etag, second.headers.etag);
+    const revalidated = await get(aciPath(`${MIRROR_PREFIX}/full`, '1.0'), { 'if-none-match': String(first.headers.etag) });
+    assert.equal(revalidated.status, 304);
+    assert.equal((await conversions(f, `${MIRROR_PREFIX}/full`)).length, 1);
+  });
+
+  it('answers 16 concurrent first requests with one conversion and identical bytes', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 16 }, (_, i) => get(aciPath(`${MIRROR_PREFIX}/plain`, '2.0', i % 2 ? 'aci' : 'aci.asc'))),
+    );
+    assert.deepEqual(new Set(answers.map((a) => a.status)), new Set([200]));
+    assert.equal(new Set(answers.filter((_, i) => i % 2).map((a) => a.body.toString('base64'))).size, 1);
+    assert.equal(new Set(answers.filter((_, i) => !(i % 2)).map((a) => a.body.toString())).size, 1);
+    assert.equal((await conversions(f, `${MIRROR_PREFIX}/plain`)).length, 1);
+  });
+
+  it('maps the upstream latest to a digest-pinned version that the bare name fetches', async () => {
+    const digest = await pushLayout(f.upstream, f.layout, STANDARD_IMAGES.namedUser, 'library/named:latest', { format: 'oci' });
+    const pinned = `sha256-${digest.slice('sha256:'.length, 'sha256:'.length + 16)}`;
+    const fetched = await acfetch({ caFile: f.setup.caFile, port: f.setup.port }, [`${MIRROR_PREFIX}/named`]);
+    assert.equal(fetched.code, 0, fetched.stderr);
+    const latest = await get(aciPath(`${MIRROR_PREFIX}/named`, 'latest'));
+    assert.equal(latest.headers['cache-control'], 'no-cache');
+    const labels = (await readAci(latest.body)).manifest.labels as { name: string; value: string }[];
+    assert.equal(labels.find((l) => l.name === 'version')?.value, pinned);
+    const byVersion = await get(aciPath(`${MIRROR_PREFIX}/named`, pinned));
+    assert.equal(byVersion.status, 200);
+    assert.equal(byVersion.headers['cache-control'], 'public, max-age=31536000, immutable');
+    assert.equal(byVersion.headers.etag, latest.headers.etag);
+  });
+
+  it('answers what is not upstream, or not allowed, with a clear 404 and stores nothing', async () => {
+    const before = await imageKeys(f);
+    const tag = await get(aciPath(`${MIRROR_PREFIX}/full`, '9.9'));
+    assert.equal(tag.status, 404);
+    assert.equal(JSON.parse(tag.body.toString()).error.code, 'UPSTREAM_NOT_FOUND');
+    const repo = await get(aciPath(`${MIRROR_PREFIX}/nothing-here`, '1.0'));
+    assert.equal(repo.status, 404);
+    assert.equal(JSON.parse(repo.body.toString()).error.code, 'UPSTREAM_NOT_FOUND');
+    const arch = await get(aciPath(`${MIRROR_PREFIX}/full`, '1.0', 'aci', 'aarch64'));
+    assert.equal(arch.status, 404);
+    assert.equal(JSON.parse(arch.body.toString()).error.code, 'CONVERT_PLATFORM_MISSING');
+    const outside = await get(aciPath('localhost/elsewhere/full', '1.0'));
+    assert.equal(outside.status, 404);
+    assert.equal(JSON.parse(outside.body.toString()).error.code, 'IMAGE_NOT_FOUND');
+    assert.equal((await get('/elsewhere/full?ac-discovery=1')).status, 404);
+    assert.deepEqual(await imageKeys(f), before);
+  });
+
+  it('refuses a layer whose bytes do not match its digest with 502, stores nothing, and keeps serving', async () => {
+    const digest = await pushLayout(f.upstream, f.layout, STANDARD_IMAGES.full, 'library/tampered:1.0', { format: 'v2s2' });
+    const manifest = JSON.parse(
+      (
+        await f.upstream.api('GET', `/v2/library/tampered/manifests/${digest}`, {
+          headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' },
+        })
+      ).body.toString(),
+    ) as { layers: { digest: string }[] };
+    const layer = f.upstream.blobPath(manifest.layers[0]!.digest);
+    const bytes = await readFile(layer);
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 40) ^ 0xff, bytes.length - 40);
+    await writeFile(layer, bytes);
+    const before = await imageKeys(f);
+    const res = await get(aciPath(`${MIRROR_PREFIX}/tampered`, '1.0'));
+    assert.equal(res.status, 502);
+    assert.equal(JSON.parse(res.body.toString()).error.code, 'UPSTREAM_DIGEST_MISMATCH');
+    assert.deepEqual(await imageKeys(f), before);
+    assert.equal((await get(aciPath(`${MIRROR_PREFIX}/full`, '1.0'))).status, 200);
+  });
+});
+
+describe('pull-through: a moved upstream tag', () => {
+  let f: MirrorFixture;
+  let ca: string;
+  const get = (path: string) => httpsRequest(f.setup.origin + path, { ca });
+
+  before(async () => {
+    f = await startMirror({ mirrors: { refreshSeconds: 0 } });
+    ca = await readFile(f.setup.caFile, 'utf8');
+  });
+  after(async () => f?.close());
+
+  it('is converted anew under a new ETag, and the earlier conversion stays under its pinned version', async () => {
+    const name = `${MIRROR_PREFIX}/moving`;
+    const oldDigest = await pushLayout(f.upstream, f.layout, STANDARD_IMAGES.full, 'library/moving:1.0', { format: 'v2s2' });
+    const first = await get(aciPath(name, '1.0'));
+    assert.equal(first.status, 200);
+    const again = await get(aciPath(name, '1.0'));
+    assert.equal(again.headers.etag, first.headers.etag, 'an unmoved tag keeps its conversion');
+    await pushLayout(f.upstream, f.layout, STANDARD_IMAGES.plain, 'library/moving:1.0', { format: 'v2s2' });
+    const moved = await get(aciPath(name, '1.0'));
+    assert.equal(moved.status, 200);
+    assert.notEqual(moved.headers.etag, first.headers.etag);
+    const work = await tempDir('mirror-moved-');
+    const plainTree = readDiskTree(unpackImage(f.layout, STANDARD_IMAGES.plain, join(work, 'plain')));
+    assert.deepEqual(compareTrees(plainTree, (await readAci(moved.body)).tree), []);
+    const pinned = `sha256-${oldDigest.slice(7, 23)}`;
+    const kept = await acfetch({ caFile: f.setup.caFile, port: f.setup.port }, [`${name}:${pinned}`]);
+    assert.equal(kept.code, 0, kept.stderr);
+    const keptAci = await readAci((await get(aciPath(name, pinned))).body);
+    const fullTree = readDiskTree(unpackImage(f.layout, STANDARD_IMAGES.full, join(work, 'full')));
+    assert.deepEqual(compareTrees(fullTree, keptAci.tree), []);
   });
 });
