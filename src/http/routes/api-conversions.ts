@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifySchemaValidationError } from 'fastify';
+import type { FastifyInstance, FastifyRequest, FastifySchemaValidationError } from 'fastify';
 import { invalid } from '../../errors.ts';
 import { prefixCovers } from '../../names.ts';
 import type { TokenRecord } from '../../registry/access/tokens.ts';
@@ -20,14 +20,19 @@ interface ConversionBody {
  */
 export async function apiConversionRoutes(app: FastifyInstance, opts: { registry: Registry }): Promise<void> {
   const { registry } = opts;
+  const tokens = new WeakMap<FastifyRequest, TokenRecord>();
+
+  // Before the body is read: a stranger's request is a 401 whatever it sends. Encapsulated in this plugin.
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('cache-control', 'no-store');
+    tokens.set(request, await registry.tokens.authenticate(presentedToken(request)));
+  });
 
   app.post<{ Body: ConversionBody }>(
     '/-/api/conversions',
     { schema: createSchema, bodyLimit: 16 * 1024, schemaErrorFormatter: requestErrors },
     async (request, reply) => {
-      reply.header('cache-control', 'no-store');
-      const token = await registry.tokens.authenticate(presentedToken(request));
-      const started = await registry.conversions.request(token, request.body);
+      const started = await registry.conversions.request(tokens.get(request)!, request.body);
       const url = `/-/api/conversions/${started.record.id}`;
       reply.header('location', url);
       if (/\brespond-async\b/i.test(String(request.headers.prefer ?? ''))) {
@@ -41,11 +46,9 @@ export async function apiConversionRoutes(app: FastifyInstance, opts: { registry
   );
 
   app.get<{ Params: { id: string } }>('/-/api/conversions/:id', { schema: getSchema }, async (request, reply) => {
-    reply.header('cache-control', 'no-store');
-    const token = await registry.tokens.authenticate(presentedToken(request));
     const record = await registry.conversions.get(request.params.id);
     // Another prefix's conversion is as unknown, so ids cannot be probed.
-    if (!mayWatch(token, record)) await registry.conversions.get('unknown');
+    if (!mayWatch(tokens.get(request)!, record)) await registry.conversions.get('unknown');
     return reply.send({ conversion: record });
   });
 }

@@ -162,6 +162,9 @@ export class Conversions {
     source: ImageSource,
   ): Promise<ConversionRecord> {
     let result: ConversionResult | undefined;
+    // Progress is saved in order, and never after the outcome.
+    let saving = Promise.resolve();
+    const saveInOrder = (next: ConversionRecord) => (saving = saving.then(() => this.save(next)).catch(() => {}));
     try {
       result = await this.converter.convert({
         source,
@@ -170,9 +173,10 @@ export class Conversions {
         platforms: 'all',
         token,
         signal: this.stopping.signal,
-        onProgress: (progress) => void this.save({ ...record, progress }).catch(() => {}),
+        onProgress: (progress) => void saveInOrder({ ...record, progress }),
       });
     } catch (e) {
+      await saving;
       const failed: ConversionRecord = { ...record, status: 'failed', finishedAt: new Date().toISOString(), error: errorOf(e) };
       await this.save(failed).catch(() => {});
       await this.audit.record({
@@ -185,6 +189,7 @@ export class Conversions {
       if (!isAcihostError(e)) this.log.error({ err: e, conversion: record.id }, 'conversion failed');
       throw e;
     }
+    await saving;
     const done: ConversionRecord = {
       ...record,
       status: 'done',

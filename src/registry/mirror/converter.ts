@@ -146,7 +146,7 @@ export class Converter {
     for (const [i, image] of resolved.images.entries()) {
       const version = versionFor(tag, image.manifestDigest);
       const push = await this.stage(request, image, version);
-      const result = await this.publish(push, request.token);
+      const result = await this.publish(push, publishingToken(request.token, request.name));
       images.push({ ...result, manifestDigest: image.manifestDigest });
       request.onProgress?.({ platformsDone: i + 1, platformsTotal: resolved.images.length });
     }
