@@ -34,14 +34,14 @@ export async function startMirror(
     mirrors?: Record<string, unknown>;
     limits?: Record<string, unknown>;
     keys?: string[];
-    env?: Record<string, string>;
+    env?: (upstream: UpstreamRegistry) => Record<string, string>;
   } = {},
 ): Promise<MirrorFixture> {
   const upstream = await startUpstreamRegistry(opts.upstream);
   const layout = await buildStandardImages(await tempDir('mirror-images-'));
   const rule = { source: `${upstream.host}/library/*`, prefix: MIRROR_PREFIX, caFile: upstream.caFile };
   const setup = await serverSetup({
-    env: { ACIHOST_SIGNING_SECRET: SIGNING_SECRET, ...opts.env },
+    env: { ACIHOST_SIGNING_SECRET: SIGNING_SECRET, ...opts.env?.(upstream) },
     config: {
       mirrors: { upstreams: opts.upstreams?.(upstream) ?? [rule], ...opts.mirrors },
       ...(opts.limits ? { limits: opts.limits } : {}),

@@ -170,3 +170,48 @@ describe('pull-through: a moved upstream tag', () => {
     assert.deepEqual(compareTrees(fullTree, keptAci.tree), []);
   });
 });
+
+describe('pull-through: upstreams that ask for credentials', () => {
+  const cases = [
+    { auth: 'token', from: 'passwordFile', right: true },
+    { auth: 'basic', from: 'passwordEnv', right: true },
+    { auth: 'basic', from: 'passwordEnv', right: false },
+  ] as const;
+  for (const c of cases) {
+    it(`${c.auth} auth, the password from ${c.from}: ${c.right ? 'logs in' : 'a wrong one answers 502 naming the setting'}`, async () => {
+      const passwordFile = join(await tempDir('mirror-auth-'), 'password');
+      const password = (u: { credentials?: { password: string } }) => (c.right ? u.credentials!.password : 'not the password');
+      const f = await startMirror({
+        upstream: { auth: c.auth },
+        upstreams: (u) => [
+          {
+            source: `${u.host}/library/*`,
+            prefix: MIRROR_PREFIX,
+            caFile: u.caFile,
+            username: u.credentials!.username,
+            ...(c.from === 'passwordFile' ? { passwordFile } : { passwordEnv: 'UPSTREAM_PASSWORD' }),
+          },
+        ],
+        env: (u) => (c.from === 'passwordEnv' ? { UPSTREAM_PASSWORD: password(u) } : {}),
+      });
+      try {
+        await writeFile(passwordFile, `${password(f.upstream)}\n`);
+        await pushLayout(f.upstream, f.layout, STANDARD_IMAGES.plain, 'library/private:1.0', { format: 'oci' });
+        const fetched = await acfetch({ caFile: f.setup.caFile, port: f.setup.port }, [`${MIRROR_PREFIX}/private:1.0`]);
+        if (c.right) {
+          assert.equal(fetched.code, 0, fetched.stderr);
+          if (c.auth === 'token') assert.ok(f.upstream.issuedTokens.some((t) => t.username === f.upstream.credentials!.username));
+        } else {
+          assert.notEqual(fetched.code, 0);
+          const res = await httpsRequest(f.setup.origin + aciPath(`${MIRROR_PREFIX}/private`, '1.0'), {
+            ca: await readFile(f.setup.caFile, 'utf8'),
+          });
+          assert.equal(res.status, 502);
+          assert.match(res.body.toString(), /UPSTREAM_AUTH_FAILED.*passwordEnv/);
+        }
+      } finally {
+        await f.close();
+      }
+    });
+  }
+});
