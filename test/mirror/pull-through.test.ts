@@ -192,7 +192,7 @@ describe('pull-through: upstreams that ask for credentials', () => {
             ...(c.from === 'passwordFile' ? { passwordFile } : { passwordEnv: 'UPSTREAM_PASSWORD' }),
           },
         ],
-        env: (u) => (c.from === 'passwordEnv' ? { UPSTREAM_PASSWORD: password(u) } : {}),
+        env: (u): Record<string, string> => (c.from === 'passwordEnv' ? { UPSTREAM_PASSWORD: password(u) } : {}),
       });
       try {
         await writeFile(passwordFile, `${password(f.upstream)}\n`);
