@@ -36,23 +36,24 @@ const namePrefix = z.string().regex(AC_IDENTIFIER, 'must be an image name prefix
 
 const duration = z.string().refine((s) => parseDuration(s) !== null, 'must be a duration such as 30d, 12h or 90m');
 
-/** A private prefix outside the image domain would match nothing and leave the intended names public. */
-function privatePrefixesUnderDomain(
-  c: { server: { publicUrl: string }; access: { privatePrefixes: string[] } },
+/**
+ * Prefixes outside the image domain would match nothing: a private one would leave the
+ * intended names public, and a mirror's would never be served.
+ */
+function prefixesUnderDomain(
+  c: { server: { publicUrl: string }; access: { privatePrefixes: string[] }; mirrors: { upstreams: { prefix: string }[] } },
   ctx: z.RefinementCtx,
 ): void {
   // An unreadable public URL is reported on its own.
   if (!URL.canParse(c.server.publicUrl)) return;
   const domain = new URL(c.server.publicUrl).hostname;
-  c.access.privatePrefixes.forEach((p, i) => {
+  const check = (p: string, path: (string | number)[]) => {
     if (p !== domain && !p.startsWith(`${domain}/`)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['access', 'privatePrefixes', i],
-        message: `must be ${domain} or a prefix under it (the image domain)`,
-      });
+      ctx.addIssue({ code: 'custom', path, message: `must be ${domain} or a prefix under it (the image domain)` });
     }
-  });
+  };
+  c.access.privatePrefixes.forEach((p, i) => check(p, ['access', 'privatePrefixes', i]));
+  c.mirrors.upstreams.forEach((u, i) => check(u.prefix, ['mirrors', 'upstreams', i, 'prefix']));
 }
 
 const s3Schema = z
@@ -153,7 +154,7 @@ export const configSchema = z
     mirrors: mirrorsSchema,
   })
   .strict()
-  .superRefine(privatePrefixesUnderDomain)
+  .superRefine(prefixesUnderDomain)
   .superRefine(acmeRequirements);
 
 export type Config = z.infer<typeof configSchema>;
