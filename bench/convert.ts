@@ -3,7 +3,7 @@
  * distribution registry (Debian's docker-registry, plain HTTP on 127.0.0.1) into a
  * signed, published ACI with `acihost convert`, against the same image taken by
  * `skopeo copy` to an OCI layout followed by `umoci unpack`: each side fetches, checks
- * and unpacks every layer once. Both run on the server core, one after the other, in
+ * and unpacks every layer once (acihost also compresses the result, signs and publishes it). Both run on the server core, one after the other, in
  * each turn; acihost's peak RSS comes from the process itself at exit.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -21,24 +21,37 @@ const run = promisify(execFile);
 const LAYERS = 5;
 const SECRET = 'bench-signing-secret-0123456789';
 
-/** The image: LAYERS layers of files of base64 text (it compresses about as real layers do), cached across runs. */
+/**
+ * The image: LAYERS layers of this machine's own files from /usr (libraries, programs, text),
+ * as a distribution's image holds, TOTAL MiB in all; built once with umoci and kept.
+ */
 async function buildLayout(cacheDir: string, totalMiB: number, say: (line: string) => void): Promise<string> {
-  const layout = join(cacheDir, `convert-${totalMiB}MiB`);
+  const layout = join(cacheDir, `convert-usr-${totalMiB}MiB`);
   if (existsSync(join(layout, 'index.json'))) return layout;
-  say(`bench: building a ${totalMiB} MiB image of ${LAYERS} layers with umoci in ${layout}`);
+  say(`bench: building a ${totalMiB} MiB image of ${LAYERS} layers of files from /usr with umoci in ${layout}`);
   await rm(layout, { recursive: true, force: true });
   await mkdir(cacheDir, { recursive: true });
   await run('umoci', ['init', '--layout', layout]);
   await run('umoci', ['new', '--image', `${layout}:big`]);
-  const perLayerMiB = Math.ceil(totalMiB / LAYERS);
+  const { stdout } = await run('find', ['/usr/lib', '/usr/share', '-type', 'f', '-printf', '%s %p\\n'], { maxBuffer: 256 * MiB });
+  const files = stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => ({ size: Number(line.slice(0, line.indexOf(' '))), path: line.slice(line.indexOf(' ') + 1) }))
+    .sort((a, b) => (a.path < b.path ? -1 : 1));
+  const perLayer = (totalMiB * MiB) / LAYERS;
+  let taken = 0;
   for (let l = 0; l < LAYERS; l++) {
+    const list: string[] = [];
+    for (let bytes = 0; bytes < perLayer && taken < files.length; taken++) {
+      list.push(files[taken]!.path);
+      bytes += files[taken]!.size;
+    }
     const dir = join(cacheDir, `layer-${l}`);
     await mkdir(dir, { recursive: true });
-    // 16 MiB files: base64 of 12 MiB of random bytes each.
-    for (let f = 0; f < perLayerMiB / 16; f++) {
-      await run('sh', ['-c', `head -c ${12 * MiB} /dev/urandom | base64 -w 0 > ${join(dir, `f${f}`)}`]);
-    }
-    await run('umoci', ['insert', '--image', `${layout}:big`, dir, `/data/layer-${l}`]);
+    await writeFile(join(cacheDir, 'files'), list.join('\n'));
+    await run('sh', ['-c', `tar -cf - -T ${join(cacheDir, 'files')} 2>/dev/null | tar -xf - -C ${dir}`]);
+    await run('umoci', ['insert', '--image', `${layout}:big`, dir, '/']);
     await rm(dir, { recursive: true, force: true });
   }
   await run('umoci', ['config', '--image', `${layout}:big`, '--config.entrypoint', '/bin/true']);

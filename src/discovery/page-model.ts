@@ -44,6 +44,8 @@ export interface PageModel {
   devCa?: string;
   /** The quotas that hold for `name`; use is null where the viewer may not see every name it sums. */
   quotas?: PageQuota[];
+  /** The upstream repository a pull-through name mirrors (`docker://REGISTRY/REPOSITORY`). */
+  mirrorOf?: string;
 }
 
 export interface PageQuota {
@@ -108,6 +110,8 @@ export function buildPageModel(registry: Registry, name: string, page: number, v
       used: access.mayReadAllUnder(viewer, q.prefix) ? { bytes: q.usedBytes, versions: q.usedVersions } : null,
     })),
   };
+  const mirrorOf = registry.mirror.upstreamOf(name);
+  if (mirrorOf) model.mirrorOf = mirrorOf;
   if (catalog.has(name)) {
     const visible = access.mayRead(viewer, name);
     const all = visible ? catalog.versionsOf(name) : [];

@@ -25,6 +25,12 @@ function footer(origin: string): string {
 
 function intro(m: PageModel): string {
   const lock = m.isPrivate ? ' Downloads here need a token with the <code>pull</code> scope.' : '';
+  if (m.mirrorOf) {
+    return (
+      `<p>A mirror of <code>${esc(m.mirrorOf)}</code>: each tag is converted into an App Container Image on its first fetch ` +
+      `(<code>rkt fetch ${esc(m.name)}:TAG</code>) and signed by this server.${lock}</p>`
+    );
+  }
   if (m.image) return `<p>An App Container Image for <code>rkt</code>.${lock}</p>`;
   if (m.below.total > 0) return `<p>App Container Images under <code>${esc(m.name)}</code>, for <code>rkt fetch</code>.${lock}</p>`;
   return `<p>No images have been pushed under <code>${esc(m.name)}</code> yet.${lock} Push one with the recipe below.</p>`;

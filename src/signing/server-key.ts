@@ -5,6 +5,7 @@
  * unlocked key to sign with, and the encrypted armor to store.
  */
 import { Readable } from 'node:stream';
+import { ByteLengthQueuingStrategy } from 'node:stream/web';
 import * as openpgp from 'openpgp';
 import type { PrivateKey } from 'openpgp';
 import { armorBlock } from './armor.ts';
@@ -76,23 +77,50 @@ export async function unlockServerKey(encryptedPrivate: string, passphrase: stri
  * bounded whatever the size), as one v4 signature packet with its Issuer subpacket, armored
  * with the CRC24 line; checked by the same reader that checks uploaded signatures.
  */
+type WebBytes = globalThis.ReadableStream<Uint8Array>;
+
+/** What openpgp.js's packets do, and its type declarations leave out or mark private. */
+interface StreamedLiteral {
+  setBytes(bytes: WebBytes, format: openpgp.enums.literal): void;
+  /** The data itself; the signature hashes a passive clone of it. */
+  getBytes(): WebBytes;
+}
+interface DetachedSigning {
+  sign(key: PrivateKey['keyPacket'], data: StreamedLiteral, date: Date, detached: boolean, config: openpgp.Config): Promise<void>;
+}
+
+/** Bytes read ahead of the signature's hashing. */
+const QUEUE_BYTES = 256 * 1024;
+
 export async function signDetachedStream(signer: UnlockedKey, data: Readable, signal?: AbortSignal): Promise<DetachedSignature> {
   const abort = () => data.destroy(signal?.reason instanceof Error ? signal.reason : new Error('the signing was abandoned'));
   if (signal?.aborted) abort();
   signal?.addEventListener('abort', abort, { once: true });
   try {
-    const web = Readable.toWeb(data) as unknown as globalThis.ReadableStream<Uint8Array>;
-    const message = await openpgp.createMessage({ binary: web });
-    const signature = await openpgp.sign({
-      message,
-      signingKeys: signer.key,
-      detached: true,
-      format: 'binary',
-      // A notation of random salt is openpgp.js's own addition; gpg and rkt's reader have no use for it.
-      config: { ...pgpConfig, preferredHashAlgorithm: openpgp.enums.hash.sha512, nonDeterministicSignaturesViaNotation: false },
-    });
+    const strategy = new ByteLengthQueuingStrategy({ highWaterMark: QUEUE_BYTES });
+    const literal = new openpgp.LiteralDataPacket() as unknown as StreamedLiteral;
+    literal.setBytes(Readable.toWeb(data, { strategy }) as unknown as WebBytes, openpgp.enums.literal.binary);
+    const packet = new openpgp.SignaturePacket();
+    packet.signatureType = openpgp.enums.signature.binary;
+    packet.publicKeyAlgorithm = signer.key.keyPacket.algorithm;
+    packet.hashAlgorithm = openpgp.enums.hash.sha512;
+    // The packet is made here rather than by openpgp.sign, which keeps every byte of a streamed
+    // message it signs detached. The hash reads a passive clone of the data, so the data itself
+    // is read (and dropped) alongside. A notation of random salt is openpgp.js's own addition;
+    // gpg and rkt's reader have no use for it.
+    const config = { ...pgpConfig, nonDeterministicSignaturesViaNotation: false };
+    const signing = (packet as unknown as DetachedSigning).sign(signer.key.keyPacket, literal, new Date(), true, config);
+    const reader = literal.getBytes().getReader();
+    const drained = (async () => {
+      while (!(await reader.read()).done);
+    })();
+    await Promise.all([signing, drained]);
+    const list = new openpgp.PacketList<openpgp.SignaturePacket>();
+    list.push(packet);
+    const signature = list.write();
     const chunks: Uint8Array[] = [];
-    for await (const chunk of signature as unknown as AsyncIterable<Uint8Array>) chunks.push(chunk);
+    if (signature instanceof Uint8Array) chunks.push(signature);
+    else for await (const chunk of signature as unknown as AsyncIterable<Uint8Array>) chunks.push(chunk);
     return await readDetachedSignature(Buffer.concat(chunks));
   } finally {
     signal?.removeEventListener('abort', abort);

@@ -42,6 +42,7 @@ describe('pull-through: rkt fetch of a mirror name with nothing converted before
     const page = await get(`/mirror/library/full?ac-discovery=1`);
     assert.equal(page.status, 200);
     assert.match(page.body.toString(), /ac-discovery-pubkeys/);
+    assert.match(page.body.toString(), new RegExp(`A mirror of <code>docker://${f.upstream.host}/library/full</code>`));
     const fetched = await acfetch({ caFile: f.setup.caFile, port: f.setup.port }, [`${MIRROR_PREFIX}/full:1.0`]);
     assert.equal(fetched.code, 0, fetched.stderr);
     assert.match(fetched.stdout, /^sha512-[0-9a-f]{128}$/m);

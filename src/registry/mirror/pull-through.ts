@@ -102,6 +102,12 @@ export class PullThrough {
     return this.allow.coversName(name);
   }
 
+  /** The upstream repository `name` mirrors, as `docker://REGISTRY/REPOSITORY`, when a pull-through rule maps it. */
+  upstreamOf(name: string): string | undefined {
+    const mapping = this.allow.forName(name);
+    return mapping && `docker://${mapping.registry}/${mapping.repository}`;
+  }
+
   /** Whether the bytes at these coordinates can change: a pull-through tag moves with its upstream tag. */
   moves(c: VersionCoordinates): boolean {
     return !isPinnedVersion(c.version) && this.allow.forName(c.name) !== undefined;
