@@ -4,7 +4,8 @@
  * `layer.md`: whiteouts `.wh.NAME`, opaque directories `.wh..wh..opq`).
  *
  * Three passes, none holding a layer in memory:
- *   1. spool each (compressed) layer to a scratch file as it arrives;
+ *   1. spool each layer, unpacked, to a scratch file as it arrives (the later
+ *      passes read plain tar: each layer is decompressed once);
  *   2. read the layers' headers top to bottom, deciding which entries survive:
  *      an entry is shadowed by a higher layer's entry at its path, a whiteout of it
  *      or of a directory above it, an opaque directory above it, a non-directory
@@ -22,12 +23,10 @@
  * against `maxUncompressedBytes` as they are read, so a layer bomb stops early.
  * The scratch files go whatever happens: success, failure or abort.
  */
-import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isUtf8 } from 'node:buffer';
 import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { pack as createPack } from 'tar-stream';
 import type { Header, Pack } from 'tar-stream';
@@ -37,7 +36,7 @@ import { ArchiveLayout } from '../aci/tar-rules.ts';
 import { toTarEntry } from '../aci/tar-entry.ts';
 import type { TarHeader } from '../aci/tar-entry.ts';
 import type { Descriptor } from './image-source.ts';
-import { ByteBudget, eachEntry, layerCompression } from './layer-reader.ts';
+import { ByteBudget, eachEntry, layerCompression, spoolLayer } from './layer-reader.ts';
 import { PathMarks } from './path-marks.ts';
 
 /** One layer, bottom first: its descriptor and a way to open its (digest-checked) bytes. */
@@ -143,12 +142,12 @@ class Survivors {
     this.#limits = limits;
   }
 
-  async layer(file: string, layer: Descriptor, index: number, budget: ByteBudget, signal?: AbortSignal): Promise<Plan> {
+  async layer(file: string, layer: Descriptor, index: number, signal?: AbortSignal): Promise<Plan> {
     const plan = new Plan();
     const ordinals = new PathMarks(); // path → its entry in this layer
     const groups = new Map<number, LinkGroup>(); // hard-link target entry → links to it
     const linkTo = new Map<number, number>(); // a hard link entry → its group's target
-    await eachEntry(file, layer, budget, signal, async (header, _body, k) => {
+    await eachEntry(file, layer, signal, async (header, _body, k) => {
       this.#count();
       const entry = toTarEntry(header as TarHeader);
       if (entry.type === 'unsupported') {
@@ -319,19 +318,20 @@ class Writer {
   }
 }
 
-async function spool(layers: readonly LayerInput[], dir: string, signal?: AbortSignal): Promise<string[]> {
+/** Pass 1: every layer unpacked into a scratch file, its bytes counted against the cap of them all. */
+async function spool(layers: readonly LayerInput[], dir: string, budget: ByteBudget, signal?: AbortSignal): Promise<string[]> {
   const files: string[] = [];
   for (const [i, layer] of layers.entries()) {
     layerCompression(layer.descriptor); // refuse an unknown media type before fetching it
-    const file = join(dir, `layer-${i}`);
-    await pipeline(await layer.open(signal), createWriteStream(file), { signal });
+    const file = join(dir, `layer-${i}.tar`);
+    await spoolLayer(await layer.open(signal), file, layer.descriptor, budget, signal);
     files.push(file);
   }
   return files;
 }
 
 /** Pass 3: the layers bottom to top, as the plans say. */
-async function emit(writer: Writer, options: FlattenOptions, files: string[], plans: Plan[], budget: ByteBudget): Promise<void> {
+async function emit(writer: Writer, options: FlattenOptions, files: string[], plans: Plan[]): Promise<void> {
   const now = new Date(0);
   await writer.entry(
     { name: 'manifest', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: now, size: options.manifest.length },
@@ -340,7 +340,7 @@ async function emit(writer: Writer, options: FlattenOptions, files: string[], pl
   await writer.entry({ name: ROOTFS, type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: now });
   for (const [i, layer] of options.layers.entries()) {
     const plan = plans[i]!;
-    await eachEntry(files[i]!, layer.descriptor, budget, options.signal, async (header, body, k) => {
+    await eachEntry(files[i]!, layer.descriptor, options.signal, async (header, body, k) => {
       const code = plan.get(k);
       if (code === SKIP) return;
       const entry = toTarEntry(header as TarHeader);
@@ -386,12 +386,11 @@ export async function flattenLayers(options: FlattenOptions): Promise<Readable> 
   const cleanup = () => rm(dir, { recursive: true, force: true, maxRetries: 3 }).catch(() => {});
   try {
     options.signal?.throwIfAborted();
-    const files = await spool(options.layers, dir, options.signal);
+    const files = await spool(options.layers, dir, new ByteBudget(options.limits.maxUncompressedBytes), options.signal);
     const survivors = new Survivors(options.limits);
-    const indexBudget = new ByteBudget(options.limits.maxUncompressedBytes);
     const plans: Plan[] = [];
     for (let i = options.layers.length - 1; i >= 0; i--) {
-      plans[i] = await survivors.layer(files[i]!, options.layers[i]!.descriptor, i, indexBudget, options.signal);
+      plans[i] = await survivors.layer(files[i]!, options.layers[i]!.descriptor, i, options.signal);
     }
     const writer = new Writer(options.limits, survivors.kept);
     const out = outputMeter(options.limits.maxUncompressedBytes);
@@ -407,7 +406,7 @@ export async function flattenLayers(options: FlattenOptions): Promise<Readable> 
       writer.pack.destroy();
       void cleanup();
     });
-    emit(writer, options, files, plans, new ByteBudget(options.limits.maxUncompressedBytes)).catch((e: unknown) => {
+    emit(writer, options, files, plans).catch((e: unknown) => {
       out.destroy(e instanceof Error ? e : new Error(String(e)));
     });
     return out;

@@ -1,11 +1,12 @@
 /**
- * Reading one spooled layer's tar entries: the file, its decompressor (by the
- * layer's media type) and tar-stream, with backpressure throughout, so a layer
- * is never held in memory, and its uncompressed bytes counted against a shared
- * cap as they come out of the decompressor (a bomb stops there).
+ * Spooling a layer, unpacked, to a scratch file as it arrives (its decompressor by
+ * the layer's media type, its uncompressed bytes counted against a shared cap as
+ * they come out: a bomb stops there), and reading a spooled layer's tar entries
+ * with tar-stream. Backpressure throughout: a layer is never held in memory, and
+ * it is decompressed once however often it is read.
  */
-import { createReadStream } from 'node:fs';
-import { PassThrough, Transform } from 'node:stream';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
 import { extract as createExtract } from 'tar-stream';
@@ -100,20 +101,29 @@ export type EntryBody = AsyncIterable<Buffer> & { resume(): unknown };
 /** tar-stream reads this option, though its typings omit it. */
 const EXTRACT_OPTIONS = { filenameEncoding: 'latin1' } as Parameters<typeof createExtract>[0];
 
-/**
- * Calls `onEntry` for every entry of the layer in `file`, in order, one at a
- * time; an entry's body not read by the handler is drained. Failures of the data
- * become CONVERT_LAYER_INVALID naming the layer; typed errors pass unchanged.
- */
-export async function eachEntry(
+/** Writes the layer's tar, unpacked, to `file`; failures of the data become CONVERT_LAYER_INVALID naming the layer. */
+export async function spoolLayer(
+  source: Readable,
   file: string,
   layer: Descriptor,
   budget: ByteBudget,
-  signal: AbortSignal | undefined,
-  onEntry: EntryHandler,
+  signal?: AbortSignal,
 ): Promise<void> {
+  try {
+    await pipeline(source, decompressor(layerCompression(layer)), meter(budget), createWriteStream(file), { signal });
+  } catch (e) {
+    throw layerError(e, layer);
+  }
+}
+
+/**
+ * Calls `onEntry` for every entry of the layer spooled in `file`, in order, one at
+ * a time; an entry's body not read by the handler is drained. Failures of the data
+ * become CONVERT_LAYER_INVALID naming the layer; typed errors pass unchanged.
+ */
+export async function eachEntry(file: string, layer: Descriptor, signal: AbortSignal | undefined, onEntry: EntryHandler): Promise<void> {
   const extract = createExtract(EXTRACT_OPTIONS);
-  const piped = pipeline(createReadStream(file), decompressor(layerCompression(layer)), meter(budget), extract, { signal });
+  const piped = pipeline(createReadStream(file), extract, { signal });
   piped.catch(() => {}); // the loop below reports the same failure
   let ordinal = 0;
   try {

@@ -395,6 +395,7 @@ export class Registry {
     await this.verifier.stop();
     await this.retention.stop();
     await this.webhooks.stop();
+    this.mirror.close();
     await this.conversions.close();
     this.upstreams.close();
     await this.storage.close();

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { relabelAci } from '../../convert/relabel.ts';
-import { AcihostError, isAcihostError, type ErrorKind } from '../../errors.ts';
+import { AcihostError, gatewayTimeout, isAcihostError, type ErrorKind } from '../../errors.ts';
 import type { ErrorCode } from '../../error-codes.ts';
 import { Lease } from '../../storage/lease.ts';
 import { layout, type VersionCoordinates } from '../../storage/layout.ts';
@@ -64,6 +64,7 @@ export class PullThrough {
   private readonly log: Logger;
   private readonly token: TokenRecord;
   private readonly owner = randomBytes(8).toString('hex');
+  private readonly stopping = new AbortController();
   /** Conversions under way in this process, so concurrent requests share one. */
   private readonly running = new Map<string, Promise<VersionRecord>>();
   private readonly gzipLevel: number;
@@ -129,9 +130,35 @@ export class PullThrough {
     let running = this.running.get(key);
     if (!running) {
       running = this.update(c, mapping, current, state).finally(() => this.running.delete(key));
+      running.catch(() => {}); // each request awaits it below, or has given up waiting
       this.running.set(key, running);
     }
-    return running;
+    return this.waitFor(c, running);
+  }
+
+  /** A request waits at most `waitSeconds` for a conversion, which goes on for the requests after it. */
+  private async waitFor(c: VersionCoordinates, running: Promise<VersionRecord>): Promise<VersionRecord> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(this.waitTimeout(c)), this.settings.waitSeconds * 1000);
+    });
+    try {
+      return await Promise.race([running, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private waitTimeout(c: VersionCoordinates) {
+    return gatewayTimeout(
+      'CONVERSION_WAIT_TIMEOUT',
+      `${c.name}:${c.version} is still being converted after mirrors.waitSeconds (${this.settings.waitSeconds}); try again later`,
+    );
+  }
+
+  /** Stops the conversions running here (the server is stopping); each records its failure. */
+  close(): void {
+    this.stopping.abort(new Error('the server is stopping'));
   }
 
   /** Looks the tag up upstream and converts it when it is new or has moved; else serves what is stored. */
@@ -142,7 +169,7 @@ export class PullThrough {
     state: TagState | undefined,
   ): Promise<VersionRecord> {
     const source = await this.sources.open(mapping);
-    const signal = AbortSignal.timeout(this.settings.waitSeconds * 1000);
+    const signal = this.stopping.signal;
     if (current && state) {
       try {
         const top = await source.manifest(c.version, signal);
@@ -177,13 +204,7 @@ export class PullThrough {
           state && Date.parse(state.checkedAt) >= startedAt - 1000 ? await this.catalog.find({ ...c, version: state.version }) : undefined;
         if (record) return record;
       }
-      if (Date.now() > deadline) {
-        throw new AcihostError(
-          'gateway-timeout',
-          'CONVERSION_WAIT_TIMEOUT',
-          `${c.name}:${c.version} is still being converted after mirrors.waitSeconds (${this.settings.waitSeconds}); try again later`,
-        );
-      }
+      if (Date.now() > deadline) throw this.waitTimeout(c);
     }
     const renew = setInterval(() => void lease.renew(LEASE_MS).catch(() => {}), LEASE_RENEW_MS);
     try {
