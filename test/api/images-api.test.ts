@@ -150,6 +150,8 @@ describe('JSON API: images and keys', () => {
     assert.equal(res.json.openapi, '3.1.0');
     assert.equal(res.json.servers[0].url, f.server.origin);
     assert.deepEqual(Object.keys(res.json.paths).sort(), [
+      '/-/api/conversions',
+      '/-/api/conversions/{id}',
       '/-/api/images',
       '/-/api/images/{name}',
       '/-/api/images/{name}/{version}/{os}/{arch}',

@@ -112,7 +112,7 @@ const SAMPLES: Record<string, [string, unknown, Record<string, string>?]> = {
   'mirrors.timeoutSeconds': ['10', 10],
   'mirrors.waitSeconds': ['120', 120],
   'mirrors.scratchDir': ['/var/tmp/acihost', '/var/tmp/acihost'],
-  'mirrors.gzipLevel': ['1', 1],
+  'mirrors.gzipLevel': ['9', 9],
   'mirrors.upstreams': [
     '[{"source":"docker.example.com/library/*","prefix":"localhost/mirror/library"}]',
     [{ source: 'docker.example.com/library/*', prefix: 'localhost/mirror/library' }],
