@@ -12,7 +12,7 @@
  * only refuse an archive (a false duplicate), never admit one. The seeds are
  * random per process, so nobody can prepare names that all share a bucket.
  */
-import { randomBytes } from 'node:crypto';
+import { hashPath } from '../util/path-hash.ts';
 
 /** What a stored name was: hard links may only point at non-directories. */
 export type EntryKind = 'directory' | 'other';
@@ -20,31 +20,6 @@ export type EntryKind = 'directory' | 'other';
 const EMPTY = 0;
 const KIND_CODE = { other: 1, directory: 2 } as const;
 const INITIAL_SLOTS = 1 << 12;
-
-const seeds = new Uint32Array(randomBytes(8).buffer);
-const SEED_A = seeds[0]!;
-const SEED_B = seeds[1]!;
-
-/** Murmur3's finaliser: spreads every input bit over the whole word. */
-function mix(h: number): number {
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
-/** Two independent 32-bit lanes over the name's UTF-16 code units. */
-function hashName(name: string): [number, number] {
-  let a = SEED_A;
-  let b = SEED_B;
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193);
-    a ^= a >>> 15;
-    b = Math.imul(b + c, 0x5bd1e995);
-    b ^= b >>> 13;
-  }
-  return [mix(a ^ name.length), mix(b)];
-}
 
 export class NameSet {
   #a = new Uint32Array(INITIAL_SLOTS);
@@ -58,7 +33,7 @@ export class NameSet {
 
   /** Adds a name; false (and nothing changes) if it was already there. */
   add(name: string, kind: EntryKind): boolean {
-    const [a, b] = hashName(name);
+    const [a, b] = hashPath(name);
     const slot = this.#find(a, b);
     if (this.#kind[slot] !== EMPTY) return false;
     this.#put(slot, a, b, KIND_CODE[kind]);
@@ -68,7 +43,7 @@ export class NameSet {
 
   /** The kind a name was added with, or undefined if it never was. */
   kindOf(name: string): EntryKind | undefined {
-    const [a, b] = hashName(name);
+    const [a, b] = hashPath(name);
     const code = this.#kind[this.#find(a, b)];
     if (code === KIND_CODE.directory) return 'directory';
     return code === KIND_CODE.other ? 'other' : undefined;

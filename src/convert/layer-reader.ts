@@ -12,24 +12,12 @@ import { createGunzip, createZstdDecompress } from 'node:zlib';
 import { extract as createExtract } from 'tar-stream';
 import type { Header } from 'tar-stream';
 import { invalid, isAcihostError, tooLarge } from '../errors.ts';
+import { layerCompression as compressionOf, type LayerCompression } from '../upstream/media-types.ts';
 import type { Descriptor } from './image-source.ts';
 
-export type LayerCompression = 'none' | 'gzip' | 'zstd';
-
-/** OCI's layer media types (distributable or not) and Docker's, by compression. */
-const MEDIA_TYPES: Readonly<Record<string, LayerCompression>> = {
-  'application/vnd.oci.image.layer.v1.tar': 'none',
-  'application/vnd.oci.image.layer.v1.tar+gzip': 'gzip',
-  'application/vnd.oci.image.layer.v1.tar+zstd': 'zstd',
-  'application/vnd.oci.image.layer.nondistributable.v1.tar': 'none',
-  'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip': 'gzip',
-  'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd': 'zstd',
-  'application/vnd.docker.image.rootfs.diff.tar.gzip': 'gzip',
-  'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip': 'gzip',
-};
-
+/** How the layer is compressed, by its media type (OCI's, or Docker's). */
 export function layerCompression(d: Descriptor): LayerCompression {
-  const c = Object.hasOwn(MEDIA_TYPES, d.mediaType) ? MEDIA_TYPES[d.mediaType] : undefined;
+  const c = compressionOf(d.mediaType);
   if (c === undefined) {
     throw invalid(
       'CONVERT_LAYER_MEDIA_TYPE',

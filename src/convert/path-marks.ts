@@ -5,33 +5,10 @@
  * (the same reasoning as src/aci/name-set.ts). Two paths collide with
  * probability 2^-64 per pair; the seeds are random per process.
  */
-import { randomBytes } from 'node:crypto';
+import { hashPath } from '../util/path-hash.ts';
 
 const INITIAL_SLOTS = 1 << 10;
 const NONE = -1;
-
-const seeds = new Uint32Array(randomBytes(8).buffer);
-const SEED_A = seeds[0]!;
-const SEED_B = seeds[1]!;
-
-function mix(h: number): number {
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
-function hashPath(path: string): [number, number] {
-  let a = SEED_A;
-  let b = SEED_B;
-  for (let i = 0; i < path.length; i++) {
-    const c = path.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193);
-    a ^= a >>> 15;
-    b = Math.imul(b + c, 0x5bd1e995);
-    b ^= b >>> 13;
-  }
-  return [mix(a ^ path.length), mix(b)];
-}
 
 export class PathMarks {
   #a = new Uint32Array(INITIAL_SLOTS);
