@@ -4,6 +4,7 @@ import type { Registry } from '../registry/registry.ts';
 import type { TokenRecord } from '../registry/access/tokens.ts';
 import { highestVersion } from '../registry/catalog/version-order.ts';
 import type { VersionRecord } from '../registry/catalog/version-record.ts';
+import type { ConversionRecord } from '../registry/mirror/conversions.ts';
 import { compareStrings } from '../util/compare-strings.ts';
 
 /** Names per page of the list for people; the meta tags follow their own cap (discovery-tags.ts). */
@@ -46,6 +47,8 @@ export interface PageModel {
   quotas?: PageQuota[];
   /** The upstream repository a pull-through name mirrors (`docker://REGISTRY/REPOSITORY`). */
   mirrorOf?: string;
+  /** The conversions of `name` this server made lately, newest first, when the viewer may see its versions. */
+  conversions?: readonly ConversionRecord[];
 }
 
 export interface PageQuota {
@@ -112,6 +115,8 @@ export function buildPageModel(registry: Registry, name: string, page: number, v
   };
   const mirrorOf = registry.mirror.upstreamOf(name);
   if (mirrorOf) model.mirrorOf = mirrorOf;
+  const conversions = registry.conversions.recent(name);
+  if (conversions.length > 0 && access.mayRead(viewer, name)) model.conversions = conversions;
   if (catalog.has(name)) {
     const visible = access.mayRead(viewer, name);
     const all = visible ? catalog.versionsOf(name) : [];

@@ -1,7 +1,7 @@
 import { pageCommands } from './page-commands.ts';
 import { pagePath, type PageModel } from './page-model.ts';
 import { PAGE_STYLE } from './page-style.ts';
-import { commandsSection, keysSection, namesSection, quotasSection, versionsSection } from './people-sections.ts';
+import { commandsSection, conversionsSection, keysSection, namesSection, quotasSection, versionsSection } from './people-sections.ts';
 import { escapeHtml as esc, type PeopleContent } from './render-page.ts';
 
 /** `example.com / team / app`, each parent a link, the current name the page's own. */
@@ -41,6 +41,7 @@ export function peoplePage(m: PageModel): PeopleContent {
   const sections = [
     intro(m),
     m.image ? versionsSection(m) : '',
+    conversionsSection(m),
     namesSection(m),
     quotasSection(m),
     commandsSection(m.origin, pageCommands(m)),

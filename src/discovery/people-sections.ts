@@ -1,4 +1,5 @@
 import type { VersionRecord } from '../registry/catalog/version-record.ts';
+import type { ConversionRecord } from '../registry/mirror/conversions.ts';
 import { curl, type Command } from './page-commands.ts';
 import type { NameEntry, PageModel, PageQuota } from './page-model.ts';
 import { pagePath } from './page-model.ts';
@@ -157,5 +158,25 @@ export function quotasSection(m: PageModel): string {
     `<section aria-labelledby="quotas"><h2 id="quotas">Quotas</h2>` +
     `<p>Pushes here must fit what the names at or below each prefix may hold together:</p>` +
     `<ul class="names">\n${m.quotas.map((q) => quotaLine(m.domain, q)).join('\n')}\n</ul></section>`
+  );
+}
+
+function conversionLine(c: ConversionRecord): string {
+  const state =
+    c.status === 'running'
+      ? `converting, ${c.progress.platformsDone} of ${c.progress.platformsTotal || '?'} platforms done`
+      : c.status === 'failed'
+        ? `failed: ${esc(c.error?.code ?? '')} ${esc(c.error?.message ?? '')}`
+        : `published ${c.images.map((i) => `${esc(i.version)} ${esc(i.os)}/${esc(i.arch)}`).join(', ')}` +
+          (c.skipped.length ? `; skipped ${c.skipped.map((s) => esc(s.platform)).join(', ')}` : '');
+  return `<li><code>${esc(c.source)}</code> (${esc(c.startedAt)}): ${state}</li>`;
+}
+
+/** The conversions of the name this server made lately: what they convert, how far they are, what they published. */
+export function conversionsSection(m: PageModel): string {
+  if (!m.conversions?.length) return '';
+  return (
+    `<section aria-labelledby="conversions"><h2 id="conversions">Conversions</h2>` +
+    `<ul class="names">\n${m.conversions.map(conversionLine).join('\n')}\n</ul></section>`
   );
 }

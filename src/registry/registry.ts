@@ -245,10 +245,10 @@ export class Registry {
     });
   }
 
-  /** Grows whenever what discovery shows changes: a version published or deleted, a key trusted or retired, a quota set. */
+  /** Grows whenever what discovery shows changes: a version published or deleted, a key trusted or retired, a quota set, a conversion's progress here. */
   get generation(): number {
     // The generations only grow, so their sum changes whenever any does.
-    return this.catalog.generation + this.keys.mirror.generation + this.quotas.generation;
+    return this.catalog.generation + this.keys.mirror.generation + this.quotas.generation + this.conversions.generation;
   }
 
   /** The bytes of a published image, or the range of them asked for. */

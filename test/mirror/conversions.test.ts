@@ -61,6 +61,11 @@ describe('conversions by name: POST /-/api/conversions and acihost convert', () 
     const fetched = await acfetch({ caFile: f.setup.caFile, port: f.setup.port }, ['localhost/team/ci/app:1.0']);
     assert.equal(fetched.code, 0, fetched.stderr);
     assert.equal(fetched.stdout.trim(), conversion.images[0]!.imageId);
+    const page = (await httpsRequest(`${f.setup.origin}/team/ci/app`, { ca })).body.toString();
+    assert.match(page, /<h2 id="conversions">Conversions<\/h2>/);
+    assert.match(page, new RegExp(`<code>docker://${f.upstream.host}/ci/app:1.0</code> \\([^)]+\\): published 1\\.0 linux/amd64`));
+    const verified = await f.setup.cli(['verify', '--prefix', 'localhost/team']);
+    assert.equal(verified.code, 0, verified.stdout + verified.stderr);
     const again = await post({ source: `docker://${f.upstream.host}/ci/app:1.0` });
     assert.equal(again.status, 200, again.body.toString());
     assert.equal(answer(again).conversion.images[0]!.outcome, 'unchanged');

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import { forbidden, invalid, isAcihostError, notFound } from '../../errors.ts';
 import { layout } from '../../storage/layout.ts';
@@ -48,6 +49,9 @@ export const conversionRecordSchema = z.object({
 export type ConversionRecord = z.infer<typeof conversionRecordSchema>;
 
 const CONVERSION_ID = /^[0-9a-f]{20}$/;
+// What the pages show of the conversions this process made: a few per name, for the names converted last.
+const RECENT_PER_NAME = 5;
+const RECENT_NAMES = 1000;
 
 /** What the operator's command line may add for a source outside the allow-list. */
 export type UpstreamOverrides = Pick<UpstreamSettings, 'caFile' | 'insecureHttp'>;
@@ -67,6 +71,9 @@ export class Conversions {
   /** Conversions running in this process: close() waits for them to stop. */
   private readonly running = new Set<Promise<unknown>>();
   private readonly stopping = new AbortController();
+  /** The latest conversions this process made of each name, newest first, for its page. */
+  private readonly recentByName = new LRUCache<string, ConversionRecord[]>({ max: RECENT_NAMES });
+  #generation = 0;
 
   constructor(opts: { storage: Storage; allow: AllowList; sources: UpstreamSources; converter: Converter; audit: AuditLog; log: Logger }) {
     this.storage = opts.storage;
@@ -226,6 +233,19 @@ export class Conversions {
 
   private async save(record: ConversionRecord): Promise<void> {
     await this.storage.put(layout.conversion(record.id), Buffer.from(JSON.stringify(record, null, 1)));
+    const others = (this.recentByName.get(record.name) ?? []).filter((r) => r.id !== record.id);
+    this.recentByName.set(record.name, [record, ...others].slice(0, RECENT_PER_NAME));
+    this.#generation++;
+  }
+
+  /** The conversions of `name` this process made since it started, newest first (its page shows them). */
+  recent(name: string): readonly ConversionRecord[] {
+    return this.recentByName.get(name) ?? [];
+  }
+
+  /** Grows with every change of a conversion made here. */
+  get generation(): number {
+    return this.#generation;
   }
 
   /** Stops the conversions running here; each records its failure. */
