@@ -24,6 +24,7 @@
  * The scratch files go whatever happens: success, failure or abort.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import { once } from 'node:events';
 import { join } from 'node:path';
 import { isUtf8 } from 'node:buffer';
 import { Readable, Transform } from 'node:stream';
@@ -288,9 +289,12 @@ class Writer {
     const written = new Promise<void>((resolve, reject) => {
       sink = this.pack.entry(header as Header, (e) => (e ? reject(e) : resolve()));
     });
+    // The pack destroyed mid-entry (the reader of the ACI gone) ends the entry with an error:
+    // the copy below stops at it, rather than wait for a drain that never comes.
+    written.catch(() => {});
     if (body !== undefined && header.size) {
       for await (const chunk of body) {
-        if (!sink!.write(chunk)) await new Promise<void>((resolve) => sink!.once('drain', () => resolve()));
+        if (!sink!.write(chunk)) await Promise.race([once(sink!, 'drain'), written]);
       }
     }
     sink!.end(undefined);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
@@ -78,7 +78,7 @@ describe('hostile upstreams: each answers a clear error, stores nothing, and the
     const hostilePort = await listen(hostile.registry.server);
     f = await startMirror({
       mirrors: { timeoutSeconds: 1 },
-      limits: { maxUncompressedBytes: 16 * MiB },
+      limits: { maxUncompressedBytes: 16 * MiB, maxCompressedBytes: 4 * MiB },
       upstreams: (u) => [
         { source: `${u.host}/library/*`, prefix: MIRROR_PREFIX, caFile: u.caFile },
         { source: `127.0.0.1:${hostilePort}/*`, prefix: 'localhost/mirror/hostile', insecureHttp: true },
@@ -103,6 +103,18 @@ describe('hostile upstreams: each answers a clear error, stores nothing, and the
     assert.equal(res.status, 413, res.body.toString());
     assert.deepEqual(await imageKeys(), before);
     assert.equal((await get(aciPath(`${MIRROR_PREFIX}/good`, '1.0'))).status, 200);
+  });
+
+  it('a converted image past limits.maxCompressedBytes: 413 while it streams, and the server lives on', async () => {
+    const layout = join(await tempDir('big-'), 'layout');
+    await writeLayout(layout, 'big', [{ entries: [{ name: 'noise', body: randomBytes(8 * MiB) }] }]);
+    await pushLayout(f.upstream, layout, 'big', 'library/big:1.0', { format: 'oci' });
+    const before = await imageKeys();
+    const res = await get(aciPath(`${MIRROR_PREFIX}/big`, '1.0'));
+    assert.equal(res.status, 413, res.body.toString());
+    assert.deepEqual(await imageKeys(), before);
+    assert.equal((await get(aciPath(`${MIRROR_PREFIX}/good`, '1.0'))).status, 200);
+    assert.equal(f.server.child.exitCode, null, 'the server is still running');
   });
 
   it('a manifest whose layer points to another host: refused, and that host is never asked', async () => {
