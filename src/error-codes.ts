@@ -193,6 +193,7 @@ export const ERROR_CODES = {
 
   // too-many
   UPLOADS_CONCURRENCY_LIMIT: { kind: 'too-many', about: 'the token is already sending `limits.maxConcurrentUploadsPerToken` uploads' },
+  CONVERSIONS_BUSY: { kind: 'too-many', about: 'the server is already running `mirrors.maxConversions` conversions; retry when one has ended' },
   UPLOAD_SESSIONS_LIMIT: { kind: 'too-many', about: 'the token already holds `limits.maxUploadSessionsPerToken` open acpush uploads' },
 
   // unavailable

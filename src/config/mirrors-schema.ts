@@ -57,6 +57,8 @@ export const mirrorsSchema = z
     scratchDir: z.string().min(1).nullable(),
     // gzip level of converted images: 1 converts fastest, 9 stores least.
     gzipLevel: z.number().int().min(1).max(9),
+    // Conversions one process runs at once; past it a conversion is refused (429) until one ends.
+    maxConversions: z.number().int().min(1).max(64),
     upstreams: z.array(upstreamSchema),
   })
   .strict();

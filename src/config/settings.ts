@@ -39,7 +39,8 @@ export const SECTION_PREFIXES: Record<string, string> = {
  */
 export const OTHER_VARIABLES: Record<string, string> = {
   ACIHOST_TEST_KILL_AT: 'src/server.ts: fault injection for the crash tests',
-  ACIHOST_SIGNING_SECRET: 'the secret, at least 16 characters, that encrypts the server signing keys made by `acihost key generate` ([Security](security.md#server-signing-keys))',
+  ACIHOST_SIGNING_SECRET:
+    'the secret, at least 16 characters, that encrypts the server signing keys made by `acihost key generate` ([Security](security.md#server-signing-keys))',
   ACIHOST_SIGNING_SECRET_FILE: 'a file holding that secret, its trailing newline dropped; set this or ACIHOST_SIGNING_SECRET, not both',
 };
 
@@ -157,6 +158,10 @@ export const SETTINGS: Record<SettingPath, SettingNotes> = {
   'mirrors.waitSeconds': { about: 'a request waits at most this long for a conversion under way, on this replica or another' },
   'mirrors.scratchDir': { about: "where layers are kept while an image is converted; null: the system's temporary directory" },
   'mirrors.gzipLevel': { about: 'gzip level of converted images: 1 converts fastest, 9 stores least' },
+  'mirrors.maxConversions': {
+    about:
+      'conversions one server process runs at once (each spools its layers to scratchDir); past it a conversion is refused with 429 CONVERSIONS_BUSY until one ends',
+  },
   'mirrors.upstreams': {
     about:
       'the allow-list: [{source, prefix, pullThrough, caFile, insecureHttp, username, passwordFile or passwordEnv}] ([Mirrors](mirrors.md)); nothing else is fetched',

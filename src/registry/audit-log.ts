@@ -69,7 +69,10 @@ export function keyParts(time: string): { day: string; stamp: string } {
 /** The error code of a refusal, or null with result `failed` for anything unexpected. */
 export function refusal(e: unknown): { result: AuditResult; code: string | null } {
   if (!isAcihostError(e)) return { result: 'failed', code: null };
-  return { result: ['unavailable', 'insufficient-storage', 'bad-gateway', 'gateway-timeout'].includes(e.kind) ? 'failed' : 'refused', code: e.code };
+  return {
+    result: ['unavailable', 'insufficient-storage', 'bad-gateway', 'gateway-timeout'].includes(e.kind) ? 'failed' : 'refused',
+    code: e.code,
+  };
 }
 
 /**

@@ -198,7 +198,12 @@ export class Registry {
     const converter = new Converter({
       pushes: this.pushes,
       signer: this.signer,
-      settings: { scratchDir: mirrors.scratchDir ?? tmpdir(), gzipLevel: mirrors.gzipLevel, limits: settings.limits },
+      settings: {
+        scratchDir: mirrors.scratchDir ?? tmpdir(),
+        gzipLevel: mirrors.gzipLevel,
+        maxConversions: mirrors.maxConversions,
+        limits: settings.limits,
+      },
       log,
     });
     this.mirror = new PullThrough({
@@ -368,6 +373,8 @@ export class Registry {
       if (uploads) this.log.info({ uploads }, 'swept expired acpush uploads');
       const claims = await this.quotas.sweep();
       if (claims) this.log.info({ claims }, 'swept expired quota claims');
+      const mirror = await this.mirror.sweep();
+      if (mirror) this.log.info({ mirror }, 'swept old conversion failures and leases');
       const journal = await pruneJournal(this.storage);
       if (journal) this.log.debug({ journal }, 'pruned old journal entries');
       if (this.settings.audit.keepDays > 0) {

@@ -54,6 +54,7 @@
  *                                                 version and when upstream was last asked (src/registry/mirror/)
  *   mirror/converting/<name>/_<os>-<arch>/<tag>   create-only, with an expiry inside: the one replica converting that tag now
  *   mirror/failed/<name>/_<os>-<arch>/<tag>.json  why the last conversion of that tag failed, for the requests that waited on it
+ *                                                 (the sweep removes these, and leases left by dead replicas, after an hour)
  *   conversions/<id>.json                         a conversion asked for over the API or CLI: its source, progress and result
  *   signing-keys/<fingerprint>.json               a server signing key, its private part encrypted with the operator's secret
  *   tmp/...                                       staging; the sweep removes what is old here
@@ -134,6 +135,8 @@ export const layout = {
   webhookDeliveries: (sub: string): string => `webhooks/deliveries/${sub}/`,
   /** Every object of one delivery starts with this. */
   webhookDelivery: (sub: string, eventId: string): string => `webhooks/deliveries/${sub}/${eventId}/`,
+  mirrorConvertings: 'mirror/converting/',
+  mirrorFailures: 'mirror/failed/',
   mirrorTag: (c: VersionCoordinates): string => `mirror/tags/${c.name}/_${c.os}-${c.arch}/${c.version}.json`,
   mirrorConverting: (c: VersionCoordinates): string => `mirror/converting/${c.name}/_${c.os}-${c.arch}/${c.version}`,
   mirrorFailed: (c: VersionCoordinates): string => `mirror/failed/${c.name}/_${c.os}-${c.arch}/${c.version}.json`,

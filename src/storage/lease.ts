@@ -17,6 +17,8 @@ export class Lease {
   private readonly storage: Storage;
   private readonly key: string;
   private readonly owner: string;
+  private renewing: Promise<void> = Promise.resolve();
+  private released = false;
 
   constructor(storage: Storage, key: string, owner: string) {
     this.storage = storage;
@@ -24,24 +26,40 @@ export class Lease {
     this.owner = owner;
   }
 
-  /** Takes the lease for `ttlMs`, or returns false while another owner holds an unexpired one. */
+  /**
+   * Takes the lease for `ttlMs`, or returns false while another owner holds an unexpired one.
+   * One of this owner's own (a renewal that crossed a release) is taken over at once.
+   */
   async take(ttlMs: number, now = Date.now()): Promise<boolean> {
+    this.released = false;
     for (let attempt = 0; attempt < 2; attempt++) {
       if (await createOnce(this.storage, this.key, body(this.owner, ttlMs, now))) return true;
       const held = await this.holder();
+      if (held?.owner === this.owner) {
+        await this.storage.put(this.key, body(this.owner, ttlMs, now));
+        return true;
+      }
       if (held && Date.parse(held.expiresAt) > now) return false;
       await this.storage.delete(this.key);
     }
     return false;
   }
 
-  /** Extends a lease this owner holds. */
-  async renew(ttlMs: number, now = Date.now()): Promise<void> {
-    const held = await this.holder();
-    if (held?.owner === this.owner) await this.storage.put(this.key, body(this.owner, ttlMs, now));
+  /** Extends a lease this owner holds; renewals run one at a time, and none after the release. */
+  renew(ttlMs: number): Promise<void> {
+    this.renewing = this.renewing
+      .catch(() => {})
+      .then(async () => {
+        if (this.released) return;
+        const held = await this.holder();
+        if (held?.owner === this.owner && !this.released) await this.storage.put(this.key, body(this.owner, ttlMs, Date.now()));
+      });
+    return this.renewing;
   }
 
   async release(): Promise<void> {
+    this.released = true;
+    await this.renewing.catch(() => {});
     const held = await this.holder();
     if (held?.owner === this.owner) await this.storage.delete(this.key);
   }

@@ -113,6 +113,7 @@ const SAMPLES: Record<string, [string, unknown, Record<string, string>?]> = {
   'mirrors.waitSeconds': ['120', 120],
   'mirrors.scratchDir': ['/var/tmp/acihost', '/var/tmp/acihost'],
   'mirrors.gzipLevel': ['9', 9],
+  'mirrors.maxConversions': ['2', 2],
   'mirrors.upstreams': [
     '[{"source":"docker.example.com/library/*","prefix":"localhost/mirror/library"}]',
     [{ source: 'docker.example.com/library/*', prefix: 'localhost/mirror/library' }],

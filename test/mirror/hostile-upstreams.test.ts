@@ -37,6 +37,14 @@ function hostileRegistry(elsewhere: string): { server: Server; requests: string[
       ],
     }),
   );
+  const slowManifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: config.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha256(layer), size: layer.length }],
+    }),
+  );
   const requests: string[] = [];
   const server = createServer((req, res) => {
     requests.push(req.url ?? '');
@@ -47,7 +55,13 @@ function hostileRegistry(elsewhere: string): { server: Server; requests: string[
       res.setHeader('docker-content-digest', sha256(manifest));
       return res.end(manifest);
     }
-    if (req.url === `/v2/evil/app/blobs/${sha256(config)}`) return res.end(config);
+    if (req.url === `/v2/evil/app/blobs/${sha256(config)}` || req.url === `/v2/slow/app/blobs/${sha256(config)}`) return res.end(config);
+    if (req.url === '/v2/slow/app/manifests/1.0') {
+      res.setHeader('content-type', 'application/vnd.oci.image.manifest.v1+json');
+      res.setHeader('docker-content-digest', sha256(slowManifest));
+      return res.end(slowManifest);
+    }
+    if (req.url?.startsWith('/v2/slow/app/blobs/')) return; // the layer never comes
     res.statusCode = 404;
     res.end('{"errors":[{"code":"MANIFEST_UNKNOWN"}]}');
   });
@@ -77,7 +91,7 @@ describe('hostile upstreams: each answers a clear error, stores nothing, and the
     hostile.registry = hostileRegistry(`http://127.0.0.1:${elsewherePort}`);
     const hostilePort = await listen(hostile.registry.server);
     f = await startMirror({
-      mirrors: { timeoutSeconds: 1 },
+      mirrors: { timeoutSeconds: 2, maxConversions: 1 },
       limits: { maxUncompressedBytes: 16 * MiB, maxCompressedBytes: 4 * MiB },
       upstreams: (u) => [
         { source: `${u.host}/library/*`, prefix: MIRROR_PREFIX, caFile: u.caFile },
@@ -135,6 +149,17 @@ describe('hostile upstreams: each answers a clear error, stores nothing, and the
     assert.equal(res.status, 504, res.body.toString());
     assert.equal(code(res), 'UPSTREAM_TIMEOUT');
     assert.ok(Date.now() - started < 10_000, `answered after ${Date.now() - started} ms`);
+  });
+
+  it('past mirrors.maxConversions: 429 CONVERSIONS_BUSY, and the slot is free again once the conversion ends', async () => {
+    await pushLayout(f.upstream, f.layout, STANDARD_IMAGES.namedUser, 'library/later:1.0', { format: 'oci' });
+    const slow = get(aciPath('localhost/mirror/hostile/slow/app', '1.0'));
+    await new Promise((r) => setTimeout(r, 500));
+    const busy = await get(aciPath(`${MIRROR_PREFIX}/later`, '1.0'));
+    assert.equal(busy.status, 429, busy.body.toString());
+    assert.equal(code(busy), 'CONVERSIONS_BUSY');
+    assert.equal((await slow).status, 504);
+    assert.equal((await get(aciPath(`${MIRROR_PREFIX}/later`, '1.0'))).status, 200);
   });
 
   it('a second request soon after a failure gets the same answer without asking the upstream again', async () => {

@@ -3,7 +3,7 @@ import type { ImageSource, Platform } from '../../convert/image-source.ts';
 import { convertImage } from '../../convert/convert-image.ts';
 import { configPlatform, type DockerImageConfig } from '../../convert/docker-image-config.ts';
 import { appcPlatform, indexPlatforms, pickPlatform } from '../../convert/platforms.ts';
-import { badGateway, invalid, isAcihostError, notFound } from '../../errors.ts';
+import { badGateway, invalid, isAcihostError, notFound, tooMany } from '../../errors.ts';
 import { isVersionLabel, prefixCovers } from '../../names.ts';
 import { parseImageConfig } from '../../upstream/image-config.ts';
 import { parseManifestDocument, type ManifestDocument } from '../../upstream/manifest-document.ts';
@@ -66,6 +66,8 @@ export interface PlatformImage {
 export interface ConverterSettings {
   scratchDir: string;
   gzipLevel: number;
+  /** Conversions staged at once; past it one is refused until another ends. */
+  maxConversions: number;
   limits: InspectLimits & { maxManifestBytes: number };
 }
 
@@ -79,6 +81,8 @@ export class Converter {
   private readonly signer: ServerSigner;
   private readonly settings: ConverterSettings;
   private readonly log: Logger;
+  /** Conversions fetching and staging layers now. */
+  private staging = 0;
 
   constructor(opts: { pushes: PushService; signer: ServerSigner; settings: ConverterSettings; log: Logger }) {
     this.pushes = opts.pushes;
@@ -166,6 +170,13 @@ export class Converter {
       );
     }
     if (!this.signer.signerFor(name)) throw this.signer.noSignerError(name);
+    if (this.staging >= this.settings.maxConversions) {
+      throw tooMany(
+        'CONVERSIONS_BUSY',
+        `this server is already converting ${this.staging} images (mirrors.maxConversions); try again when one has ended`,
+      );
+    }
+    this.staging++;
     const push = this.pushes.begin(publishingToken(request.token, name), signal);
     try {
       await push.admit(0);
@@ -192,6 +203,8 @@ export class Converter {
       await push.refuse(e);
       if (!isAcihostError(e)) this.log.error({ err: e, name, version }, 'conversion failed');
       throw e;
+    } finally {
+      this.staging--;
     }
     // Refused, it removes what was staged and audits the refusal itself.
     await push.signByServer(this.signer);

@@ -22,12 +22,14 @@ import { DOCKER_TAG, isPinnedVersion, pinnedVersion, versionFor } from './versio
 const tagStateSchema = z.object({
   /** What the tag named upstream when it was converted: an index or a manifest. */
   digest: z.string(),
-  /** The platform's own manifest, which the version was converted from. */
+  /** The platform's own manifest, which the version was converted from (UNKNOWN: not converted here). */
   manifestDigest: z.string(),
   version: z.string(),
   checkedAt: z.string(),
 });
 type TagState = z.infer<typeof tagStateSchema>;
+
+const UNKNOWN = '';
 
 const failureSchema = z.object({ kind: z.string(), code: z.string(), message: z.string(), at: z.string() });
 
@@ -38,6 +40,8 @@ const LEASE_MS = 30_000;
 const WAIT_POLL_MS = 250;
 // A failed conversion answers the requests that waited on it, and the ones this soon after.
 const FAILURE_KEPT_MS = 10_000;
+// Failures and leases untouched this long are leftovers (a live lease is renewed every few seconds).
+const LEFTOVER_MS = 3_600_000;
 
 export interface PullThroughSettings {
   refreshSeconds: number;
@@ -156,6 +160,19 @@ export class PullThrough {
     );
   }
 
+  /** Removes failures and leases older than an hour: what requests for tags that never converted leave. */
+  async sweep(now = Date.now()): Promise<number> {
+    let removed = 0;
+    for (const prefix of [layout.mirrorFailures, layout.mirrorConvertings]) {
+      for await (const o of this.storage.list(prefix)) {
+        if (now - o.modified.getTime() < LEFTOVER_MS) continue;
+        await this.storage.delete(o.key);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
   /** Stops the conversions running here (the server is stopping); each records its failure. */
   close(): void {
     this.stopping.abort(new Error('the server is stopping'));
@@ -180,6 +197,15 @@ export class PullThrough {
       } catch (err) {
         // Upstream away: what was converted before is still what the tag named last.
         this.log.warn({ err, name: c.name, tag: c.version }, 'failed to look up a mirrored tag upstream; serving its last conversion');
+        return current;
+      }
+      try {
+        return await this.convertOnce(c, mapping, signal);
+      } catch (err) {
+        // The moved tag did not convert (its layers away or over a limit): the last conversion is
+        // served, and the upstream asked again only after another refreshSeconds.
+        this.log.warn({ err, name: c.name, tag: c.version }, 'failed to convert a moved mirrored tag; serving its last conversion');
+        await this.saveTagState(c, { ...state, checkedAt: new Date().toISOString() }).catch(() => {});
         return current;
       }
     }
@@ -229,11 +255,12 @@ export class PullThrough {
     const state = await this.tagState(c);
     const previous = await this.catalog.find({ ...c, version: state?.version ?? version });
     const now = new Date().toISOString();
-    // Converted meanwhile by another replica; or stored without a state (lost, or pushed by hand), which is kept.
-    if (previous && (!state || state.manifestDigest === image.manifestDigest)) {
+    // Converted meanwhile by another replica; or stored with no conversion of its own to say
+    // what it came from (its state lost, or pushed by hand), which is kept as it is.
+    if (previous && (!state || state.manifestDigest === image.manifestDigest || state.manifestDigest === UNKNOWN)) {
       await this.saveTagState(c, {
         digest: resolved.digest,
-        manifestDigest: state?.manifestDigest ?? image.manifestDigest,
+        manifestDigest: state ? state.manifestDigest : UNKNOWN,
         version: previous.version,
         checkedAt: now,
       });
@@ -241,12 +268,15 @@ export class PullThrough {
     }
     const push = await this.converter.stage({ source, name: c.name, token: this.token, signal }, image, version);
     if (previous && state && previous.version === version) {
-      // The tag moved: its earlier conversion stays fetchable under its pinned version.
-      await this.keepPinned(previous, state.manifestDigest, signal).catch(async (e: unknown) => {
+      try {
+        // The tag moved: its earlier conversion stays fetchable under its pinned version, and
+        // its record goes (that one only: another replica may have replaced it already).
+        await this.keepPinned(previous, state.manifestDigest, signal);
+        await this.deleter.deleteIfPresent(this.token, previous, previous.blob, { movedTo: image.manifestDigest });
+      } catch (e) {
         await push.release();
         throw e;
-      });
-      await this.deleter.delete(this.token, previous);
+      }
     }
     const { record } = await this.converter.publish(push, this.token);
     await this.saveTagState(c, { digest: resolved.digest, manifestDigest: image.manifestDigest, version, checkedAt: now });
@@ -274,10 +304,7 @@ export class PullThrough {
   }
 
   private async tagState(c: VersionCoordinates): Promise<TagState | undefined> {
-    const bytes = await this.storage.get(layout.mirrorTag(c));
-    if (!bytes) return undefined;
-    const parsed = tagStateSchema.safeParse(JSON.parse(bytes.toString('utf8')));
-    return parsed.success ? parsed.data : undefined;
+    return readRecord(await this.storage.get(layout.mirrorTag(c)), tagStateSchema);
   }
 
   private async saveTagState(c: VersionCoordinates, state: TagState): Promise<void> {
@@ -285,19 +312,28 @@ export class PullThrough {
   }
 
   private async saveFailure(c: VersionCoordinates, e: unknown): Promise<void> {
-    if (!isAcihostError(e)) return;
+    // A busy server is no answer about the image: the next request tries again.
+    if (!isAcihostError(e) || e.kind === 'too-many') return;
     const body = { kind: e.kind, code: e.code, message: e.message, at: new Date().toISOString() };
     await this.storage.put(layout.mirrorFailed(c), Buffer.from(JSON.stringify(body))).catch(() => {});
   }
 
   /** The failure of a conversion of `c` that ended after `since`, as the error it was. */
   private async recentFailure(c: VersionCoordinates, since: number): Promise<AcihostError | undefined> {
-    const bytes = await this.storage.get(layout.mirrorFailed(c)).catch(() => null);
-    if (!bytes) return undefined;
-    const parsed = failureSchema.safeParse(JSON.parse(bytes.toString('utf8')));
-    if (!parsed.success || Date.parse(parsed.data.at) < since) return undefined;
-    return new AcihostError(parsed.data.kind as ErrorKind, parsed.data.code as ErrorCode, parsed.data.message);
+    const failure = readRecord(await this.storage.get(layout.mirrorFailed(c)).catch(() => null), failureSchema);
+    if (!failure || Date.parse(failure.at) < since) return undefined;
+    return new AcihostError(failure.kind as ErrorKind, failure.code as ErrorCode, failure.message);
   }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A small record of ours, or undefined when absent or unreadable (a torn write is as none). */
+function readRecord<T>(bytes: Buffer | null, schema: z.ZodType<T>): T | undefined {
+  if (!bytes) return undefined;
+  try {
+    return schema.parse(JSON.parse(bytes.toString('utf8')));
+  } catch {
+    return undefined;
+  }
+}

@@ -12,32 +12,33 @@ export interface UpstreamClientSettings {
 
 type ClientSettings = Pick<UpstreamSettings, 'caFile' | 'insecureHttp' | 'username' | 'passwordFile' | 'passwordEnv'>;
 
-// Clients kept for reuse: their connections and bearer tokens serve the next conversion.
+// Clients kept for reuse: their connections and bearer tokens serve the next conversion; a
+// client is made anew after KEPT_MS, so a rotated password or CA file is read again.
 const KEPT_CLIENTS = 64;
+const KEPT_MS = 10 * 60 * 1000;
 
 /**
  * Opens upstream repositories with the settings of the rule allowing them: its CA, its
- * credentials (read when a client is made, so a rotated password file takes effect with
- * the next new client), plain HTTP only where the operator marked it.
+ * credentials, plain HTTP only where the operator marked it.
  */
 export class UpstreamSources {
   private readonly settings: UpstreamClientSettings;
-  private readonly clients = new Map<string, Promise<DistributionClient>>();
+  private readonly clients = new Map<string, { client: Promise<DistributionClient>; at: number }>();
 
   constructor(settings: UpstreamClientSettings) {
     this.settings = settings;
   }
 
   /** The client of an allowed repository, kept for the next request of it. */
-  open(mapping: MirrorMapping): Promise<DistributionClient> {
+  open(mapping: MirrorMapping, now = Date.now()): Promise<DistributionClient> {
     const key = `${mapping.registry}/${mapping.repository}\n${JSON.stringify(mapping.upstream)}`;
-    let client = this.clients.get(key);
-    if (!client) {
-      client = this.openWith(mapping, mapping.upstream);
-      client.catch(() => this.clients.delete(key));
-      this.clients.set(key, client);
-      if (this.clients.size > KEPT_CLIENTS) this.forget(this.clients.keys().next().value!);
-    }
+    const kept = this.clients.get(key);
+    if (kept && now - kept.at < KEPT_MS) return kept.client;
+    this.forget(key);
+    const client = this.openWith(mapping, mapping.upstream);
+    client.catch(() => this.forget(key));
+    this.clients.set(key, { client, at: now });
+    if (this.clients.size > KEPT_CLIENTS) this.forget(this.clients.keys().next().value!);
     return client;
   }
 
@@ -56,17 +57,22 @@ export class UpstreamSources {
     });
   }
 
+  /**
+   * Forgets a kept client without closing it: a conversion may still be reading through it.
+   * Its idle connections end when the registry closes them.
+   */
   private forget(key: string): void {
-    const client = this.clients.get(key);
     this.clients.delete(key);
-    void client?.then(
-      (c) => c.close(),
-      () => {},
-    );
   }
 
+  /** Closes every kept client (the server is stopping). */
   close(): void {
-    for (const key of [...this.clients.keys()]) this.forget(key);
+    for (const { client } of this.clients.values())
+      void client.then(
+        (c) => c.close(),
+        () => {},
+      );
+    this.clients.clear();
   }
 }
 

@@ -33,7 +33,8 @@ export interface StagedImage {
    * A failed check is kept, not thrown, so the publisher reports name and token
    * problems first, as it does when the signature comes last.
    */
-  signatureCheck?: { signer: string; /** The server made the signature (a push with the sign scope). */ byServer?: true } | { error: unknown };
+  signatureCheck?:
+    { signer: string; /** The server made the signature (a push with the sign scope). */ byServer?: true } | { error: unknown };
 }
 
 // After a failure every consumer is destroyed; none should take long to notice.
@@ -49,16 +50,19 @@ const SETTLE_AFTER_FAILURE_MS = 5000;
  * every stream is destroyed and the scratch and staged files are removed, since a
  * source whose connection is gone may never end or fail on its own.
  */
-export async function stageImage(context: StageContext, upload: {
-  source: Readable;
-  signature?: DetachedSignature;
-  /** The upload's lifetime (src/http/request-lifetime.ts): aborted, the work stops wherever it is. */
-  signal: AbortSignal;
-  /** Where to stage, from the upload id; default tmp/uploads/. acpush stages inside its upload session. */
-  stagedKey?: (uploadId: string) => string;
-  /** Refuses the upload the moment it passes these bytes (what its quotas leave). */
-  cap?: ByteCap;
-}): Promise<StagedImage> {
+export async function stageImage(
+  context: StageContext,
+  upload: {
+    source: Readable;
+    signature?: DetachedSignature;
+    /** The upload's lifetime (src/http/request-lifetime.ts): aborted, the work stops wherever it is. */
+    signal: AbortSignal;
+    /** Where to stage, from the upload id; default tmp/uploads/. acpush stages inside its upload session. */
+    stagedKey?: (uploadId: string) => string;
+    /** Refuses the upload the moment it passes these bytes (what its quotas leave). */
+    cap?: ByteCap;
+  },
+): Promise<StagedImage> {
   const opts = { ...context, ...upload };
   const uploadId = randomBytes(16).toString('hex');
   const stagedKey = (opts.stagedKey ?? layout.stagedUpload)(uploadId);

@@ -31,7 +31,9 @@ export function readSigningSecret(env: NodeJS.ProcessEnv = process.env): string 
       // A file written by echo or an editor ends in a newline that is no part of the secret.
       secret = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
     } catch (e) {
-      throw new ConfigError([`${SIGNING_SECRET_FILE_VARIABLE}: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? 'unreadable'})`]);
+      throw new ConfigError([
+        `${SIGNING_SECRET_FILE_VARIABLE}: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+      ]);
     }
   }
   if (secret === undefined) return undefined;
