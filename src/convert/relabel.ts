@@ -34,6 +34,10 @@ export function relabelAci(source: Readable, version: string, gzipLevel: number)
   });
   extract.on('finish', () => pack.finalize());
   pipeline(source, createGunzip(), extract).catch((e: unknown) => pack.destroy(e as Error));
-  pipeline(pack, createGzip({ level: gzipLevel }), out).catch((e: unknown) => out.destroy(e as Error));
+  // The reader gone or failed, the read of the stored image goes too.
+  pipeline(pack, createGzip({ level: gzipLevel }), out).catch((e: unknown) => {
+    out.destroy(e as Error);
+    source.destroy();
+  });
   return out;
 }

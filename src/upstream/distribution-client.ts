@@ -191,7 +191,8 @@ export class DistributionClient implements ImageSource {
     const url = new URL(`${this.#base}${path}`);
     const auth = this.#cachedAuth(scope);
     let res = await this.#follow(url, headers, auth, signal);
-    if (res.statusCode === 401) {
+    // Only the registry's own challenge is answered: a host it redirects to never gets our credentials.
+    if (res.statusCode === 401 && this.#origins.get(res)?.origin === url.origin) {
       const challenge = parseWwwAuthenticate(res.headers['www-authenticate']);
       drain(res);
       res = await this.#follow(url, headers, await this.#authenticate(challenge, scope, signal), signal);
@@ -281,6 +282,12 @@ export class DistributionClient implements ImageSource {
       throw badGateway(
         'UPSTREAM_BAD_RESPONSE',
         `${this.registry} named a token service that is not a URL (${JSON.stringify(challenge.realm)})`,
+      );
+    }
+    if (realm.protocol !== 'https:' && !(realm.protocol === 'http:' && this.#conn.insecureHttp)) {
+      throw badGateway(
+        'UPSTREAM_BAD_RESPONSE',
+        `${this.registry} named a token service that is not https:// (${realm.origin}); credentials go over TLS only`,
       );
     }
     if (challenge.service !== undefined) realm.searchParams.set('service', challenge.service);

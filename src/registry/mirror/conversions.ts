@@ -14,7 +14,7 @@ import {
 import { authorize, type TokenRecord } from '../access/tokens.ts';
 import { refusal, type AuditLog } from '../audit-log.ts';
 import type { AllowList } from './allow-list.ts';
-import type { ConversionResult, Converter } from './converter.ts';
+import type { ConversionResult, ConvertedImage, Converter } from './converter.ts';
 import type { UpstreamSources } from './upstream-sources.ts';
 import type { ImageSource } from '../../convert/image-source.ts';
 import type { UpstreamSettings } from '../../config/mirrors-schema.ts';
@@ -169,6 +169,7 @@ export class Conversions {
     source: ImageSource,
   ): Promise<ConversionRecord> {
     let result: ConversionResult | undefined;
+    const published: ConvertedImage[] = [];
     // Progress is saved in order, and never after the outcome.
     let saving = Promise.resolve();
     const saveInOrder = (next: ConversionRecord) => (saving = saving.then(() => this.save(next)).catch(() => {}));
@@ -181,10 +182,17 @@ export class Conversions {
         token,
         signal: this.stopping.signal,
         onProgress: (progress) => void saveInOrder({ ...record, progress }),
+        onPublished: (image) => published.push(image),
       });
     } catch (e) {
       await saving;
-      const failed: ConversionRecord = { ...record, status: 'failed', finishedAt: new Date().toISOString(), error: errorOf(e) };
+      const failed: ConversionRecord = {
+        ...record,
+        status: 'failed',
+        finishedAt: new Date().toISOString(),
+        images: published.map(imageOf),
+        error: errorOf(e),
+      };
       await this.save(failed).catch(() => {});
       await this.audit.record({
         actor: token.id,
@@ -203,15 +211,7 @@ export class Conversions {
       finishedAt: new Date().toISOString(),
       progress: { platformsDone: result.images.length, platformsTotal: result.images.length },
       digest: result.digest,
-      images: result.images.map(({ record: r, outcome, manifestDigest }) => ({
-        name: r.name,
-        version: r.version,
-        os: r.os,
-        arch: r.arch,
-        imageId: r.imageId,
-        manifestDigest,
-        outcome,
-      })),
+      images: result.images.map(imageOf),
       skipped: result.skipped,
     };
     await this.save(done);
@@ -254,6 +254,16 @@ export class Conversions {
     await Promise.allSettled([...this.running]);
   }
 }
+
+const imageOf = ({ record: r, outcome, manifestDigest }: ConvertedImage): ConversionRecord['images'][number] => ({
+  name: r.name,
+  version: r.version,
+  os: r.os,
+  arch: r.arch,
+  imageId: r.imageId,
+  manifestDigest,
+  outcome,
+});
 
 function errorOf(e: unknown): { code: string; message: string } {
   return isAcihostError(e)

@@ -30,6 +30,8 @@ export interface ConversionRequest {
   token: TokenRecord;
   signal: AbortSignal;
   onProgress?: (progress: ConversionProgress) => void;
+  /** Hears each version published, so a later platform's failure does not hide the earlier ones. */
+  onPublished?: (image: ConvertedImage) => void;
 }
 
 export interface ConversionProgress {
@@ -152,6 +154,7 @@ export class Converter {
       const push = await this.stage(request, image, version);
       const result = await this.publish(push, publishingToken(request.token, request.name));
       images.push({ ...result, manifestDigest: image.manifestDigest });
+      request.onPublished?.(images.at(-1)!);
       request.onProgress?.({ platformsDone: i + 1, platformsTotal: resolved.images.length });
     }
     return { digest: resolved.digest, images, skipped: resolved.skipped };
