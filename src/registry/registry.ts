@@ -280,6 +280,14 @@ export class Registry {
   async start(): Promise<void> {
     // Before anything else: keys it holds and cannot open stop the server here, with a message saying why.
     await this.signer.load();
+    for (const { prefix, source } of this.settings.mirrors.upstreams) {
+      if (!this.signer.signerFor(prefix)) {
+        this.log.warn(
+          { prefix, source },
+          `no server signing key covers the mirror prefix ${prefix}: its conversions are refused until acihost key generate --prefix ${prefix} makes one`,
+        );
+      }
+    }
     await this.webhooks.start();
     const [restored] = await Promise.all([this.loadCatalog(), this.keys.mirror.refresh(), this.tokens.mirror.refresh()]);
     const onError = (err: unknown) => this.log.error({ err }, 'failed to refresh from storage');

@@ -52,7 +52,7 @@ export function send(
     return Promise.reject(
       badGateway(
         'UPSTREAM_BAD_RESPONSE',
-        `${conn.registry} sent acihost to plain HTTP (${url.origin}), which it uses only for a registry configured with insecureHttp`,
+        `${conn.registry} sent acihost to plain HTTP (${url.origin}), which it uses only for a registry configured with insecureHttp (acihost convert: --insecure-http)`,
       ),
     );
   }
@@ -175,7 +175,7 @@ export function describeFailure(error: unknown, host: string, conn: UpstreamConn
   ) {
     return badGateway(
       'UPSTREAM_TLS_FAILED',
-      `${host} does not speak TLS (${detail}); it may serve plain HTTP, which acihost uses only for a registry configured with insecureHttp`,
+      `${host} does not speak TLS (${detail}); it may serve plain HTTP, which acihost uses only for a registry configured with insecureHttp (acihost convert: --insecure-http)`,
       error,
     );
   }

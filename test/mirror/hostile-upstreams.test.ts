@@ -96,6 +96,7 @@ describe('hostile upstreams: each answers a clear error, stores nothing, and the
       upstreams: (u) => [
         { source: `${u.host}/library/*`, prefix: MIRROR_PREFIX, caFile: u.caFile },
         { source: `127.0.0.1:${hostilePort}/*`, prefix: 'localhost/mirror/hostile', insecureHttp: true },
+        { source: `${u.host}/unsigned/*`, prefix: 'localhost/unsigned', caFile: u.caFile },
       ],
     });
     ca = await readFile(f.setup.caFile, 'utf8');
@@ -106,6 +107,18 @@ describe('hostile upstreams: each answers a clear error, stores nothing, and the
     hostile.registry?.server.closeAllConnections();
     hostile.registry?.server.close();
     elsewhere?.close();
+  });
+
+  it('a rule whose prefix no server key covers: a warning at start, and 422 naming the command', async () => {
+    assert.match(
+      f.server.stderr(),
+      /no server signing key covers the mirror prefix localhost\/unsigned.*acihost key generate --prefix localhost\/unsigned/,
+    );
+    await pushLayout(f.upstream, f.layout, STANDARD_IMAGES.plain, 'unsigned/app:1.0', { format: 'oci' });
+    const res = await get(aciPath('localhost/unsigned/app', '1.0'));
+    assert.equal(res.status, 422);
+    assert.equal(code(res), 'SIGNING_KEY_MISSING');
+    assert.match(res.body.toString(), /so its conversion cannot be signed; make one: acihost key generate --prefix/);
   });
 
   it('a layer bomb past limits.maxUncompressedBytes: 413', async () => {

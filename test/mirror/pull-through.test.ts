@@ -96,6 +96,18 @@ describe('pull-through: rkt fetch of a mirror name with nothing converted before
     assert.equal(byVersion.status, 200);
     assert.equal(byVersion.headers['cache-control'], 'public, max-age=31536000, immutable');
     assert.equal(byVersion.headers.etag, latest.headers.etag);
+    // Then latest is what it is for every name, as the API shows it: a semver tag outranks the pinned one.
+    await pushLayout(f.upstream, f.layout, STANDARD_IMAGES.plain, 'library/named:2.1.0', { format: 'oci' });
+    const semver = await get(aciPath(`${MIRROR_PREFIX}/named`, '2.1.0'));
+    assert.equal(semver.status, 200);
+    assert.equal((await get(aciPath(`${MIRROR_PREFIX}/named`, 'latest'))).headers.etag, semver.headers.etag);
+    const api = JSON.parse((await get(`/-/api/images/${MIRROR_PREFIX}/named`)).body.toString()) as {
+      versions: { version: string; latest: boolean }[];
+    };
+    assert.deepEqual(
+      api.versions.filter((v) => v.latest).map((v) => v.version),
+      ['2.1.0'],
+    );
   });
 
   it('answers what is not upstream, or not allowed, with a clear 404 and stores nothing', async () => {
@@ -103,9 +115,11 @@ describe('pull-through: rkt fetch of a mirror name with nothing converted before
     const tag = await get(aciPath(`${MIRROR_PREFIX}/full`, '9.9'));
     assert.equal(tag.status, 404);
     assert.equal(JSON.parse(tag.body.toString()).error.code, 'UPSTREAM_NOT_FOUND');
+    assert.match(tag.body.toString(), /no tag 9\.9 in library\/full/);
     const repo = await get(aciPath(`${MIRROR_PREFIX}/nothing-here`, '1.0'));
     assert.equal(repo.status, 404);
     assert.equal(JSON.parse(repo.body.toString()).error.code, 'UPSTREAM_NOT_FOUND');
+    assert.match(repo.body.toString(), /check the repository and tag/);
     const arch = await get(aciPath(`${MIRROR_PREFIX}/full`, '1.0', 'aci', 'aarch64'));
     assert.equal(arch.status, 404);
     assert.equal(JSON.parse(arch.body.toString()).error.code, 'CONVERT_PLATFORM_MISSING');

@@ -172,7 +172,7 @@ export class Converter {
         `the tag ${version} cannot be an ACI version (1-128 of A-Z, a-z, 0-9, ., +, ~ and -, starting with a letter or digit); convert it by digest instead`,
       );
     }
-    if (!this.signer.signerFor(name)) throw this.signer.noSignerError(name);
+    if (!this.signer.signerFor(name)) throw this.signer.noSignerError(name, new Date(), 'conversion');
     if (this.staging >= this.settings.maxConversions) {
       throw tooMany(
         'CONVERSIONS_BUSY',

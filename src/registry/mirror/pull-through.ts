@@ -119,14 +119,23 @@ export class PullThrough {
   }
 
   /**
-   * The version to serve at `c` (version `latest` stands for the upstream tag `latest`),
-   * converting it first when it is not stored or its tag has moved; undefined when `c`
-   * is not a pull-through name, or names a pinned version that was never converted.
+   * The version to serve at `c`, converting its tag first when it is not stored or has moved
+   * (for `latest`, the upstream tag `latest`); undefined when `c` is not a pull-through name,
+   * or names a pinned version (those are served as stored, never converted on request).
    */
   async resolve(c: VersionCoordinates): Promise<VersionRecord | undefined> {
     const mapping = this.allow.forName(c.name);
     if (!mapping || isPinnedVersion(c.version)) return undefined;
     if (!DOCKER_TAG.test(c.version)) return undefined;
+    const record = await this.upToDate(c, mapping);
+    // `latest` is then what it is for any name (docs/http-api.md): the highest version, which
+    // the page and the API show too; with the upstream `latest` just converted, that one unless
+    // a version that parses as semver outranks it.
+    return c.version === 'latest' ? (this.catalog.latest(c.name, c.os, c.arch) ?? record) : record;
+  }
+
+  /** The conversion of the tag, converted first when it is not stored or has moved upstream. */
+  private async upToDate(c: VersionCoordinates, mapping: MirrorMapping): Promise<VersionRecord> {
     const key = layout.mirrorTag(c);
     const state = await this.tagState(c);
     const current = state ? await this.catalog.find({ ...c, version: state.version }) : undefined;

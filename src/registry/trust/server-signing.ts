@@ -149,21 +149,18 @@ export class ServerSigner {
   }
 
   /** Why no server key signs `name`: none was made for it, or those made are retired or expired. */
-  noSignerError(name: string, now = new Date()) {
+  noSignerError(name: string, now = new Date(), what: 'push' | 'conversion' = 'push') {
     const idle = this.candidates(name);
-    if (idle.length === 0) {
-      return invalid(
-        'SIGNING_KEY_MISSING',
-        `the push has no signature and no server signing key covers ${name}; make one: acihost key generate --prefix PREFIX ` +
-          `(a prefix covering ${name}), or send a signature: -F asc=@IMAGE.aci.asc`,
-      );
-    }
     const states = idle.map(({ record }) => `${record.fingerprint} (${keyState(record, now)})`).join(', ');
-    return invalid(
-      'SIGNING_KEY_MISSING',
-      `the push has no signature and the server signing keys covering ${name} sign nothing new: ${states}; ` +
-        `make a new one: acihost key generate --prefix ${idle[0]!.prefix}, or send a signature: -F asc=@IMAGE.aci.asc`,
-    );
+    const why =
+      idle.length === 0 ? `no server signing key covers ${name}` : `the server signing keys covering ${name} sign nothing new: ${states}`;
+    const make = `make ${idle.length === 0 ? 'one' : 'a new one'}: acihost key generate --prefix ${idle[0]?.prefix ?? `PREFIX (a prefix covering ${name})`}`;
+    // A push could bring its own signature instead; a conversion has none to bring.
+    const message =
+      what === 'push'
+        ? `the push has no signature and ${why}; ${make}, or send a signature: -F asc=@IMAGE.aci.asc`
+        : `${why}, so its conversion cannot be signed; ${make}`;
+    return invalid('SIGNING_KEY_MISSING', message);
   }
 
   /** An armored detached signature over the exact bytes of `data`, by the key that signs `name`. */
