@@ -9,11 +9,11 @@
  * and '..' at that root stays there; a relative climb above rootfs escapes.
  *
  * Links are checked as they arrive and again at the end (a later link can change
- * where an earlier one leads). The work is bounded: 255 links followed in one
+ * where an earlier one leads, and a later entry can replace a link of a loop). The work is bounded: 255 links followed in one
  * resolution, as Linux's ELOOP allows 40 and tar would stop, a total number of
  * steps for the whole archive, and the bytes of link names and targets kept.
  */
-import { invalid, tooLarge } from '../errors.ts';
+import { invalid, isAcihostError, tooLarge } from '../errors.ts';
 import { pathSegments, showPath } from './entry-path.ts';
 
 export const MAX_LINK_HOPS = 255;
@@ -29,6 +29,8 @@ export class RootfsLinks {
   readonly #links = new Map<string, string>();
   #bytes = 0;
   #work = 0;
+  /** A link looped when it arrived: finish() must look at every link again. */
+  #unsettled = false;
 
   /**
    * Where an entry named `segments` (below rootfs) lands: its parent followed
@@ -58,7 +60,15 @@ export class RootfsLinks {
       );
     }
     this.#links.set(key, target);
-    this.#check(key, target, entryName);
+    try {
+      this.#check(key, target, entryName);
+    } catch (e) {
+      // A loop can still be broken by a later entry landing on one of its links, and nothing
+      // can be written through it meanwhile (placing an entry there fails on the loop): the
+      // end of the archive decides. An escape is refused at once.
+      if (!(isAcihostError(e) && e.code === 'ARCHIVE_LINK_LOOP')) throw e;
+      this.#unsettled = true;
+    }
   }
 
   /** A file or directory extracted at `location` replaces a link there. */
@@ -72,7 +82,7 @@ export class RootfsLinks {
 
   /** Every link again, as the whole archive leaves them. */
   finish(): void {
-    if (this.#links.size < 2) return;
+    if (this.#links.size < 2 && !this.#unsettled) return;
     for (const [key, target] of this.#links) this.#check(key, target, `rootfs/${key}`);
   }
 

@@ -70,6 +70,14 @@ describe('links resolved across the archive', () => {
     assert.equal(verdict([link('d1/d2', '/a/b'), link('l', 'd1/d2/../../..')]), 'accepted');
   });
 
+  test('a loop is judged at the end: an entry that replaces one of its links breaks it', () => {
+    assert.equal(verdict([link('c/a/c', 'c')]), 'ARCHIVE_LINK_LOOP');
+    // b/a/c lands on c/a/c through b, replacing the link that looped (found against GNU tar).
+    assert.equal(verdict([link('b', 'c'), link('c/a/c', 'c'), file('b/a/c'), dir('a')]), 'accepted');
+    // Nothing is placed through a loop meanwhile.
+    assert.equal(verdict([link('x', 'x'), file('x/f')]), 'ARCHIVE_LINK_LOOP');
+  });
+
   test('a hard link to a symlink is the same symlink somewhere else', () => {
     const entries = [link('a/b/up', '../..'), { name: 'rootfs/h', type: 'link' as const, linkname: 'rootfs/a/b/up' }];
     assert.equal(verdict(entries), 'ARCHIVE_LINK_ESCAPES');
