@@ -12,6 +12,23 @@ function reach(boundUrl: string): string {
 }
 
 /**
+ * A public URL on this machine whose port is not the one listened on: discovery would send
+ * clients to a port nothing answers (a changed port with the default public URL, most often).
+ * Behind a proxy on that port all is well, so this is a note, not an error.
+ */
+function localPortMismatch(publicUrl: string, boundUrl: string): string | undefined {
+  const pub = new URL(publicUrl);
+  const bound = new URL(boundUrl);
+  const local = ['localhost', '127.0.0.1', '[::1]'].includes(pub.hostname);
+  const publicPort = pub.port || '443';
+  if (!local || publicPort === bound.port) return undefined;
+  return (
+    `the public URL is on port ${publicPort}, and this server listens on ${bound.port}: discovery sends clients to the public URL, ` +
+    `so set ACIHOST_PUBLIC_URL=https://${pub.hostname}:${bound.port} unless a proxy listens on ${publicPort}`
+  );
+}
+
+/**
  * Runs until SIGTERM/SIGINT, then shuts down gracefully (src/ops/lifecycle/shutdown.ts) and
  * returns 0: SIGINT (Ctrl-C) without the readiness delay. SIGHUP reloads the certificate.
  */
@@ -22,6 +39,8 @@ export async function serveCommand(config: Config): Promise<number> {
   if (server.devCa)
     process.stderr.write(`acihost: development CA: ${server.devCa} (trust it on clients, e.g. SSL_CERT_FILE=${server.devCa})\n`);
   process.stderr.write(`acihost: listening on ${server.boundUrl} (${reach(server.boundUrl)}); public URL ${config.server.publicUrl}\n`);
+  const mismatch = localPortMismatch(config.server.publicUrl, server.boundUrl);
+  if (mismatch) process.stderr.write(`acihost: note: ${mismatch}\n`);
   process.on('SIGHUP', () => void server.reload().catch((err: unknown) => log.error({ err }, 'failed to reload certificates')));
   await new Promise<void>((resolve) => {
     const stop = (signal: 'SIGINT' | 'SIGTERM') => {

@@ -57,9 +57,24 @@ describe('acihost serve start-up', () => {
           `acihost: listening on https://${host}:${server.port} (${reach}); public URL ${server.origin}`,
           server.proc.stderr(),
         );
+        assert.doesNotMatch(server.proc.stderr(), /acihost: note:/);
       } finally {
         await server.close();
       }
+    }
+  });
+
+  it('notes a public URL on this machine whose port is not the one it listens on', async () => {
+    const server = await startServerProcess({ env: { ACIHOST_PUBLIC_URL: 'https://localhost:8443' } });
+    try {
+      assert.match(
+        server.proc.stderr(),
+        new RegExp(
+          `acihost: note: the public URL is on port 8443, and this server listens on ${server.port}: .*ACIHOST_PUBLIC_URL=https://localhost:${server.port}`,
+        ),
+      );
+    } finally {
+      await server.close();
     }
   });
 
