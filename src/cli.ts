@@ -45,6 +45,10 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   process.exit(process.exitCode ?? 0);
 });
 
+/** A listener that could not bind: a setting or another process, not a bug. */
+const isListenError = (e: unknown): e is NodeJS.ErrnoException & { address: string; port: number } =>
+  (e as NodeJS.ErrnoException)?.syscall === 'listen' && ['EADDRINUSE', 'EACCES'].includes((e as NodeJS.ErrnoException).code ?? '');
+
 run(process.argv.slice(2)).then(
   (code) => {
     if (code !== 0) process.exitCode = code;
@@ -60,6 +64,14 @@ run(process.argv.slice(2)).then(
       process.exitCode = 2;
     } else if (isAcihostError(e)) {
       process.stderr.write(`acihost: ${e.message} (${e.code})\n`);
+      process.exitCode = 1;
+    } else if (isListenError(e)) {
+      const at = `${e.address}:${e.port}`;
+      const why =
+        e.code === 'EADDRINUSE'
+          ? 'the port is in use (a server that is stopping holds it for its shutdown delay); choose another with ACIHOST_PORT'
+          : 'permission denied (see docs/operations.md, port 443 without root)';
+      process.stderr.write(`acihost: cannot listen on ${at}: ${why}\n`);
       process.exitCode = 1;
     } else if (isFileError(e)) {
       // A file the configuration names (a certificate, the storage directory), not a bug.

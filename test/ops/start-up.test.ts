@@ -11,7 +11,7 @@ import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startServerProcess } from '../helpers/server.ts';
+import { serverSetup, spawnServer, startServerProcess } from '../helpers/server.ts';
 
 const run = promisify(execFile);
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -75,6 +75,21 @@ describe('acihost serve start-up', () => {
       );
     } finally {
       await server.close();
+    }
+  });
+
+  it('says in one line that its port is in use, without a stack', async () => {
+    const first = await startServerProcess();
+    try {
+      const second = await serverSetup({ env: { ACIHOST_PORT: String(first.port) } });
+      const started = await spawnServer(second).then(
+        (p) => p.stop().then(() => 'started'),
+        (e: Error) => e.message,
+      );
+      assert.match(started, new RegExp(`acihost: cannot listen on 127\\.0\\.0\\.1:${first.port}: the port is in use`));
+      assert.doesNotMatch(started, /\n\s+at /);
+    } finally {
+      await first.close();
     }
   });
 
