@@ -20,7 +20,7 @@ import { invalid } from '../errors.ts';
 import { imageManifestSchema } from '../aci/manifest-schema.ts';
 import type { ImageManifest } from '../aci/manifest-schema.ts';
 import { configPlatform } from './docker-image-config.ts';
-import type { DockerImageConfig, DockerRunConfig } from './docker-image-config.ts';
+import type { ImageConfig, ImageRunConfig } from '../upstream/image-config.ts';
 import { appcPlatform } from './platforms.ts';
 
 /** The appc spec version of the manifests written here, as every manifest of this repository. */
@@ -42,7 +42,7 @@ export interface AciManifestInput {
   /** The ACI's name, an AC Identifier. */
   name: string;
   version: string;
-  config: DockerImageConfig;
+  config: ImageConfig;
   source: ImageOrigin;
 }
 
@@ -123,7 +123,7 @@ interface AppcPort {
   port: number;
 }
 
-function ports(exposed: DockerRunConfig['ExposedPorts']): AppcPort[] {
+function ports(exposed: ImageRunConfig['ExposedPorts']): AppcPort[] {
   const byName = new Map<string, AppcPort>();
   for (const key of Object.keys(exposed ?? {})) {
     const m = /^(\d{1,5})(?:\/([a-z0-9]+))?$/i.exec(key);
@@ -137,7 +137,7 @@ function ports(exposed: DockerRunConfig['ExposedPorts']): AppcPort[] {
   return uniqueSorted([...byName.values()]);
 }
 
-function mountPoints(volumes: DockerRunConfig['Volumes']): { name: string; path: string }[] {
+function mountPoints(volumes: ImageRunConfig['Volumes']): { name: string; path: string }[] {
   const points = Object.keys(volumes ?? {}).map((path) => {
     if (!path.startsWith('/')) unconvertible(`the volume ${JSON.stringify(path.slice(0, 80))} is not an absolute path`);
     return { name: sanitizeAcName(`volume/${path}`), path };
@@ -147,8 +147,8 @@ function mountPoints(volumes: DockerRunConfig['Volumes']): { name: string; path:
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
-function annotations(c: DockerImageConfig, source: ImageOrigin): NameValue[] {
-  const run = c.config ?? {};
+function annotations(c: ImageConfig, source: ImageOrigin): NameValue[] {
+  const run = c.config;
   const reference = source.tag !== undefined && source.tag !== '' ? `:${source.tag}` : `@${source.manifestDigest}`;
   const list: [string, string | undefined][] = [
     ['author', c.author],
@@ -167,7 +167,7 @@ function annotations(c: DockerImageConfig, source: ImageOrigin): NameValue[] {
   return list.filter((a): a is [string, string] => a[1] !== undefined && a[1] !== '').map(([name, value]) => ({ name, value }));
 }
 
-function app(run: DockerRunConfig): Record<string, unknown> | undefined {
+function app(run: ImageRunConfig): Record<string, unknown> | undefined {
   const exec = [...(run.Entrypoint ?? []), ...(run.Cmd ?? [])];
   if (exec.length === 0) return undefined;
   const { user, group } = userAndGroup(run.User);
@@ -205,7 +205,7 @@ export function aciManifest(input: AciManifestInput): ImageManifest {
       { name: 'arch', value: arch },
     ],
   };
-  const runnable = app(input.config.config ?? {});
+  const runnable = app(input.config.config);
   if (runnable !== undefined) manifest.app = runnable;
   manifest.annotations = annotations(input.config, input.source);
   const parsed = imageManifestSchema.safeParse(manifest);

@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import { aciManifest } from './aci-manifest-mapping.ts';
 import type { ImageOrigin } from './aci-manifest-mapping.ts';
 import type { ImageManifest } from '../aci/manifest-schema.ts';
-import type { DockerImageConfig } from './docker-image-config.ts';
+import type { ImageConfig } from '../upstream/image-config.ts';
 import { flattenLayers, gzipAci } from './flatten.ts';
 import type { FlattenLimits } from './flatten.ts';
 import type { Descriptor, ImageSource } from './image-source.ts';
@@ -20,7 +20,7 @@ export interface ConvertImageOptions {
   source: ImageSource;
   /** The image manifest's config and layers, bottom layer first. */
   manifest: { config: Descriptor; layers: readonly Descriptor[] };
-  config: DockerImageConfig;
+  config: ImageConfig;
   /** The ACI's name and version label. */
   name: string;
   version: string;

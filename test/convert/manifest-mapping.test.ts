@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { aciManifest, userAndGroup } from '../../src/convert/aci-manifest-mapping.ts';
-import type { DockerImageConfig } from '../../src/convert/docker-image-config.ts';
+import { parseImageConfig } from '../../src/upstream/image-config.ts';
 import { indexPlatforms, pickPlatform } from '../../src/convert/platforms.ts';
 import type { Descriptor } from '../../src/convert/image-source.ts';
 import { isAcihostError } from '../../src/errors.ts';
@@ -20,8 +20,14 @@ const SOURCE = {
   configDigest: 'sha256:' + 'b'.repeat(64),
 };
 
-const map = (config: Partial<DockerImageConfig>) =>
-  aciManifest({ name: 'example.com/app', version: '1.0.0', config: { architecture: 'amd64', os: 'linux', ...config }, source: SOURCE });
+/** The manifest of a config as an upstream would serve it, read by the same parser the server uses. */
+const map = (config: Record<string, unknown>) =>
+  aciManifest({
+    name: 'example.com/app',
+    version: '1.0.0',
+    config: parseImageConfig(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', ...config }))),
+    source: SOURCE,
+  });
 
 const coded = (code: string) => (e: unknown) => isAcihostError(e) && e.code === code;
 

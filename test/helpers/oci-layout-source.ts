@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { notFound } from '../../src/errors.ts';
-import type { DockerImageConfig } from '../../src/convert/docker-image-config.ts';
+import { parseImageConfig, type ImageConfig } from '../../src/upstream/image-config.ts';
 import type { Descriptor, FetchedManifest, ImageSource } from '../../src/convert/image-source.ts';
 
 const blobPath = (layout: string, digest: string): string => {
@@ -87,7 +87,7 @@ export class OciLayoutSource implements ImageSource {
 export interface LayoutImage {
   manifestDigest: string;
   manifest: { config: Descriptor; layers: Descriptor[] };
-  config: DockerImageConfig;
+  config: ImageConfig;
 }
 
 async function readBlob(source: ImageSource, d: Descriptor): Promise<Buffer> {
@@ -99,6 +99,6 @@ async function readBlob(source: ImageSource, d: Descriptor): Promise<Buffer> {
 export async function readImage(source: ImageSource, tag: string): Promise<LayoutImage> {
   const fetched = await source.manifest(tag);
   const manifest = JSON.parse(fetched.bytes.toString('utf8')) as { config: Descriptor; layers: Descriptor[] };
-  const config = JSON.parse((await readBlob(source, manifest.config)).toString('utf8')) as DockerImageConfig;
+  const config = parseImageConfig(await readBlob(source, manifest.config), manifest.config.digest);
   return { manifestDigest: fetched.digest, manifest: { config: manifest.config, layers: manifest.layers }, config };
 }

@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import type { ImageSource, Platform } from '../../convert/image-source.ts';
 import { convertImage } from '../../convert/convert-image.ts';
-import { configPlatform, type DockerImageConfig } from '../../convert/docker-image-config.ts';
+import { configPlatform } from '../../convert/docker-image-config.ts';
 import { appcPlatform, indexPlatforms, pickPlatform } from '../../convert/platforms.ts';
 import { badGateway, invalid, isAcihostError, notFound, tooMany } from '../../errors.ts';
 import { isVersionLabel, prefixCovers } from '../../names.ts';
-import { parseImageConfig } from '../../upstream/image-config.ts';
+import { parseImageConfig, type ImageConfig } from '../../upstream/image-config.ts';
 import { parseManifestDocument, type ManifestDocument } from '../../upstream/manifest-document.ts';
 import type { InspectLimits } from '../../aci/inspect.ts';
 import type { TokenRecord } from '../access/tokens.ts';
@@ -61,7 +61,7 @@ export interface ConversionResult {
 export interface PlatformImage {
   manifestDigest: string;
   manifest: ImageManifestDocument;
-  config: DockerImageConfig;
+  config: ImageConfig;
   labels: { os: string; arch: string };
 }
 
@@ -135,7 +135,7 @@ export class Converter {
     };
   }
 
-  private async config(source: ImageSource, manifest: ImageManifestDocument, signal: AbortSignal): Promise<DockerImageConfig> {
+  private async config(source: ImageSource, manifest: ImageManifestDocument, signal: AbortSignal): Promise<ImageConfig> {
     return parseImageConfig(await readBlob(source, manifest.config, this.settings.limits.maxManifestBytes, signal), manifest.config.digest);
   }
 
