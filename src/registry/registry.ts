@@ -213,7 +213,6 @@ export class Registry {
       sources,
       converter,
       signer: this.signer,
-      pushes: this.pushes,
       deleter: this.deleter,
       domain: this.domain,
       settings: mirrors,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { jsonRecord } from './prefix-mirror.ts';
 import { createOnce, type Storage } from './storage.ts';
 
 const leaseSchema = z.object({ owner: z.string(), expiresAt: z.string() });
@@ -69,7 +70,7 @@ export class Lease {
     const bytes = await this.storage.get(this.key).catch(() => null);
     if (!bytes) return null;
     try {
-      return leaseSchema.parse(JSON.parse(bytes.toString('utf8')));
+      return jsonRecord(leaseSchema)(bytes);
     } catch {
       return null;
     }

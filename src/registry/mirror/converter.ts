@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ImageSource, Platform } from '../../convert/image-source.ts';
 import { convertImage } from '../../convert/convert-image.ts';
@@ -180,30 +181,30 @@ export class Converter {
       );
     }
     this.staging++;
-    const push = this.pushes.begin(publishingToken(request.token, name), signal);
+    let push: Push;
     try {
-      await push.admit(0);
-      const { aci } = await convertImage({
-        source,
-        manifest: image.manifest,
-        config: image.config,
-        name,
-        version,
-        sourceInfo: {
-          registry: source.registry,
-          repository: source.repository,
-          tag: versionTag(version),
-          manifestDigest: image.manifestDigest,
-          configDigest: image.manifest.config.digest,
-        },
-        limits: this.settings.limits,
-        scratchDir: this.settings.scratchDir,
-        compressionLevel: this.settings.gzipLevel,
-        signal,
+      push = await this.stagePush(publishingToken(request.token, name), signal, async () => {
+        const { aci } = await convertImage({
+          source,
+          manifest: image.manifest,
+          config: image.config,
+          name,
+          version,
+          sourceInfo: {
+            registry: source.registry,
+            repository: source.repository,
+            tag: versionTag(version),
+            manifestDigest: image.manifestDigest,
+            configDigest: image.manifest.config.digest,
+          },
+          limits: this.settings.limits,
+          scratchDir: this.settings.scratchDir,
+          compressionLevel: this.settings.gzipLevel,
+          signal,
+        });
+        return aci;
       });
-      await push.stage(aci);
     } catch (e) {
-      await push.refuse(e);
       if (!isAcihostError(e)) this.log.error({ err: e, name, version }, 'conversion failed');
       throw e;
     } finally {
@@ -211,6 +212,22 @@ export class Converter {
     }
     // Refused, it removes what was staged and audits the refusal itself.
     await push.signByServer(this.signer);
+    return push;
+  }
+
+  /**
+   * Stages the ACI `aci` makes as a push by `token`, not yet signed or published; anything
+   * refused on the way removes what was staged and is audited as that push's refusal.
+   */
+  async stagePush(token: TokenRecord, signal: AbortSignal, aci: () => Promise<Readable>): Promise<Push> {
+    const push = this.pushes.begin(token, signal);
+    try {
+      await push.admit(0);
+      await push.stage(await aci());
+    } catch (e) {
+      await push.refuse(e);
+      throw e;
+    }
     return push;
   }
 

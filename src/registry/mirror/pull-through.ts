@@ -5,6 +5,7 @@ import { relabelAci } from '../../convert/relabel.ts';
 import { AcihostError, gatewayTimeout, isAcihostError, type ErrorKind } from '../../errors.ts';
 import type { ErrorCode } from '../../error-codes.ts';
 import { Lease } from '../../storage/lease.ts';
+import { jsonRecord } from '../../storage/prefix-mirror.ts';
 import { layout, type VersionCoordinates } from '../../storage/layout.ts';
 import type { Storage } from '../../storage/storage.ts';
 import { systemToken } from '../access/operator-token.ts';
@@ -12,7 +13,6 @@ import type { TokenRecord } from '../access/tokens.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { VersionRecord } from '../catalog/version-record.ts';
 import type { Deleter } from '../publish/deleter.ts';
-import type { PushService } from '../publish/push-service.ts';
 import type { AllowList, MirrorMapping } from './allow-list.ts';
 import type { ServerSigner } from '../trust/server-signing.ts';
 import type { Converter } from './converter.ts';
@@ -62,7 +62,6 @@ export class PullThrough {
   private readonly sources: UpstreamSources;
   private readonly converter: Converter;
   private readonly signer: ServerSigner;
-  private readonly pushes: PushService;
   private readonly deleter: Deleter;
   private readonly settings: PullThroughSettings;
   private readonly log: Logger;
@@ -80,7 +79,6 @@ export class PullThrough {
     sources: UpstreamSources;
     converter: Converter;
     signer: ServerSigner;
-    pushes: PushService;
     deleter: Deleter;
     domain: string;
     settings: PullThroughSettings;
@@ -93,7 +91,6 @@ export class PullThrough {
     this.sources = opts.sources;
     this.converter = opts.converter;
     this.signer = opts.signer;
-    this.pushes = opts.pushes;
     this.deleter = opts.deleter;
     this.settings = opts.settings;
     this.gzipLevel = opts.gzipLevel;
@@ -300,14 +297,9 @@ export class PullThrough {
   private async keepPinned(record: VersionRecord, manifestDigest: string, signal: AbortSignal): Promise<void> {
     const pinned = { ...record, version: pinnedVersion(manifestDigest) };
     if (await this.catalog.find(pinned)) return;
-    const push = this.pushes.begin(this.token, signal);
-    try {
-      await push.admit(0);
-      await push.stage(relabelAci(await this.storage.read(record.blob), pinned.version, this.gzipLevel));
-    } catch (e) {
-      await push.refuse(e);
-      throw e;
-    }
+    const push = await this.converter.stagePush(this.token, signal, async () =>
+      relabelAci(await this.storage.read(record.blob), pinned.version, this.gzipLevel),
+    );
     await push.signByServer(this.signer);
     await push.publish(async () => this.token);
   }
@@ -341,7 +333,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function readRecord<T>(bytes: Buffer | null, schema: z.ZodType<T>): T | undefined {
   if (!bytes) return undefined;
   try {
-    return schema.parse(JSON.parse(bytes.toString('utf8')));
+    return jsonRecord(schema)(bytes);
   } catch {
     return undefined;
   }
