@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import { relabelAci } from '../../convert/relabel.ts';
 import { AcihostError, gatewayTimeout, isAcihostError, type ErrorKind } from '../../errors.ts';
@@ -33,6 +34,8 @@ const UNKNOWN = '';
 
 const failureSchema = z.object({ kind: z.string(), code: z.string(), message: z.string(), at: z.string() });
 
+// Tag states kept in memory, for the tags fetched last.
+const KNOWN_STATES = 10_000;
 // A lease is renewed this often while its conversion runs, and lapses after LEASE_MS without it.
 const LEASE_RENEW_MS = 5_000;
 const LEASE_MS = 30_000;
@@ -68,6 +71,8 @@ export class PullThrough {
   private readonly token: TokenRecord;
   private readonly owner = randomBytes(8).toString('hex');
   private readonly stopping = new AbortController();
+  /** The tag states this process read or wrote last, by key; only fresh ones are used. */
+  private readonly knownStates = new LRUCache<string, TagState>({ max: KNOWN_STATES });
   /** Conversions under way in this process, so concurrent requests share one. */
   private readonly running = new Map<string, Promise<VersionRecord>>();
   private readonly gzipLevel: number;
@@ -134,9 +139,12 @@ export class PullThrough {
   /** The conversion of the tag, converted first when it is not stored or has moved upstream. */
   private async upToDate(c: VersionCoordinates, mapping: MirrorMapping): Promise<VersionRecord> {
     const key = layout.mirrorTag(c);
-    const state = await this.tagState(c);
+    // A state this process read or wrote within refreshSeconds needs no look in storage: every
+    // download of a mirror name comes here.
+    const known = this.knownStates.get(key);
+    const state = known && this.isFresh(known) ? known : await this.tagState(c);
     const current = state ? await this.catalog.find({ ...c, version: state.version }) : undefined;
-    if (current && state && Date.now() - Date.parse(state.checkedAt) < this.settings.refreshSeconds * 1000) return current;
+    if (current && state && this.isFresh(state)) return current;
     let running = this.running.get(key);
     if (!running) {
       running = this.update(c, mapping, current, state).finally(() => this.running.delete(key));
@@ -304,12 +312,20 @@ export class PullThrough {
     await push.publish(async () => this.token);
   }
 
+  private isFresh(state: TagState): boolean {
+    return Date.now() - Date.parse(state.checkedAt) < this.settings.refreshSeconds * 1000;
+  }
+
+  /** The tag's state as stored now (another replica may have changed it). */
   private async tagState(c: VersionCoordinates): Promise<TagState | undefined> {
-    return readRecord(await this.storage.get(layout.mirrorTag(c)), tagStateSchema);
+    const state = readRecord(await this.storage.get(layout.mirrorTag(c)), tagStateSchema);
+    if (state) this.knownStates.set(layout.mirrorTag(c), state);
+    return state;
   }
 
   private async saveTagState(c: VersionCoordinates, state: TagState): Promise<void> {
     await this.storage.put(layout.mirrorTag(c), Buffer.from(JSON.stringify(state, null, 1)));
+    this.knownStates.set(layout.mirrorTag(c), state);
   }
 
   private async saveFailure(c: VersionCoordinates, e: unknown): Promise<void> {
