@@ -8,20 +8,22 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { promisify } from 'node:util';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FsStorage } from '../../src/storage/fs-storage.ts';
 import { layout } from '../../src/storage/layout.ts';
 import { createCertificateAuthority, issueServerCertificate } from '../../src/tls/issue.ts';
-import { freePort, runCli, servedCertificate, startTestServer, waitFor, type TestServer } from '../helpers/server.ts';
+import { freePort, runCli, servedCertificate, serverSetup, startTestServer, waitFor, type TestServer } from '../helpers/server.ts';
 import { startPebble, type Pebble } from '../helpers/pebble.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { httpsRequest } from '../helpers/tls.ts';
 
 const run = promisify(execFile);
 const DOMAIN = 'aci.example.test';
+const CLI = new URL('../../src/cli.ts', import.meta.url).pathname;
 
 describe('ACME certificates from Pebble', { concurrency: false }, () => {
   let pebble: Pebble;
@@ -151,6 +153,49 @@ describe('ACME certificates from Pebble', { concurrency: false }, () => {
       servername: DOMAIN,
     });
     assert.equal(res.status, 200);
+  });
+
+  it('with two workers: one order, by one worker, served by both, and one renewal', async (t) => {
+    const port = pebble.tlsAlpn01Port;
+    const setup = await serverSetup({ env: { ...acmeEnv(port, 'off'), ACIHOST_WORKERS: '2' }, config: fastAcme });
+    const child = spawn(process.execPath, [CLI, 'serve', '--config', setup.configFile], {
+      env: { ...process.env, ...setup.env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    t.after(async () => {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+      await rm(setup.dir, { recursive: true, force: true });
+    });
+    const orders = () =>
+      out
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { msg: string; worker?: number })
+        .filter((l) => l.msg === 'ordering certificate');
+    // New connections, dealt to both workers: each serves the one certificate.
+    const servedByAll = async (not?: string) => {
+      const seen = new Set<string>();
+      // Refused until the first worker listens.
+      for (let i = 0; i < 6; i++) seen.add((await issuedByPebble(port).catch(() => undefined))?.fingerprint256 ?? 'none');
+      return seen.size === 1 && !seen.has('none') && !seen.has(not ?? '') ? [...seen][0] : undefined;
+    };
+    const first = await waitFor('the Pebble certificate from every worker', () => servedByAll(), 30_000);
+    assert.deepEqual(
+      orders().map((l) => l.worker),
+      [0],
+      'one order, by worker 0',
+    );
+    const renew = await setup.cli(['cert', 'renew']);
+    assert.equal(renew.code, 0, renew.stderr);
+    await waitFor('the renewed certificate from every worker', () => servedByAll(first), 30_000);
+    assert.deepEqual(
+      orders().map((l) => l.worker),
+      [0, 0],
+      'one renewal, by worker 0',
+    );
   });
 
   it('refuses to start without agreement to the terms of service, and says how to agree', async () => {
