@@ -1,8 +1,9 @@
 /**
  * acihost as the benchmark runs it: the production build (`node dist/cli.js
  * serve`, default configuration, access log at info to a file) pinned to the server
- * core, on a storage directory of its own and the development certificate it
- * generates on first start.
+ * cores, on a storage directory of its own and the development certificate it
+ * generates on first start. The default configuration starts a worker per core it
+ * may use (a supervisor and its workers with more than one).
  */
 import { execFile, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { serializeVersionRecord, type VersionRecord } from '../src/registry/catalog/version-record.ts';
 import { layout } from '../src/storage/layout.ts';
-import { runPinned, SERVER_CORE, spawnPinned, stopChild, waitFor } from './processes.ts';
+import { childPids, runPinned, settle, SERVER_CORE, spawnPinned, stopChild, waitFor } from './processes.ts';
 import { MiB } from './stats.ts';
 
 const run = promisify(execFile);
@@ -60,7 +61,11 @@ export async function acihostCli(site: Site, args: string[]): Promise<string> {
 const USAGE_AT_EXIT = new URL('./usage-at-exit.ts', import.meta.url).pathname;
 
 /** One CLI command on the server core: seconds from spawn to exit, and its peak RSS in MiB. */
-export async function timedCommand(site: Site, args: string[], usageFile: string): Promise<{ seconds: number; rssMiB: number; stderr: string }> {
+export async function timedCommand(
+  site: Site,
+  args: string[],
+  usageFile: string,
+): Promise<{ seconds: number; rssMiB: number; stderr: string }> {
   const started = performance.now();
   const env = { ...process.env, ...site.env, BENCH_USAGE_FILE: usageFile };
   const { stderr } = await runPinned(
@@ -103,13 +108,20 @@ export class AcihostProcess {
     return this.child.pid!;
   }
 
-  /** Spawns `serve` on the server core with its log appended to `logFile`; does not wait. */
-  static spawn(site: Site, logFile: string, nodeArgs: string[] = []): AcihostProcess {
+  /** The started process and its workers, if it has any: each one's memory counts. */
+  get pids(): number[] {
+    return [this.pid, ...childPids(this.pid)];
+  }
+
+  /** Spawns `serve` on `cores` (a taskset CPU list) with its log appended to `logFile`; does not wait. */
+  static spawn(site: Site, logFile: string, nodeArgs: string[] = [], cores = SERVER_CORE): AcihostProcess {
     const log = openSync(logFile, 'a');
+    // The default number of workers (one per core) is what is measured, whatever this shell sets.
+    const { ACIHOST_WORKERS: _workers, ...env } = process.env;
     try {
       const spawnedAt = performance.now();
-      const child = spawnPinned(SERVER_CORE, process.execPath, [...nodeArgs, CLI, 'serve', '--config', site.configFile], {
-        env: { ...process.env, ...site.env },
+      const child = spawnPinned(cores, process.execPath, [...nodeArgs, CLI, 'serve', '--config', site.configFile], {
+        env: { ...env, ...site.env },
         stdio: ['ignore', log, log],
       });
       return new AcihostProcess(child, spawnedAt);
@@ -118,11 +130,12 @@ export class AcihostProcess {
     }
   }
 
-  /** Spawns and waits until `GET /` answers 200 (the CA exists by then). */
-  static async start(site: Site, logFile: string, ca: () => string, nodeArgs: string[] = []): Promise<AcihostProcess> {
-    const p = AcihostProcess.spawn(site, logFile, nodeArgs);
+  /** Spawns and waits until `GET /` answers 200 (the CA exists by then) and every worker has started. */
+  static async start(site: Site, logFile: string, ca: () => string, nodeArgs: string[] = [], cores = SERVER_CORE): Promise<AcihostProcess> {
+    const p = AcihostProcess.spawn(site, logFile, nodeArgs, cores);
     try {
       await waitFor('acihost answering', async () => (await get(`${site.url}/`, ca(), 1000)).status === 200, 60_000, 100);
+      await settle(p.pid);
     } catch (e) {
       await p.stop();
       throw new Error(`${(e as Error).message}; see ${logFile}`);
