@@ -6,7 +6,7 @@
  * may use (a supervisor and its workers with more than one).
  */
 import { execFile, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import type { IncomingHttpHeaders } from 'node:http';
 import { request } from 'node:https';
@@ -143,8 +143,11 @@ export class AcihostProcess {
     return p;
   }
 
-  stop(): Promise<void> {
-    return stopChild(this.child, 40_000);
+  /** Stops the server and waits for its workers too: one still draining would hold the port and the cores. */
+  async stop(): Promise<void> {
+    const workers = childPids(this.pid);
+    await stopChild(this.child, 40_000);
+    await waitFor('acihost workers exiting', async () => workers.every((pid) => !existsSync(`/proc/${pid}`)), 45_000, 50);
   }
 }
 
