@@ -29,6 +29,7 @@ import { presentedToken } from './http/credentials.ts';
 import { healthRoutes } from './http/routes/health.ts';
 import { metricsRoutes } from './http/routes/metrics.ts';
 import { ServerState } from './ops/lifecycle/server-state.ts';
+import { NO_PEERS, type Peers } from './registry/peers.ts';
 import { registerOpenApi } from './http/api/openapi.ts';
 import { addApiSchemas } from './http/api/schemas.ts';
 
@@ -47,6 +48,8 @@ export interface AppOptions {
   serverFactory?: FastifyServerFactory;
   /** Metrics, the served certificate and the shutdown flag, for /-/health and /-/metrics (src/server.ts owns them). */
   state?: ServerState;
+  /** The other workers of this server, when it has several (src/registry/peers.ts). */
+  peers?: Peers;
 }
 
 /** Builds the HTTP application over a started registry. */
@@ -100,6 +103,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     attempts: settings.rateLimit.failedAuthAttempts,
     windowSeconds: settings.rateLimit.windowSeconds,
     metrics: state.metrics,
+    peers: opts.peers ?? NO_PEERS,
     validTokenId: (request) =>
       registry.tokens.authenticate(presentedToken(request)).then(
         (t) => t.id,

@@ -45,9 +45,10 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   process.exit(process.exitCode ?? 0);
 });
 
-/** A listener that could not bind: a setting or another process, not a bug. */
+/** A listener that could not bind (in a worker, the supervisor's bind): a setting or another process, not a bug. */
 const isListenError = (e: unknown): e is NodeJS.ErrnoException & { address: string; port: number } =>
-  (e as NodeJS.ErrnoException)?.syscall === 'listen' && ['EADDRINUSE', 'EACCES'].includes((e as NodeJS.ErrnoException).code ?? '');
+  ['listen', 'bind'].includes((e as NodeJS.ErrnoException)?.syscall ?? '') &&
+  ['EADDRINUSE', 'EACCES'].includes((e as NodeJS.ErrnoException).code ?? '');
 
 run(process.argv.slice(2)).then(
   (code) => {

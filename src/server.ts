@@ -12,6 +12,8 @@ import { countPushes } from './ops/metrics/push-metrics.ts';
 import { ServerState } from './ops/lifecycle/server-state.ts';
 import { CLEANUP_MS, Shutdown } from './ops/lifecycle/shutdown.ts';
 import { Registry, registrySettings } from './registry/registry.ts';
+import { NO_PEERS } from './registry/peers.ts';
+import type { WorkerLink } from './ops/workers/worker-link.ts';
 import { readSigningSecret } from './registry/trust/signing-secret.ts';
 import type { StepHook } from './registry/publish/steps.ts';
 import { createStorage } from './storage/create-storage.ts';
@@ -122,11 +124,19 @@ const hostForUrl = (host: string) => {
   return h === '0.0.0.0' ? '127.0.0.1' : h === '[::]' ? '[::1]' : h;
 };
 
-/** Starts the server: storage indexes, TLS, listeners. The only place that listens. */
-export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+/**
+ * Starts the server: storage indexes, TLS, listeners. The only place that listens. A worker
+ * of several (src/ops/workers/) passes its link to the supervisor: its peers, and the scrape
+ * of every worker's metrics.
+ */
+export async function startServer(config: Config, log: Logger, link?: WorkerLink): Promise<RunningServer> {
   // Before the catalogue is loaded: that load is what would first grow the young generation.
   applyHeapPolicy();
+  // Fault injection for the supervisor's test: every worker but the first dies as it starts.
+  if (link && link.slot > 0 && process.env.ACIHOST_TEST_KILL_AT === 'worker-start') process.kill(process.pid, 'SIGKILL');
+  const peers = link?.peers ?? NO_PEERS;
   const metrics = new Metrics();
+  link?.shareMetrics(metrics.registry);
   const heap = heapTuning();
   const storage = new MeteredStorage(createStorage(config), metrics.storageMeter);
   const registry = new Registry(storage, registrySettings(config), log, {
@@ -137,13 +147,14 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     onRetention: (summary) => metrics.recordRetentionRun(summary),
     onWebhookAttempt: (report) => metrics.recordWebhookAttempt(report),
     signingSecret: readSigningSecret(),
+    peers,
   });
   countPushes(registry.audit, metrics);
   await registry.start();
   let redirect: HttpServer | undefined;
   // ACME can be started before the redirect listener: a challenge type is chosen per order.
-  const tls = config.tls.enabled ? await setupTls(config, storage, log, () => redirect?.listening === true) : undefined;
-  const state = new ServerState({ metrics, certificate: tls?.served });
+  const tls = config.tls.enabled ? await setupTls(config, storage, log, () => redirect?.listening === true, peers) : undefined;
+  const state = new ServerState({ metrics, certificate: tls?.served, scrape: link && (() => link.scrape()) });
   const inFlight = new InFlight();
   const app = await buildApp({
     registry,
@@ -152,6 +163,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     state,
     devCa: tls?.devCa,
     onBytes: heap.streamed,
+    peers,
     serverFactory: (handler) => createListener(config, handler, tls),
   });
   inFlight.track(app);

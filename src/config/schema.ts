@@ -100,6 +100,8 @@ export const configSchema = z
         // On SIGTERM: readiness fails for this long before the listener closes, then requests get this long to finish.
         shutdownDelaySeconds: z.number().min(0),
         shutdownGraceSeconds: z.number().min(0),
+        // Processes serving the port; null: one per core this process may use.
+        workers: z.number().int().min(1).max(256).nullable(),
       })
       .strict(),
     // Certificate files (reloaded on change), ACME, the development CA, or off behind a proxy (ops-schema.ts).

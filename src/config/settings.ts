@@ -38,7 +38,8 @@ export const SECTION_PREFIXES: Record<string, string> = {
  * Whatever reads a new one adds it here (test/config/env.test.ts checks the sources).
  */
 export const OTHER_VARIABLES: Record<string, string> = {
-  ACIHOST_TEST_KILL_AT: 'src/server.ts: fault injection for the crash tests',
+  ACIHOST_TEST_KILL_AT: 'src/server.ts: fault injection for the crash and worker tests',
+  ACIHOST_WORKER_SLOT: 'set by the supervisor in each worker it starts (0 is the one that runs the once-only jobs); not for operators',
   ACIHOST_SIGNING_SECRET:
     'the secret, at least 16 characters, that encrypts the server signing keys made by `acihost key generate` ([Security](security.md#server-signing-keys))',
   ACIHOST_SIGNING_SECRET_FILE: 'a file holding that secret, its trailing newline dropped; set this or ACIHOST_SIGNING_SECRET, not both',
@@ -67,6 +68,10 @@ export const SETTINGS: Record<SettingPath, SettingNotes> = {
   'server.trustProxy': { about: 'addresses or CIDR blocks of proxies whose X-Forwarded-For/-Proto are believed' },
   'server.shutdownDelaySeconds': { about: 'on SIGTERM, readiness fails this long before the listener closes' },
   'server.shutdownGraceSeconds': { about: 'after the listener closes, requests in flight get this long to finish' },
+  'server.workers': {
+    about:
+      'processes that serve the port, each a full server on the shared storage under one supervisor; null: one per core the process may use (taskset and cgroup CPU sets count); 1 serves in the one process',
+  },
   'tls.enabled': { env: 'ACIHOST_TLS', about: 'false (off) serves plain HTTP, for a TLS-terminating proxy in front' },
   'tls.cert': { about: 'certificate chain file (PEM); null: the development CA, or ACME. Reloaded on change and on SIGHUP' },
   'tls.key': { about: 'private key file (PEM) of tls.cert; set both or neither' },

@@ -18,6 +18,7 @@
  * are formatted together and go out in one write; the metrics are counted at once
  * (src/ops/metrics/request-metrics.ts).
  */
+import cluster from 'node:cluster';
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import pino, { type Logger } from 'pino';
@@ -72,7 +73,28 @@ function linesWriter(stream: pino.DestinationStream): (text: string) => void {
   // pino's own kind of destination, so a closed pipe is ignored as the logger ignores it.
   const bytes = pino.destination({ dest: fd, sync: true, contentMode: 'buffer' });
   // In buffer mode sonic-boom writes Buffers; its types know only strings.
-  return (text) => void bytes.write(Buffer.from(text) as unknown as string);
+  const write = (b: Buffer) => void bytes.write(b as unknown as string);
+  return cluster.isWorker ? (text) => writeWholeLines(Buffer.from(text), write) : (text) => write(Buffer.from(text));
+}
+
+// The most a write to a pipe may hold and still never interleave with another process's (POSIX PIPE_BUF on Linux).
+const PIPE_BUF = 4096;
+
+/**
+ * Workers share one standard output: a write longer than PIPE_BUF to a pipe may be cut in
+ * with another worker's, so lines go out in writes of at most that, each ending a line.
+ */
+function writeWholeLines(text: Buffer, write: (b: Buffer) => void): void {
+  let start = 0;
+  while (text.length - start > PIPE_BUF) {
+    let end = text.lastIndexOf(0x0a, start + PIPE_BUF - 1);
+    // A line longer than PIPE_BUF on its own is written whole, as pino writes one.
+    if (end < start) end = text.indexOf(0x0a, start + PIPE_BUF);
+    if (end < 0) break;
+    write(text.subarray(start, end + 1));
+    start = end + 1;
+  }
+  if (start < text.length) write(text.subarray(start));
 }
 
 export class AccessLog {

@@ -12,9 +12,12 @@
  * 401 (the acpush completion's 200 with a reason, a page that stays public)
  * counts it with countFailedAuth. Routes whose client reads only a 200 (the acpush
  * completion: config.answersIn200) get the refusal as a 200 with that reason.
+ * The workers of one server (src/registry/peers.ts) tell each other every failure and
+ * every token newly seen working from an address, so the limit is the server's.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Metrics } from '../ops/metrics/metrics.ts';
+import type { Peers } from '../registry/peers.ts';
 import { errorBody } from './error-handler.ts';
 import type { CompletionAnswer } from './completion-answer.ts';
 
@@ -78,15 +81,17 @@ export class FailedAuthLimiter {
     return Math.ceil((w.resetAt - now) / 1000);
   }
 
-  recordSuccess(address: string, tokenId: string): void {
+  /** True when the token had not been seen working from this address. */
+  recordSuccess(address: string, tokenId: string): boolean {
     let ids = this.good.get(address);
     if (!ids) {
       if (this.good.size >= PRUNE_AT) this.good.clear();
       this.good.set(address, (ids = new Set()));
     }
-    ids.delete(tokenId);
+    const known = ids.delete(tokenId);
     ids.add(tokenId);
     if (ids.size > GOOD_TOKENS_PER_ADDRESS) ids.delete(ids.values().next().value!);
+    return !known;
   }
 
   workedFrom(address: string, tokenId: string): boolean {
@@ -108,6 +113,10 @@ export class FailedAuthLimiter {
   }
 }
 
+// What the workers tell each other: an address's failure, and a token that worked from an address.
+const FAILED = 'auth-failed';
+const WORKED = 'auth-worked';
+
 const carriesCredentials = (request: FastifyRequest) => request.headers.authorization !== undefined;
 
 /**
@@ -120,10 +129,17 @@ export function limitFailedAuth(
     attempts: number;
     windowSeconds: number;
     metrics: Metrics;
+    peers: Peers;
     validTokenId: (request: FastifyRequest) => Promise<string | undefined>;
   },
 ): void {
   const limiter = new FailedAuthLimiter(opts.attempts, opts.windowSeconds);
+  const { peers } = opts;
+  peers.hear(FAILED, (address) => limiter.recordFailure(address as string));
+  peers.hear(WORKED, (data) => {
+    const { address, tokenId } = data as { address: string; tokenId: string };
+    limiter.recordSuccess(address, tokenId);
+  });
   // The common cases (no credentials, an address without failures) are settled in a
   // callback hook without a promise; only a limited address takes the async path.
   app.addHook('onRequest', (request, reply, done) => {
@@ -171,10 +187,11 @@ export function limitFailedAuth(
   async function recordOutcome(request: FastifyRequest, failed: boolean, succeededWithToken: boolean): Promise<void> {
     if (succeededWithToken) {
       const id = await opts.validTokenId(request);
-      if (id) limiter.recordSuccess(request.ip, id);
+      if (id && limiter.recordSuccess(request.ip, id)) peers.tell(WORKED, { address: request.ip, tokenId: id });
     }
     if (!failed) return;
     opts.metrics.authFailures.inc({ status: '401' });
     limiter.recordFailure(request.ip);
+    peers.tell(FAILED, request.ip);
   }
 }

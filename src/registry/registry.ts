@@ -29,6 +29,7 @@ import { ScheduledVerify, type VerifyRunSummary } from './upkeep/scheduled-verif
 import { Retention, type RetentionRunSummary } from './upkeep/retention.ts';
 import { sweep } from './upkeep/sweep.ts';
 import { Webhooks, type AttemptReport } from './webhooks/webhooks.ts';
+import { NO_PEERS, type Peers } from './peers.ts';
 import { AllowList } from './mirror/allow-list.ts';
 import { Conversions } from './mirror/conversions.ts';
 import { Converter } from './mirror/converter.ts';
@@ -92,6 +93,8 @@ export interface RegistryHooks {
    * src/registry/trust/signing-secret.ts); without it, start() refuses once such keys exist.
    */
   signingSecret?: string;
+  /** The other workers of this server; only the one that runs upkeep does the once-only jobs (src/registry/peers.ts). */
+  peers?: Peers;
 }
 
 /**
@@ -138,9 +141,11 @@ export class Registry {
   private closed = false;
   private snapshotTaken: { generation: number; at: number } | undefined;
   private readonly afterSweep: () => void;
+  private readonly runsUpkeep: boolean;
 
   constructor(storage: Storage, settings: RegistrySettings, log: Logger, hooks: RegistryHooks = {}) {
     this.afterSweep = hooks.afterSweep ?? (() => undefined);
+    this.runsUpkeep = (hooks.peers ?? NO_PEERS).runsUpkeep;
     this.settings = settings;
     this.log = log;
     this.domain = settings.domain;
@@ -312,6 +317,7 @@ export class Registry {
     }
     this.sweepTimer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
+    if (!this.runsUpkeep) return;
     if (this.settings.verify.intervalSeconds > 0) this.verifier.start(this.settings.verify.intervalSeconds);
     if (this.settings.retention.intervalSeconds > 0) this.retention.start(this.settings.retention.intervalSeconds);
   }
@@ -371,8 +377,13 @@ export class Registry {
     }
   }
 
-  /** True when every step ran: an index whose reconciling failed is not written as the snapshot. */
+  /**
+   * True when every step ran: an index whose reconciling failed is not written as the snapshot.
+   * A worker that does not run upkeep only reconciles its own index; removals, pruning and the
+   * snapshot are the upkeep worker's.
+   */
   private async sweepLeftovers(index: 'fresh' | 'listed' | 'reread'): Promise<boolean> {
+    if (!this.runsUpkeep) return this.reconcileOnly(index);
     try {
       const report = await sweep(this.storage, this.catalog, this.settings.upkeep.sweepGraceSeconds, Date.now(), index);
       if (report.staging || report.orphanBlobs || report.abortedUploads) this.log.info(report, 'swept leftovers');
@@ -393,6 +404,15 @@ export class Registry {
       if (!this.closed) this.log.error({ err }, 'failed to sweep leftovers');
       return false;
     }
+  }
+
+  private async reconcileOnly(index: 'fresh' | 'listed' | 'reread'): Promise<false> {
+    try {
+      if (index !== 'fresh') await this.catalog.reconcile(index === 'reread');
+    } catch (err) {
+      if (!this.closed) this.log.error({ err }, 'failed to reconcile the index with storage');
+    }
+    return false;
   }
 
   /** Does not wait for a sweep under way: it may list a whole bucket, and stopping it halfway is safe. */

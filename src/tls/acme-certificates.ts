@@ -6,6 +6,7 @@
  * create-only lock, and the others pick the result up at their next check.
  */
 import type { Logger } from 'pino';
+import type { Peers } from '../registry/peers.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { AcmeChallenges } from './acme-challenges.ts';
 import { newAccountKey, orderCertificate, type ChallengeType } from './acme-order.ts';
@@ -25,7 +26,14 @@ export interface AcmeOptions {
   challenge: () => ChallengeType;
   checkIntervalSeconds: number;
   pollIntervalMs: number;
+  /**
+   * The other workers: only the one that runs upkeep orders certificates; it tells the
+   * others when a new one is stored, and they serve it from storage.
+   */
+  peers: Peers;
 }
+
+const STORED = 'acme-certificate-stored';
 
 // An order that takes longer than this has failed; the lock then frees itself.
 const LOCK_TTL_MS = 10 * 60 * 1000;
@@ -41,6 +49,7 @@ export class AcmeCertificates {
     this.opts = opts;
     this.store = new AcmeStore(opts.storage);
     this.log = opts.log.child({ component: 'acme', domain: opts.domain });
+    opts.peers.hear(STORED, () => void this.check('stored by another worker'));
   }
 
   /** Serves a stored certificate if there is one; call before listening. */
@@ -69,7 +78,7 @@ export class AcmeCertificates {
   private async checkOnce(reason: string): Promise<void> {
     try {
       const stored = await this.currentStored();
-      if (!(await this.due(stored))) return;
+      if (!this.opts.peers.runsUpkeep || !(await this.due(stored))) return;
       if (!(await this.store.lock(LOCK_TTL_MS))) {
         this.log.info('another replica is ordering the certificate');
         return;
@@ -119,6 +128,7 @@ export class AcmeCertificates {
     await this.store.clearRenewal();
     this.log.info({ ms: Date.now() - started }, 'obtained certificate');
     this.opts.served.offer(record, 'acme', reason);
+    this.opts.peers.tell(STORED, null);
   }
 
   private async accountKey(): Promise<string> {

@@ -7,28 +7,58 @@
  * certificate carrying the key authorization's digest. Node picks the protocol
  * (ALPNCallback) before the certificate (SNICallback), with the socket as
  * `this` in both, so the socket is marked in the first and answered in the second.
+ * The CA may reach any worker of the server: each challenge is told to them all.
  */
 import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
+import { NO_PEERS, type Peers } from '../registry/peers.ts';
 
 export const ACME_TLS_PROTOCOL = 'acme-tls/1';
 const HTTP01_PREFIX = '/.well-known/acme-challenge/';
+
+type Change =
+  | { op: 'http-01'; token: string; keyAuthorization: string }
+  | { op: 'tls-alpn-01'; domain: string; certPem: string; keyPem: string }
+  | { op: 'remove'; token: string; domain: string };
+
+const TOPIC = 'acme-challenge';
 
 export class AcmeChallenges {
   private readonly http01 = new Map<string, string>();
   private readonly tlsAlpn01 = new Map<string, SecureContext>();
   private readonly alpnSockets = new WeakSet<TLSSocket>();
+  private readonly peers: Peers;
+
+  constructor(peers: Peers = NO_PEERS) {
+    this.peers = peers;
+    peers.hear(TOPIC, (change) => this.apply(change as Change));
+  }
 
   setHttp01(token: string, keyAuthorization: string): void {
-    this.http01.set(token, keyAuthorization);
+    this.change({ op: 'http-01', token, keyAuthorization });
   }
 
   setTlsAlpn01(domain: string, certPem: string, keyPem: string): void {
-    this.tlsAlpn01.set(domain.toLowerCase(), createSecureContext({ cert: certPem, key: keyPem }));
+    this.change({ op: 'tls-alpn-01', domain, certPem, keyPem });
   }
 
   remove(token: string, domain: string): void {
-    this.http01.delete(token);
-    this.tlsAlpn01.delete(domain.toLowerCase());
+    this.change({ op: 'remove', token, domain });
+  }
+
+  private change(change: Change): void {
+    this.apply(change);
+    this.peers.tell(TOPIC, change);
+  }
+
+  private apply(change: Change): void {
+    if (change.op === 'http-01') {
+      this.http01.set(change.token, change.keyAuthorization);
+    } else if (change.op === 'tls-alpn-01') {
+      this.tlsAlpn01.set(change.domain.toLowerCase(), createSecureContext({ cert: change.certPem, key: change.keyPem }));
+    } else {
+      this.http01.delete(change.token);
+      this.tlsAlpn01.delete(change.domain.toLowerCase());
+    }
   }
 
   /** The key authorization for a challenge path, or undefined. */

@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { acmeDirectoryUrl } from '../config/ops-schema.ts';
 import type { Config } from '../config/schema.ts';
+import { NO_PEERS, type Peers } from '../registry/peers.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { AcmeCertificates } from './acme-certificates.ts';
 import { AcmeChallenges } from './acme-challenges.ts';
@@ -42,11 +43,17 @@ export function plainHttpPort(config: Config): number | undefined {
   return config.tls.acme.directoryUrl !== null ? 80 : undefined;
 }
 
-export async function setupTls(config: Config, storage: Storage, log: Logger, httpPortOpen: () => boolean): Promise<TlsSetup> {
+export async function setupTls(
+  config: Config,
+  storage: Storage,
+  log: Logger,
+  httpPortOpen: () => boolean,
+  peers: Peers = NO_PEERS,
+): Promise<TlsSetup> {
   const served = new ServedCertificate(log.child({ component: 'tls' }));
   const httpPort = plainHttpPort(config);
   const base = { served, httpPort, start: () => served.startExpiryWarnings(), stop: () => served.stop() };
-  if (config.tls.acme.directoryUrl !== null) return setupAcme(config, storage, log, base, httpPortOpen);
+  if (config.tls.acme.directoryUrl !== null) return setupAcme(config, storage, log, base, httpPortOpen, peers);
   if (config.tls.cert && config.tls.key) {
     const files = new FileCertificates({ cert: config.tls.cert, key: config.tls.key }, served, log.child({ component: 'tls' }));
     await files.load();
@@ -74,6 +81,7 @@ async function setupAcme(
   log: Logger,
   base: Pick<TlsSetup, 'served' | 'httpPort' | 'start' | 'stop'>,
   httpPortOpen: () => boolean,
+  peers: Peers,
 ): Promise<TlsSetup> {
   const { acme: settings } = config.tls;
   const domain = publicHost(config);
@@ -83,7 +91,7 @@ async function setupAcme(
   // Until the first certificate arrives, handshakes get a throw-away one and readiness says so.
   const placeholder = await createTestCertificate([domain]);
   base.served.offer(placeholder, 'placeholder', 'waiting for the ACME certificate');
-  const challenges = new AcmeChallenges();
+  const challenges = new AcmeChallenges(peers);
   const challenge = (): ChallengeType => (httpPortOpen() ? 'http-01' : 'tls-alpn-01');
   const acme = new AcmeCertificates({
     storage,
@@ -96,6 +104,7 @@ async function setupAcme(
     challenge,
     checkIntervalSeconds: settings.checkIntervalSeconds,
     pollIntervalMs: settings.pollIntervalMs,
+    peers,
   });
   await acme.serveStored();
   return {

@@ -53,6 +53,7 @@ const SAMPLES: Record<string, [string, unknown, Record<string, string>?]> = {
   'server.trustProxy': ['10.0.0.0/8, 127.0.0.1', ['10.0.0.0/8', '127.0.0.1']],
   'server.shutdownDelaySeconds': ['1.5', 1.5],
   'server.shutdownGraceSeconds': ['0', 0],
+  'server.workers': ['4', 4],
   'tls.enabled': ['false', false],
   'tls.cert': ['/c.pem', '/c.pem', { ACIHOST_TLS_KEY: '/k.pem' }],
   'tls.key': ['/k.pem', '/k.pem', { ACIHOST_TLS_CERT: '/c.pem' }],

@@ -99,6 +99,8 @@ export async function serverSetup(opts: SetupOptions = {}): Promise<ServerSetup>
     ACIHOST_PUBLIC_URL: origin,
     ACIHOST_STORAGE_DIR: join(dir, 'storage'),
     ACIHOST_LOG_LEVEL: 'info',
+    // One process, as the development server: tests of several workers ask for them.
+    ACIHOST_WORKERS: '1',
     ...opts.env,
   };
   return {

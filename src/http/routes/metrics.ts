@@ -15,21 +15,25 @@ export async function metricsRoutes(
 ): Promise<void> {
   const { registry, state } = opts;
   const { metrics } = state;
+  const certificate = state.certificate;
+  metrics.readFrom({
+    indexVersions: () => registry.catalog.size,
+    uploadSessions: () => registry.uploads.openSessions,
+    tokensExpiring: () => registry.tokens.expiringSoon(new Date()).length,
+    quotas: () => registry.quotas.uses(),
+    certificate:
+      certificate &&
+      (() => {
+        const served = certificate.get();
+        return { notAfterSeconds: served && Math.floor(served.info.notAfter.getTime() / 1000), valid: certificate.valid() };
+      }),
+  });
 
   app.get('/-/metrics', async (request, reply) => {
     if (opts.requireToken) {
       authorizeScope(await registry.tokens.authenticate(presentedToken(request)), 'metrics');
     }
-    metrics.indexVersions.set(registry.catalog.size);
-    // Counted by the upload service and the sweep: a scrape never lists the sessions.
-    metrics.uploadSessions.set(registry.uploads.openSessions);
-    // From the polled token records: a scrape reads no storage.
-    metrics.tokensExpiring.set(registry.tokens.expiringSoon(new Date()).length);
-    metrics.recordQuotas(registry.quotas.uses());
-    const served = state.certificate?.get();
-    if (served) metrics.certificateExpiry.set(Math.floor(served.info.notAfter.getTime() / 1000));
-    if (state.certificate) metrics.certificateValid.set(state.certificate.valid() ? 1 : 0);
-    const text = await metrics.registry.metrics();
+    const text = await state.scrape();
     return reply.header('cache-control', 'no-store').type(metrics.registry.contentType).send(text);
   });
 }

@@ -10,11 +10,14 @@ export class ServerState {
   readonly metrics: Metrics;
   /** Undefined when TLS is off (a proxy in front terminates it). */
   readonly certificate: ServedCertificate | undefined;
+  /** The whole server's metrics as text: this process's, or with workers every worker's (src/ops/workers/). */
+  readonly scrape: () => Promise<string>;
   private shutdownStarted = false;
 
-  constructor(opts: { metrics?: Metrics; certificate?: ServedCertificate } = {}) {
-    this.metrics = opts.metrics ?? new Metrics();
+  constructor(opts: { metrics?: Metrics; certificate?: ServedCertificate; scrape?: () => Promise<string> } = {}) {
+    const metrics = (this.metrics = opts.metrics ?? new Metrics());
     this.certificate = opts.certificate;
+    this.scrape = opts.scrape ?? (() => metrics.registry.metrics());
   }
 
   get shuttingDown(): boolean {

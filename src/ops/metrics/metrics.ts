@@ -2,7 +2,9 @@
  * Every Prometheus metric acihost exports, on a registry of its own (not
  * prom-client's global one), so two servers in one process (the tests) keep
  * separate counts. Names follow the Prometheus conventions: base units
- * (seconds, bytes), `_total` for counters.
+ * (seconds, bytes), `_total` for counters. With several workers each keeps its own,
+ * and a scrape sums them (src/ops/workers/supervisor.ts); a gauge of what the workers
+ * share (the index, a quota, the certificate) says how it is combined instead.
  */
 import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
 import type { CacheUse } from '../../util/byte-lru.ts';
@@ -12,6 +14,16 @@ import type { QuotaUse } from '../../registry/quota/quotas.ts';
 import type { RetentionRunSummary } from '../../registry/upkeep/retention.ts';
 import type { AttemptReport } from '../../registry/webhooks/webhooks.ts';
 import { RequestMetrics } from './request-metrics.ts';
+
+/** What the gauges of the server's state read at each scrape, whichever worker is asked. */
+export interface ScrapeSource {
+  indexVersions(): number;
+  uploadSessions(): number;
+  tokensExpiring(): number;
+  quotas(): QuotaUse[];
+  /** The served certificate, with TLS on. */
+  certificate?(): { notAfterSeconds: number | undefined; valid: boolean };
+}
 
 const STORAGE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
 
@@ -53,53 +65,82 @@ export class Metrics {
   readonly uploadSessions = new Gauge({
     name: 'acihost_upload_sessions_open',
     help: 'acpush upload sessions in storage (started, not yet completed or swept)',
+    // Counted by the upload service and the sweep: a scrape never lists the sessions.
+    collect: () => {
+      if (this.#source) this.uploadSessions.set(this.#source.uploadSessions());
+    },
+    aggregator: 'max',
     registers: [this.registry],
   });
   readonly indexVersions = new Gauge({
     name: 'acihost_index_versions',
     help: 'Published versions (name, version, os, arch) in the in-memory index',
+    collect: () => {
+      if (this.#source) this.indexVersions.set(this.#source.indexVersions());
+    },
+    aggregator: 'max',
     registers: [this.registry],
   });
   readonly certificateExpiry = new Gauge({
     name: 'acihost_certificate_expiry_timestamp_seconds',
     help: 'When the served TLS certificate expires (Unix time); absent with TLS off',
+    collect: () => {
+      const at = this.#source?.certificate?.().notAfterSeconds;
+      if (at !== undefined) this.certificateExpiry.set(at);
+    },
+    aggregator: 'min',
     registers: [this.registry],
   });
   readonly certificateValid = new Gauge({
     name: 'acihost_certificate_valid',
     help: '1 while a real certificate within its validity is served, 0 otherwise (for example while ACME orders the first one)',
+    collect: () => {
+      const served = this.#source?.certificate?.();
+      if (served) this.certificateValid.set(served.valid ? 1 : 0);
+    },
+    aggregator: 'min',
     registers: [this.registry],
   });
   // The last scheduled `acihost verify` run (src/registry/upkeep/scheduled-verify.ts); 0 until one has finished (see the timestamp).
   readonly verifyImages = new Gauge({
     name: 'acihost_verify_images',
     help: 'Published versions the last scheduled verification checked',
+    aggregator: 'max',
     registers: [this.registry],
   });
   readonly verifyFailedImages = new Gauge({
     name: 'acihost_verify_failed_images',
     help: 'Published versions with at least one problem in the last scheduled verification',
+    aggregator: 'max',
     registers: [this.registry],
   });
   readonly verifyProblems = new Gauge({
     name: 'acihost_verify_problems',
     help: 'Problems found by the last scheduled verification, by code (IMAGE_DIGEST_MISMATCH, SIGNATURE_MISMATCH, ...)',
     labelNames: ['code'],
+    aggregator: 'max',
     registers: [this.registry],
   });
   readonly verifyDuration = new Gauge({
     name: 'acihost_verify_duration_seconds',
     help: 'How long the last scheduled verification took',
+    aggregator: 'max',
     registers: [this.registry],
   });
   readonly verifyLastRun = new Gauge({
     name: 'acihost_verify_last_run_timestamp_seconds',
     help: 'When the last scheduled verification finished (Unix time)',
+    aggregator: 'max',
     registers: [this.registry],
   });
   readonly tokensExpiring = new Gauge({
     name: 'acihost_tokens_expiring',
     help: 'Tokens that expire within 14 days (made to last longer than that, not yet expired); each is audited once as token.expiring',
+    // From the polled token records: a scrape reads no storage.
+    collect: () => {
+      if (this.#source) this.tokensExpiring.set(this.#source.tokensExpiring());
+    },
+    aggregator: 'max',
     registers: [this.registry],
   });
   // Webhook deliveries (src/registry/webhooks/), counted by the replica that made each attempt.
@@ -122,8 +163,15 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  // Each quota and what is published under its prefix, set at each scrape (recordQuotas); a limit not set has no series.
-  readonly quotaBytesUsed = this.quotaGauge('acihost_quota_bytes_used', 'Bytes of .aci files published at or below each quota prefix');
+  // Each quota and what is published under its prefix, set at each scrape by the first of the
+  // four (collected in the order registered); a limit not set has no series.
+  readonly quotaBytesUsed = this.quotaGauge(
+    'acihost_quota_bytes_used',
+    'Bytes of .aci files published at or below each quota prefix',
+    () => {
+      if (this.#source) this.recordQuotas(this.#source.quotas());
+    },
+  );
   readonly quotaBytesLimit = this.quotaGauge('acihost_quota_bytes_limit', 'The most bytes each quota allows at or below its prefix');
   readonly quotaVersionsUsed = this.quotaGauge('acihost_quota_versions_used', 'Versions published at or below each quota prefix');
   readonly quotaVersionsLimit = this.quotaGauge(
@@ -149,8 +197,16 @@ export class Metrics {
   readonly retentionLastRun = new Gauge({
     name: 'acihost_retention_last_run_timestamp_seconds',
     help: 'When the last scheduled retention run of this server finished (Unix time)',
+    aggregator: 'max',
     registers: [this.registry],
   });
+
+  #source: ScrapeSource | undefined;
+
+  /** The gauges of the server's state read `source` at each scrape from now on. */
+  readFrom(source: ScrapeSource): void {
+    this.#source = source;
+  }
 
   // The in-memory caches of answers, by name, read at each scrape.
   readonly #caches: Record<string, CacheUse> = {};
@@ -208,8 +264,8 @@ export class Metrics {
     }
   }
 
-  private quotaGauge(name: string, help: string): Gauge<'prefix'> {
-    return new Gauge({ name, help, labelNames: ['prefix'], registers: [this.registry] });
+  private quotaGauge(name: string, help: string, collect?: () => void): Gauge<'prefix'> {
+    return new Gauge({ name, help, labelNames: ['prefix'], registers: [this.registry], aggregator: 'max', collect });
   }
 
   /** The counts of one scheduled retention run. */
