@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { serializeVersionRecord, type VersionRecord } from '../src/registry/catalog/version-record.ts';
 import { layout } from '../src/storage/layout.ts';
-import { childPids, runPinned, settle, SERVER_CORE, spawnPinned, stopChild, waitFor } from './processes.ts';
+import { childPids, coresIn, runPinned, settle, SERVER_CORE, spawnPinned, stopChild, waitFor } from './processes.ts';
 import { MiB } from './stats.ts';
 
 const run = promisify(execFile);
@@ -131,10 +131,17 @@ export class AcihostProcess {
   }
 
   /** Spawns and waits until `GET /` answers 200 (the CA exists by then) and every worker has started. */
-  static async start(site: Site, logFile: string, ca: () => string, nodeArgs: string[] = [], cores = SERVER_CORE): Promise<AcihostProcess> {
-    const p = AcihostProcess.spawn(site, logFile, nodeArgs, cores);
+  static async start(site: Site, logFile: string, ca: () => string, nodeArgs: string[] = [], cpus = SERVER_CORE): Promise<AcihostProcess> {
+    const p = AcihostProcess.spawn(site, logFile, nodeArgs, cpus);
     try {
       await waitFor('acihost answering', async () => (await get(`${site.url}/`, ca(), 1000)).status === 200, 60_000, 100);
+      // The first worker answers while the others start: wait for a worker per core (the default).
+      const cores = coresIn(cpus);
+      if (cores > 1) {
+        await waitFor(`acihost's ${cores} workers`, async () => childPids(p.pid).length >= cores, 30_000, 50).catch(() =>
+          process.stderr.write(`bench: acihost started ${childPids(p.pid).length} worker processes on ${cores} cores\n`),
+        );
+      }
       await settle(p.pid);
     } catch (e) {
       await p.stop();
