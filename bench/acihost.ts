@@ -1,11 +1,12 @@
 /**
  * acihost as the benchmark runs it: the production build (`node dist/cli.js
  * serve`, default configuration, access log at info to a file) pinned to the server
- * core, on a storage directory of its own and the development certificate it
- * generates on first start.
+ * cores, on a storage directory of its own and the development certificate it
+ * generates on first start. The default configuration starts a worker per core it
+ * may use (a supervisor and its workers with more than one).
  */
 import { execFile, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import type { IncomingHttpHeaders } from 'node:http';
 import { request } from 'node:https';
@@ -13,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { serializeVersionRecord, type VersionRecord } from '../src/registry/catalog/version-record.ts';
 import { layout } from '../src/storage/layout.ts';
-import { runPinned, SERVER_CORE, spawnPinned, stopChild, waitFor } from './processes.ts';
+import { childPids, coresIn, runPinned, settle, SERVER_CORE, spawnPinned, stopChild, waitFor } from './processes.ts';
 import { MiB } from './stats.ts';
 
 const run = promisify(execFile);
@@ -60,7 +61,11 @@ export async function acihostCli(site: Site, args: string[]): Promise<string> {
 const USAGE_AT_EXIT = new URL('./usage-at-exit.ts', import.meta.url).pathname;
 
 /** One CLI command on the server core: seconds from spawn to exit, and its peak RSS in MiB. */
-export async function timedCommand(site: Site, args: string[], usageFile: string): Promise<{ seconds: number; rssMiB: number; stderr: string }> {
+export async function timedCommand(
+  site: Site,
+  args: string[],
+  usageFile: string,
+): Promise<{ seconds: number; rssMiB: number; stderr: string }> {
   const started = performance.now();
   const env = { ...process.env, ...site.env, BENCH_USAGE_FILE: usageFile };
   const { stderr } = await runPinned(
@@ -103,13 +108,20 @@ export class AcihostProcess {
     return this.child.pid!;
   }
 
-  /** Spawns `serve` on the server core with its log appended to `logFile`; does not wait. */
-  static spawn(site: Site, logFile: string, nodeArgs: string[] = []): AcihostProcess {
+  /** The started process and its workers, if it has any: each one's memory counts. */
+  get pids(): number[] {
+    return [this.pid, ...childPids(this.pid)];
+  }
+
+  /** Spawns `serve` on `cores` (a taskset CPU list) with its log appended to `logFile`; does not wait. */
+  static spawn(site: Site, logFile: string, nodeArgs: string[] = [], cores = SERVER_CORE): AcihostProcess {
     const log = openSync(logFile, 'a');
+    // The default number of workers (one per core) is what is measured, whatever this shell sets.
+    const { ACIHOST_WORKERS: _workers, ...env } = process.env;
     try {
       const spawnedAt = performance.now();
-      const child = spawnPinned(SERVER_CORE, process.execPath, [...nodeArgs, CLI, 'serve', '--config', site.configFile], {
-        env: { ...process.env, ...site.env },
+      const child = spawnPinned(cores, process.execPath, [...nodeArgs, CLI, 'serve', '--config', site.configFile], {
+        env: { ...env, ...site.env },
         stdio: ['ignore', log, log],
       });
       return new AcihostProcess(child, spawnedAt);
@@ -118,11 +130,19 @@ export class AcihostProcess {
     }
   }
 
-  /** Spawns and waits until `GET /` answers 200 (the CA exists by then). */
-  static async start(site: Site, logFile: string, ca: () => string, nodeArgs: string[] = []): Promise<AcihostProcess> {
-    const p = AcihostProcess.spawn(site, logFile, nodeArgs);
+  /** Spawns and waits until `GET /` answers 200 (the CA exists by then) and every worker has started. */
+  static async start(site: Site, logFile: string, ca: () => string, nodeArgs: string[] = [], cpus = SERVER_CORE): Promise<AcihostProcess> {
+    const p = AcihostProcess.spawn(site, logFile, nodeArgs, cpus);
     try {
       await waitFor('acihost answering', async () => (await get(`${site.url}/`, ca(), 1000)).status === 200, 60_000, 100);
+      // The first worker answers while the others start: wait for a worker per core (the default).
+      const cores = coresIn(cpus);
+      if (cores > 1) {
+        await waitFor(`acihost's ${cores} workers`, async () => childPids(p.pid).length >= cores, 30_000, 50).catch(() =>
+          process.stderr.write(`bench: acihost started ${childPids(p.pid).length} worker processes on ${cores} cores\n`),
+        );
+      }
+      await settle(p.pid);
     } catch (e) {
       await p.stop();
       throw new Error(`${(e as Error).message}; see ${logFile}`);
@@ -130,8 +150,11 @@ export class AcihostProcess {
     return p;
   }
 
-  stop(): Promise<void> {
-    return stopChild(this.child, 40_000);
+  /** Stops the server and waits for its workers too: one still draining would hold the port and the cores. */
+  async stop(): Promise<void> {
+    const workers = childPids(this.pid);
+    await stopChild(this.child, 40_000);
+    await waitFor('acihost workers exiting', async () => workers.every((pid) => !existsSync(`/proc/${pid}`)), 45_000, 50);
   }
 }
 

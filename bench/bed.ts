@@ -1,7 +1,8 @@
 /**
  * The test bed of the nginx comparison: acihost on a fresh storage with a trusted
  * gpg key, a push token and one published 256 MiB image (localhost/bench/app), and
- * nginx serving the same files. Both run at once, idle while the other is measured.
+ * nginx serving the same files. Both run at once, idle while the other is measured,
+ * on the same cores: one, or both (`place`).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -11,7 +12,7 @@ import { AcihostProcess, acihostCli, get, prepareSite, seedNames, type Site } fr
 import { push } from './curl.ts';
 import { bodyMember, writeImage } from './images.ts';
 import { NginxProcess, prepareNginx, type NginxSite } from './nginx.ts';
-import { freePort, waitFor } from './processes.ts';
+import { coresLabel, freePort, ONE_CORE, waitFor, type Placement } from './processes.ts';
 import { layout } from '../src/storage/layout.ts';
 
 export const APP = 'localhost/bench/app';
@@ -29,6 +30,8 @@ export class Bed {
   /** Extra node options for every acihost process (--cpu-prof). */
   readonly nodeArgs: string[];
   acihost!: AcihostProcess;
+  /** Where both servers run now, and their load. */
+  placement: Placement = ONE_CORE;
   private reference?: { site: NginxSite; process?: NginxProcess };
   caPem = '';
   /** Names in the catalogue (bench/app, then seeded ones; pushes add a few more later). */
@@ -92,14 +95,29 @@ export class Bed {
       );
       bed.reference = { site: nginxSite };
       await bed.mirrorToNginx();
-      bed.reference.process = await NginxProcess.start(nginxSite);
+      bed.reference.process = await NginxProcess.start(nginxSite, bed.placement);
     }
     return bed;
   }
 
   async startAcihost(): Promise<void> {
-    this.acihost = await AcihostProcess.start(this.site, this.logFile, () => this.caPem || this.readCa(), this.nodeArgs);
+    const ca = () => this.caPem || this.readCa();
+    this.acihost = await AcihostProcess.start(this.site, this.logFile, ca, this.nodeArgs, this.placement.server);
     this.caPem ||= this.readCa();
+  }
+
+  /**
+   * Restarts both servers on `placement`'s cores, unless they run there already:
+   * acihost in its default configuration (a worker per core), nginx with as many workers.
+   */
+  async place(placement: Placement): Promise<void> {
+    if (placement.server === this.placement.server && placement.load === this.placement.load) return;
+    this.say(`bench: servers on ${coresLabel(placement)} (${placement.server}), load on ${placement.load}`);
+    await this.acihost.stop();
+    if (this.reference?.process) await this.reference.process.stop();
+    this.placement = placement;
+    if (this.reference) this.reference.process = await NginxProcess.start(this.reference.site, placement);
+    await this.startAcihost();
   }
 
   /** The development CA, once acihost's first start has written it. */

@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: acihost's production build against nginx on the same machine,
  * in the same run, or with `--s3` against the AWS SDK going straight to
- * Ceph RGW. Servers on core 0, load on core 1, TLS on 127.0.0.1, every
- * load bounded in time, each measurement repeated in turns (median and spread).
+ * Ceph RGW. Servers on core 0 and the load on core 1, or (rows saying "2 cores")
+ * servers and load on both; TLS on 127.0.0.1, every load bounded in time, each
+ * measurement repeated in turns (median and spread).
  * Prints a Markdown table and writes the figures as JSON.
  */
 import { execFileSync } from 'node:child_process';
@@ -56,12 +57,21 @@ async function main(): Promise<number> {
     say(e.message);
     return 2;
   }
-  ensureTools(opts.convert ? ['taskset', 'docker-registry', 'skopeo', 'umoci'] : opts.retention ? ['taskset'] : opts.s3 ? ['taskset', 'curl', 'gpg'] : ['nginx', 'wrk', 'taskset', 'curl', 'gpg'], say);
+  ensureTools(
+    opts.convert
+      ? ['taskset', 'docker-registry', 'skopeo', 'umoci']
+      : opts.retention
+        ? ['taskset']
+        : opts.s3
+          ? ['taskset', 'curl', 'gpg']
+          : ['nginx', 'wrk', 'taskset', 'curl', 'gpg'],
+    say,
+  );
   if (!existsSync(CLI)) {
     say(`bench: ${CLI} is missing; run npm run build first (npm run bench does)`);
     return 1;
   }
-  // This process only orchestrates and polls: keep it on the load core, off the server's.
+  // This process only orchestrates and polls: keep it on the load core, off the one-core server's.
   execFileSync('taskset', ['-a', '-p', '-c', LOAD_CORE, String(process.pid)], { stdio: 'ignore' });
   const loadBefore = loadAverage();
   if (loadBefore[0]! > 1) say(`bench: the machine is busy (load average ${loadBefore.join(' ')}); figures will be noisy`);

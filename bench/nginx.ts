@@ -1,14 +1,15 @@
 /**
  * nginx as the reference: TLS with the same certificate, the same files (the
  * image is a hard link to acihost's stored blob), a static copy of the discovery
- * page, and a `dav_methods PUT` location as the push reference. One worker on the
- * server core, access log on, as a plain production set-up would have it.
+ * page, and a `dav_methods PUT` location as the push reference. One worker per
+ * core it is given (taskset), the access log on and buffered, as a plain production
+ * set-up would have it.
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { join } from 'node:path';
-import { childPids, SERVER_CORE, spawnPinned, stopChild, waitFor } from './processes.ts';
+import { childPids, coresLabel, ONE_CORE, spawnPinned, stopChild, waitFor, type Placement } from './processes.ts';
 
 export interface NginxSite {
   dir: string;
@@ -16,12 +17,18 @@ export interface NginxSite {
   url: string;
   /** Static files served at their URL path, under `dir`/www. */
   www: string;
+  certFile: string;
+  keyFile: string;
 }
 
-export function nginxConfig(site: NginxSite, certFile: string, keyFile: string): string {
+/** What the reference column of a row measured on `p`: nginx with a worker per core. */
+export const nginxOn = (p: Placement) => `nginx, ${p.cores} worker${p.cores === 1 ? '' : 's'}, ${coresLabel(p)}`;
+
+/** nginx as production runs it: `workers` worker processes (one per core it is given), the access log buffered. */
+export function nginxConfig(site: NginxSite, certFile: string, keyFile: string, workers = 1): string {
   return `# written by acihost's bench/nginx.ts
 user root;
-worker_processes 1;
+worker_processes ${workers};
 daemon off;
 master_process on;
 pid ${site.dir}/nginx.pid;
@@ -30,7 +37,7 @@ events { worker_connections 4096; }
 http {
   include /etc/nginx/mime.types;
   default_type application/octet-stream;
-  access_log ${site.dir}/access.log;
+  access_log ${site.dir}/access.log combined buffer=64k flush=1s;
   sendfile on;
   tcp_nopush on;
   keepalive_timeout 65;
@@ -62,11 +69,10 @@ http {
 }
 
 export async function prepareNginx(dir: string, port: number, certFile: string, keyFile: string): Promise<NginxSite> {
-  const site = { dir, port, url: `https://127.0.0.1:${port}`, www: join(dir, 'www') };
+  const site = { dir, port, url: `https://127.0.0.1:${port}`, www: join(dir, 'www'), certFile, keyFile };
   await mkdir(join(dir, 'put-tmp'), { recursive: true });
   await mkdir(join(dir, '-', 'put'), { recursive: true });
   await mkdir(site.www, { recursive: true });
-  await writeFile(join(dir, 'nginx.conf'), nginxConfig(site, certFile, keyFile));
   return site;
 }
 
@@ -89,9 +95,11 @@ export class NginxProcess {
     this.child = child;
   }
 
-  static async start(site: NginxSite): Promise<NginxProcess> {
+  /** nginx on `placement`'s server cores with a worker for each. */
+  static async start(site: NginxSite, placement: Placement = ONE_CORE): Promise<NginxProcess> {
     const conf = join(site.dir, 'nginx.conf');
-    const child = spawnPinned(SERVER_CORE, 'nginx', ['-c', conf, '-p', site.dir, '-e', join(site.dir, 'error.log')], {
+    await writeFile(conf, nginxConfig(site, site.certFile, site.keyFile, placement.cores));
+    const child = spawnPinned(placement.server, 'nginx', ['-c', conf, '-p', site.dir, '-e', join(site.dir, 'error.log')], {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     const p = new NginxProcess(child);
@@ -104,11 +112,11 @@ export class NginxProcess {
     return p;
   }
 
-  /** The worker's pid (it does the work, and holds the memory that a request costs). */
-  get workerPid(): number {
-    const worker = childPids(this.child.pid!)[0];
-    if (worker === undefined) throw new Error('nginx has no worker process');
-    return worker;
+  /** The workers' pids (they do the work, and hold the memory that a request costs). */
+  get workerPids(): number[] {
+    const workers = childPids(this.child.pid!);
+    if (workers.length === 0) throw new Error('nginx has no worker process');
+    return workers;
   }
 
   stop(): Promise<void> {

@@ -1,7 +1,7 @@
 /**
  * What Node itself reaches here with the discovery page: bench/node-ceiling-server.ts
- * answers with the page's bytes and headers from a constant, pinned to the server
- * core with acihost's launch settings. acihost cannot answer faster than that; the
+ * answers with the page's bytes and headers from a constant, one process pinned to
+ * the bed's server cores (one, where it is measured) with acihost's launch settings. acihost cannot answer faster than that; the
  * difference is its own work per request (the memory answer, the access line and
  * the metrics), and the ceiling's ratio to nginx says what the ratio
  * targets ask of Node's HTTP and TLS on this machine at this hour.
@@ -12,7 +12,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { get } from './acihost.ts';
 import type { Bed } from './bed.ts';
-import { freePort, SERVER_CORE, spawnPinned, stopChild, waitFor } from './processes.ts';
+import { freePort, spawnPinned, stopChild, waitFor } from './processes.ts';
 
 const SERVER = new URL('./node-ceiling-server.ts', import.meta.url).pathname;
 
@@ -44,7 +44,7 @@ export class NodeCeiling {
     let child: ChildProcess;
     try {
       child = spawnPinned(
-        SERVER_CORE,
+        bed.placement.server,
         process.execPath,
         [
           SERVER,

@@ -1,7 +1,8 @@
 /**
- * Child processes pinned to a core, their memory, and bounded waits. The server
- * under test runs on SERVER_CORE and every load generator on LOAD_CORE, so the two
- * never compete for one core (the machine has two).
+ * Child processes pinned to cores, their memory, and bounded waits. On one core the
+ * server under test runs on SERVER_CORE and every load generator on LOAD_CORE, so
+ * the two never compete for one core; on two (the machine has two) the server may
+ * use both, and so may the load.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { once } from 'node:events';
@@ -11,6 +12,28 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 export const SERVER_CORE = '0';
 export const LOAD_CORE = '1';
+
+/** Where the servers under test and their load run (taskset CPU lists). */
+export interface Placement {
+  /** Cores the server may use: acihost starts as many workers (its default), nginx is given as many. */
+  cores: number;
+  server: string;
+  load: string;
+}
+
+export const ONE_CORE: Placement = { cores: 1, server: SERVER_CORE, load: LOAD_CORE };
+/** The server on both cores; the load then shares them, the same for either server. */
+export const TWO_CORES: Placement = { cores: 2, server: '0,1', load: '0,1' };
+
+export const coresLabel = (p: Placement) => (p.cores === 1 ? '1 core' : `${p.cores} cores`);
+
+/** How many cores a taskset CPU list names ("1", "0,1", "0-3"). */
+export function coresIn(list: string): number {
+  return list.split(',').reduce((n, part) => {
+    const [a, b] = part.split('-').map(Number);
+    return n + (b === undefined ? 1 : b - a! + 1);
+  }, 0);
+}
 
 /** Starts `command` pinned to `core` with taskset. */
 export function spawnPinned(core: string, command: string, args: string[], options: SpawnOptions = {}): ChildProcess {
@@ -68,7 +91,49 @@ export const peakRss = {
   },
 };
 
-/** Child pids of `pid` (nginx's workers), from /proc. */
+/** The largest peak among several processes (a cluster's supervisor and workers), bytes; resets as `peakRss`. */
+export const peakRssOfAll = {
+  reset(pids: number[]): void {
+    for (const pid of pids) peakRss.reset(pid);
+  },
+  read(pids: number[]): number {
+    return Math.max(...pids.map((pid) => peakRss.read(pid)));
+  },
+};
+
+/** CPU time used so far by `pid` and its children alive now, in clock ticks (utime + stime from /proc). */
+function cpuTicks(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      // Fields after the command's closing parenthesis: state is the first, utime the 12th, stime the 13th.
+      const rest = readFileSync(`/proc/${pid}/stat`, 'utf8').split(')').pop()!.trim().split(' ');
+      ticks += Number(rest[11]) + Number(rest[12]);
+    } catch {
+      // Gone: it uses no CPU now.
+    }
+  }
+  return ticks;
+}
+
+/**
+ * Waits until `pid` and its children have been idle for a moment (at most `timeoutMs`):
+ * a server with several workers answers once one of them listens, while the others
+ * may still be starting, and that start is not part of what is measured.
+ */
+export async function settle(pid: number, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let before = cpuTicks([pid, ...childPids(pid)]);
+  while (Date.now() < deadline) {
+    await sleep(250);
+    const now = cpuTicks([pid, ...childPids(pid)]);
+    // A tick is 10 ms: under 3 in 250 ms is idle.
+    if (now - before < 3) return;
+    before = now;
+  }
+}
+
+/** Child pids of `pid` (nginx's workers, a cluster's workers), from /proc. */
 export function childPids(pid: number): number[] {
   try {
     const text = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();

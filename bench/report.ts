@@ -22,6 +22,8 @@ export interface Figure {
   acihost: Summary;
   /** The same measurement on the reference (nginx, or the SDK straight to RGW in S3 mode). */
   reference?: Summary;
+  /** What the reference is for this row, when the table's one name does not say (nginx with 2 workers, acihost on 1 core). */
+  versus?: string;
   /** acihost's median over the reference's. */
   ratio?: number;
   target?: Target;
@@ -46,6 +48,9 @@ export function figure(
   return { id, label, unit, acihost, reference, ratio, target, met, note };
 }
 
+/** The figure with its reference named: `versus` is what the reference column of its row measured. */
+export const against = (versus: string, f: Figure): Figure => ({ ...f, versus });
+
 const fmt = (n: number, unit: Unit) =>
   unit === 'req/s'
     ? Math.round(n).toLocaleString('en-US')
@@ -57,14 +62,21 @@ const fmt = (n: number, unit: Unit) =>
 const pct = (s: Summary | undefined) => (s ? `${Math.round(s.spread * 100)}%` : '');
 const targetText = (t: Target | undefined) => (t ? `${t.on === 'ratio' ? 'ratio ' : ''}${t.op === '>=' ? '≥' : '≤'} ${t.limit}` : '');
 
-/** A Markdown table (also readable on a terminal), as the README shows it. */
+/**
+ * A Markdown table (also readable on a terminal), as the README shows it. When rows
+ * name their own reference (`versus`), the reference column is "reference" and a
+ * column after it says what each row's is.
+ */
 export function table(figures: Figure[], referenceName: string): string {
+  const named = figures.some((f) => f.versus !== undefined);
+  const head = named ? 'reference' : referenceName;
   const rows = [
-    ['figure', 'acihost', referenceName, 'ratio', 'target', 'met', 'spread (acihost / ' + referenceName + ')'],
+    ['figure', 'acihost', head, ...(named ? ['reference is'] : []), 'ratio', 'target', 'met', 'spread (acihost / ' + head + ')'],
     ...figures.map((f) => [
       `${f.label} (${f.unit})`,
       fmt(f.acihost.median, f.unit),
       f.reference ? fmt(f.reference.median, f.unit) : '',
+      ...(named ? [f.reference ? (f.versus ?? referenceName) : ''] : []),
       f.ratio !== undefined ? `${f.ratio.toFixed(2)}×` : '',
       targetText(f.target),
       f.met === undefined ? '' : f.met ? 'yes' : 'NO',

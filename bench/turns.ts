@@ -5,15 +5,21 @@ export async function inTurns<T>(
   acihost: () => Promise<T>,
   reference: () => Promise<T>,
 ): Promise<{ acihost: T[]; reference: T[] }> {
-  const out = { acihost: [] as T[], reference: [] as T[] };
+  const [a, r] = await inRotation(runs, [acihost, reference]);
+  return { acihost: a!, reference: r! };
+}
+
+/**
+ * Repetitions of several contenders in rotation: each run starts one later, so none
+ * always runs on a machine another has just warmed or loaded. Results per contender,
+ * in run order.
+ */
+export async function inRotation<T>(runs: number, contenders: (() => Promise<T>)[]): Promise<T[][]> {
+  const out = contenders.map(() => [] as T[]);
   for (let r = 0; r < runs; r++) {
-    // Alternate who goes first, so neither always runs on a machine the other has just warmed or loaded.
-    if (r % 2 === 0) {
-      out.acihost.push(await acihost());
-      out.reference.push(await reference());
-    } else {
-      out.reference.push(await reference());
-      out.acihost.push(await acihost());
+    for (let k = 0; k < contenders.length; k++) {
+      const i = (r + k) % contenders.length;
+      out[i]!.push(await contenders[i]!());
     }
   }
   return out;

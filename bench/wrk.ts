@@ -1,5 +1,5 @@
-/** Request rates and latencies with wrk (Debian's 4.1), pinned to the load core, keep-alive. */
-import { LOAD_CORE, runPinned } from './processes.ts';
+/** Request rates and latencies with wrk (Debian's 4.1), pinned to the load cores, keep-alive. */
+import { coresIn, LOAD_CORE, runPinned } from './processes.ts';
 
 export interface WrkResult {
   requestsPerSecond: number;
@@ -38,9 +38,11 @@ export function parseWrk(out: string): WrkResult {
   };
 }
 
-export async function runWrk(url: string, connections: number, seconds: number): Promise<WrkResult> {
-  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '5s', '--latency', url];
-  const { stdout } = await runPinned(LOAD_CORE, 'wrk', args, (seconds + 30) * 1000);
+/** wrk on `load` (a taskset CPU list), one thread per core of it (wrk's threads share the connections). */
+export async function runWrk(url: string, connections: number, seconds: number, load = LOAD_CORE): Promise<WrkResult> {
+  const threads = Math.min(coresIn(load), connections);
+  const args = [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--timeout', '5s', '--latency', url];
+  const { stdout } = await runPinned(load, 'wrk', args, (seconds + 30) * 1000);
   const result = parseWrk(stdout);
   if (result.errors > 0) throw new Error(`wrk ${url}: ${result.errors} errors or non-2xx answers out of ${result.requests}`);
   return result;

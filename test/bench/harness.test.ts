@@ -19,11 +19,12 @@ import type { DefaultTreeAdapterMap } from 'parse5';
 import { writeBody, writeImage } from '../../bench/images.ts';
 import { nginxConfig } from '../../bench/nginx.ts';
 import { chartSvg } from '../../bench/chart.ts';
-import { figure, table } from '../../bench/report.ts';
+import { against, figure, table } from '../../bench/report.ts';
 import { summarize } from '../../bench/stats.ts';
 import { parseWrk } from '../../bench/wrk.ts';
 import { parseBenchArgs, UsageError } from '../../bench/options.ts';
-import { freePort } from '../../bench/processes.ts';
+import { coresIn, freePort } from '../../bench/processes.ts';
+import { inRotation } from '../../bench/turns.ts';
 import { createInspector } from '../../src/aci/inspect.ts';
 import { createTestCertificate } from '../../src/tls/dev-ca.ts';
 import { httpsGet } from '../helpers/tls.ts';
@@ -96,6 +97,33 @@ describe('benchmark harness', () => {
     assert.match(text, /\| y \(MiB\) +\| 151 .*\| ≤ 150 +\| NO/);
   });
 
+  it("names each row's reference in a column of its own when rows have different ones", () => {
+    const nginx = against('nginx, 2 workers, 2 cores', figure('a', 'a', 'req/s', [50], [100], { on: 'ratio', op: '>=', limit: 0.5 }));
+    const self = against('acihost, 1 core', figure('b', 'b', 'MiB/s', [150], [100], { on: 'ratio', op: '>=', limit: 1.4 }));
+    const alone = figure('c', 'c', 's', [0.4]);
+    const text = table([nginx, self, alone], 'nginx');
+    assert.match(text, /^\| figure +\| acihost \| reference \| reference is +\| ratio/);
+    assert.match(text, /\| a \(req\/s\) +\| 50 +\| 100 +\| nginx, 2 workers, 2 cores \| 0\.50× \| ratio ≥ 0\.5 +\| yes/);
+    assert.match(text, /\| b \(MiB\/s\) +\| 150 +\| 100 +\| acihost, 1 core +\| 1\.50× \| ratio ≥ 1\.4 +\| yes/);
+    assert.match(text, /\| c \(s\) +\| 0\.40 +\| +\| +\| +\|/);
+    assert.match(chartSvg([nginx, self], 'nginx', 't'), /b \(MiB\/s\), vs acihost, 1 core/);
+  });
+
+  it('rotates contenders so each run starts with the next one, and counts the cores of a CPU list', async () => {
+    const order: string[] = [];
+    const out = await inRotation(
+      3,
+      ['a', 'b', 'c'].map((x) => async () => (order.push(x), x)),
+    );
+    assert.deepEqual(order.join(''), 'abcbcacab');
+    assert.deepEqual(out, [
+      ['a', 'a', 'a'],
+      ['b', 'b', 'b'],
+      ['c', 'c', 'c'],
+    ]);
+    assert.deepEqual(['1', '0,1', '0-3', '0-1,4'].map(coresIn), [1, 2, 4, 3]);
+  });
+
   it('draws the rates as an SVG chart of ratios: a bar per compared rate, to scale, labels escaped', () => {
     const half = figure('a', 'half <&> as fast', 'req/s', [50], [100], { on: 'ratio', op: '>=', limit: 0.9 });
     const twice = figure('b', 'twice as fast', 'MiB/s', [200], [100]);
@@ -122,15 +150,14 @@ describe('benchmark harness', () => {
     assert.throws(() => parseBenchArgs(['--retention', '--s3']), UsageError);
   });
 
-  it('configures nginx with TLS, the static tree, a PUT location and one worker', () => {
-    const conf = nginxConfig(
-      { dir: '/w/nginx', port: 4443, url: 'https://127.0.0.1:4443', www: '/w/nginx/www' },
-      '/c/server.pem',
-      '/c/key.pem',
-    );
+  it('configures nginx with TLS, the static tree, a PUT location, a buffered access log and a worker per core', () => {
+    const site = { dir: '/w/nginx', port: 4443, url: 'https://127.0.0.1:4443', www: '/w/nginx/www', certFile: '', keyFile: '' };
+    const conf = nginxConfig(site, '/c/server.pem', '/c/key.pem');
     assert.match(conf, /listen 127\.0\.0\.1:4443 ssl;/);
     assert.match(conf, /ssl_certificate \/c\/server\.pem;/);
     assert.match(conf, /worker_processes 1;/);
+    assert.match(nginxConfig(site, '/c/server.pem', '/c/key.pem', 2), /worker_processes 2;/);
+    assert.match(conf, /access_log \/w\/nginx\/access\.log combined buffer=64k flush=1s;/);
     assert.match(conf, /location \/-\/put\/ \{[^}]*dav_methods PUT;[^}]*client_max_body_size 0;/);
     assert.match(conf, /root \/w\/nginx\/www;/);
   });
