@@ -43,6 +43,8 @@ export async function prepareSite(dir: string, port: number, certsDir: string, e
     // The image domain is the public URL's host: names are localhost/...
     ACIHOST_PUBLIC_URL: `https://localhost:${port}`,
     ACIHOST_STORAGE_DIR: storageDir,
+    // The bench restarts servers between turns, and no load balancer watches readiness here.
+    ACIHOST_SHUTDOWN_DELAY_SECONDS: '0',
     // As the Dockerfile, the systemd unit and npm start launch it (docs/design.md).
     MALLOC_MMAP_THRESHOLD_: '131072',
     NODE_OPTIONS: '--max-semi-space-size=4',
