@@ -379,8 +379,8 @@ export class Registry {
 
   /**
    * True when every step ran: an index whose reconciling failed is not written as the snapshot.
-   * A worker that does not run upkeep only reconciles its own index; removals, pruning and the
-   * snapshot are the upkeep worker's.
+   * A worker that does not run upkeep only reconciles its own index and its count of acpush
+   * sessions; removals, pruning and the snapshot are the upkeep worker's.
    */
   private async sweepLeftovers(index: 'fresh' | 'listed' | 'reread'): Promise<boolean> {
     if (!this.runsUpkeep) return this.reconcileOnly(index);
@@ -409,6 +409,7 @@ export class Registry {
   private async reconcileOnly(index: 'fresh' | 'listed' | 'reread'): Promise<false> {
     try {
       if (index !== 'fresh') await this.catalog.reconcile(index === 'reread');
+      await this.uploads.sweep(false);
     } catch (err) {
       if (!this.closed) this.log.error({ err }, 'failed to reconcile the index with storage');
     }

@@ -57,9 +57,9 @@ export class AcpushUploads {
     return this.store.openSessions.size;
   }
 
-  /** Removes expired sessions and recounts the open ones; returns how many went. */
-  sweep(): Promise<number> {
-    return this.store.sweep();
+  /** Removes expired sessions (unless `remove` is false) and recounts the open ones; returns how many went. */
+  sweep(remove = true): Promise<number> {
+    return this.store.sweep(Date.now(), remove);
   }
 
   /** Opens a session for `target`, the push URL's claim, which the token must cover (at most limits.maxUploadSessionsPerToken). */

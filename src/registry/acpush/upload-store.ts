@@ -81,12 +81,13 @@ export class UploadStore {
 
   /**
    * Removes the sessions idle past their expiry (src/registry/upkeep/sweep.ts) and
-   * recounts the open ones from what storage holds. Returns how many went.
+   * recounts the open ones from what storage holds. Returns how many went. With
+   * `remove` false it only recounts.
    */
-  async sweep(now = Date.now()): Promise<number> {
+  async sweep(now = Date.now(), remove = true): Promise<number> {
     const recount = this.openSessions.beginRecount();
     try {
-      const { removed, kept } = await sweepUploads(this.storage, this.expirySeconds, now);
+      const { removed, kept } = await sweepUploads(this.storage, this.expirySeconds, now, remove);
       const listed = new Map<string, OpenSession>();
       for (const [id, objects] of kept) {
         // Only a session this process has not seen (another's, or from before a restart) is read.

@@ -10,12 +10,14 @@ export function isIdle(objects: readonly ObjectInfo[], expirySeconds: number, no
 /**
  * Removes acpush upload sessions that no request touched for `expirySeconds`,
  * with every part they hold (also the remains of a half-finished discard).
- * Returns how many sessions went, and the objects of each one kept.
+ * Returns how many sessions went, and the objects of each one kept. With `remove`
+ * false (a worker that leaves removals to another) idle sessions are only left out.
  */
 export async function sweepUploads(
   storage: Storage,
   expirySeconds: number,
   now = Date.now(),
+  remove = true,
 ): Promise<{ removed: number; kept: Map<string, ObjectInfo[]> }> {
   const sessions = new Map<string, ObjectInfo[]>();
   for await (const obj of storage.list(layout.uploads)) {
@@ -29,6 +31,7 @@ export async function sweepUploads(
       kept.set(id, objects);
       continue;
     }
+    if (!remove) continue;
     const session = layout.uploadFile(id, 'session.json');
     // The session record first, so a request arriving meanwhile finds no half-removed upload.
     for (const obj of objects.sort((a, b) => Number(b.key === session) - Number(a.key === session))) await storage.delete(obj.key);
