@@ -26,12 +26,13 @@ export class WorkerLink {
     process.on('message', (m: unknown) => {
       if (isWorkerMessage(m)) this.receive(m);
     });
+    // Constructing one is what makes prom-client answer the supervisor's requests in a worker: at
+    // once, so a scrape while this worker starts gets its (empty) share rather than waiting on it.
+    new AggregatorRegistry();
   }
 
   /** Lets the supervisor collect `registry` from this worker for every scrape. */
   shareMetrics(registry: PromRegistry): void {
-    // Constructing one is what makes prom-client answer the supervisor's requests in a worker.
-    new AggregatorRegistry();
     AggregatorRegistry.setRegistries([registry]);
   }
 
