@@ -36,24 +36,16 @@ function wrkFigures(bed: Bed, id: string, label: string, r: { acihost: WrkResult
   const versus = nginxOn(bed.placement);
   return [
     against(versus, figure(`${id}.rate`, label, 'req/s', rates(r.acihost), rates(r.reference), rateTarget)),
-    against(
-      versus,
-      figure(
-        `${id}.p50`,
-        `${label} p50`,
-        'ms',
-        r.acihost.map((x) => x.p50),
-        r.reference.map((x) => x.p50),
-      ),
-    ),
-    against(
-      versus,
-      figure(
-        `${id}.p99`,
-        `${label} p99`,
-        'ms',
-        r.acihost.map((x) => x.p99),
-        r.reference.map((x) => x.p99),
+    ...(['p50', 'p99'] as const).map((q) =>
+      against(
+        versus,
+        figure(
+          `${id}.${q}`,
+          `${label} ${q}`,
+          'ms',
+          r.acihost.map((x) => x[q]),
+          r.reference.map((x) => x[q]),
+        ),
       ),
     ),
   ];

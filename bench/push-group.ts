@@ -68,6 +68,17 @@ async function nginxPut(bed: Bed, body: string): Promise<PushRun> {
 const mibps = (rs: PushRun[]) => rs.map((r) => r.mibps);
 const rss = (rs: PushRun[]) => rs.map((r) => r.rssMiB);
 
+/** MiB/s and peak RSS of acihost's pushes against nginx's PUT of the same files on `p`'s cores. */
+function againstPut(p: Placement, id: string, label: string, acihost: PushRun[], nginx: PushRun[], rssTarget?: Target): Figure[] {
+  const versus = nginxPutOn(p);
+  const where = `${label}, ${coresLabel(p)}`;
+  const peak = p.cores === 1 ? 'peak RSS' : 'peak RSS per process';
+  return [
+    against(versus, figure(`${id}.rate`, where, 'MiB/s', mibps(acihost), mibps(nginx), undefined, PUT_NOTE)),
+    against(versus, figure(`${id}.rss`, `${peak}, ${where}`, 'MiB', rss(acihost), rss(nginx), rssTarget)),
+  ];
+}
+
 export async function pushes(bed: Bed, opts: BenchOptions): Promise<Figure[]> {
   const figures: Figure[] = [];
   /** Runs `measure` with both servers on `p`'s cores (restarting them if they run elsewhere). */
@@ -86,11 +97,7 @@ export async function pushes(bed: Bed, opts: BenchOptions): Promise<Figure[]> {
     on(ONE_CORE, () => nginxPut(bed, body)),
   ]);
   figures.push(
-    against(
-      nginxPutOn(ONE_CORE),
-      figure('push.image.rate', `${label}, 1 core`, 'MiB/s', mibps(one!), mibps(nginxOne!), undefined, PUT_NOTE),
-    ),
-    against(nginxPutOn(ONE_CORE), figure('push.image.rss', `peak RSS, ${label}, 1 core`, 'MiB', rss(one!), rss(nginxOne!), RSS_CEILING)),
+    ...againstPut(ONE_CORE, 'push.image', label, one!, nginxOne!, RSS_CEILING),
     against(
       acihostOn(ONE_CORE),
       figure('push.image.cores2.rate', `${label}, 2 cores`, 'MiB/s', mibps(two!), mibps(one!), { on: 'ratio', op: '>=', limit: 1.4 }),
@@ -110,13 +117,7 @@ export async function pushes(bed: Bed, opts: BenchOptions): Promise<Figure[]> {
     () => acihostPushes(bed, body, 'localhost/bench/push-image-first', true),
     () => nginxPut(bed, body),
   );
-  figures.push(
-    against(
-      nginxPutOn(ONE_CORE),
-      figure('push.image-first.rate', `${label}, 1 core`, 'MiB/s', mibps(r.acihost), mibps(r.reference), undefined, PUT_NOTE),
-    ),
-    against(nginxPutOn(ONE_CORE), figure('push.image-first.rss', `peak RSS, ${label}, 1 core`, 'MiB', rss(r.acihost), rss(r.reference))),
-  );
+  figures.push(...againstPut(ONE_CORE, 'push.image-first', label, r.acihost, r.reference));
 
   // Several pushes at once, which a worker per core can take in parallel.
   const each = opts.imageMiB / 2;
@@ -150,16 +151,7 @@ export async function pushes(bed: Bed, opts: BenchOptions): Promise<Figure[]> {
     () => acihostPushes(bed, body, 'localhost/bench/push-large', false),
     () => nginxPut(bed, body),
   );
-  figures.push(
-    against(
-      nginxPutOn(TWO_CORES),
-      figure('push.large.cores2.rate', `${label}, 2 cores`, 'MiB/s', mibps(r.acihost), mibps(r.reference), undefined, PUT_NOTE),
-    ),
-    against(
-      nginxPutOn(TWO_CORES),
-      figure('push.large.cores2.rss', `peak RSS per process, ${label}, 2 cores`, 'MiB', rss(r.acihost), rss(r.reference), RSS_CEILING),
-    ),
-  );
+  figures.push(...againstPut(TWO_CORES, 'push.large.cores2', label, r.acihost, r.reference, RSS_CEILING));
   const large = rss(r.acihost);
   const small = rss(two!);
   figures.push(
