@@ -24,7 +24,11 @@ import { answerKey, pathOf } from './answer-key.ts';
 
 interface Answer<K> {
   headers: OutgoingHttpHeaders;
-  body: Buffer;
+  /**
+   * The body's bytes as a latin1 string, which maps each byte to one character and back:
+   * Node sends a string body in one write with the header, a Buffer in a second one.
+   */
+  body: string;
   /** The text of the header names and values, counted towards the bound. */
   headerBytes: number;
   /** What each use of this URL is recorded as (the access log's metrics tally and fixed line fields). */
@@ -88,7 +92,7 @@ export class MemoryAnswers<K = unknown> {
     }
     const started = performance.now();
     response.writeHead(200, answer.headers);
-    response.end(answer.body);
+    response.end(answer.body, 'latin1');
     // Recorded once the answer is handed to the socket, not on its 'finish': a small
     // answer is written at once, and a listener per request costs more than the write.
     // Another URL of the same key is logged as it was asked for.
@@ -109,8 +113,9 @@ export class MemoryAnswers<K = unknown> {
     return (request, reply, payload, done) => {
       const key = this.#rememberable(request, reply, payload) ? keyOf(request) : undefined;
       if (key !== undefined && key === answerKey(request.url)) {
-        const body = payload as Buffer;
-        const headers = { ...reply.getHeaders(), 'content-length': body.length } as OutgoingHttpHeaders;
+        const bytes = payload as Buffer;
+        const headers = { ...reply.getHeaders(), 'content-length': bytes.length } as OutgoingHttpHeaders;
+        const body = bytes.toString('latin1');
         let headerBytes = 0;
         for (const [name, value] of Object.entries(headers)) headerBytes += name.length + String(value).length;
         const route = request.routeOptions.url ?? 'unmatched';
