@@ -11,7 +11,7 @@ import { nginxOn } from './nginx.ts';
 import { NodeCeiling } from './node-ceiling.ts';
 import { coresLabel, ONE_CORE, TWO_CORES, type Placement } from './processes.ts';
 import { MiB } from './stats.ts';
-import { inTurns } from './turns.ts';
+import { inRotation, inTurns } from './turns.ts';
 import { runWrk, type WrkResult } from './wrk.ts';
 
 const NAME_COUNTS = [1, 1000, 10_000];
@@ -71,7 +71,7 @@ export async function discovery(bed: Bed, opts: BenchOptions): Promise<Figure[]>
         `${names}:${c}`,
         r.acihost.map((x) => x.p50),
       );
-      if (names === 1) figures.push(...(await ceiling(bed, c, rates(r.acihost), opts)));
+      if (names === 1) figures.push(...(await ceiling(bed, c, opts)));
     }
     if (names === 1) {
       await bed.place(TWO_CORES);
@@ -98,12 +98,14 @@ export async function discovery(bed: Bed, opts: BenchOptions): Promise<Figure[]>
 }
 
 /**
- * The Node ceiling at concurrency `c` on one core (bench/node-ceiling.ts), in turns with
- * nginx: its rate and ratio to nginx, and acihost's rate against it. At c=64 also the
- * ceiling with acihost's access line and metrics, the least a server with an access
- * log does: acihost's floor. The ceiling is one process, so it is measured on one core.
+ * The Node ceiling at concurrency `c` on one core (bench/node-ceiling.ts), in rotation with
+ * nginx and acihost: its rate and ratio to nginx, and acihost's rate against it, both
+ * measured in the same minutes (on a shared machine the rate of a core drifts between
+ * one group of runs and the next). At c=64 also the ceiling with acihost's access line
+ * and metrics, the least a server with an access log does: acihost's floor. The
+ * ceiling is one process, so it is measured on one core.
  */
-async function ceiling(bed: Bed, c: number, acihostRates: number[], opts: BenchOptions): Promise<Figure[]> {
+async function ceiling(bed: Bed, c: number, opts: BenchOptions): Promise<Figure[]> {
   const figures: Figure[] = [];
   for (const accessLine of c === 64 ? [false, true] : [false]) {
     const id = accessLine ? 'ceiling-logged' : 'ceiling';
@@ -113,11 +115,12 @@ async function ceiling(bed: Bed, c: number, acihostRates: number[], opts: BenchO
     const node = await NodeCeiling.start(bed, DISCOVERY_PATH, accessLine);
     try {
       const load = bed.placement.load;
-      const r = await inTurns(
-        opts.runs,
+      const [ceilingRuns, nginxRuns, acihostRuns] = await inRotation(opts.runs, [
         () => runWrk(node.url + DISCOVERY_PATH, c, opts.seconds, load),
         () => runWrk(bed.nginxSite.url + DISCOVERY_PATH, c, opts.seconds, load),
-      );
+        () => runWrk(bed.site.url + DISCOVERY_PATH, c, opts.seconds, load),
+      ]);
+      const r = { acihost: ceilingRuns!, reference: nginxRuns! };
       const ceilingRates = rates(r.acihost);
       const versus = nginxOn(bed.placement);
       figures.push(
@@ -138,7 +141,7 @@ async function ceiling(bed: Bed, c: number, acihostRates: number[], opts: BenchO
             `discovery.n1.c${c}.of-${id}`,
             `discovery 1 name, c=${c}, 1 core, against the ${accessLine ? 'ceiling with the access line' : 'bare ceiling'}`,
             'req/s',
-            acihostRates,
+            rates(acihostRuns!),
             ceilingRates,
             accessLine ? floor(0.9) : undefined,
           ),
