@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, fstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { fstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { link, mkdir, open, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { setImmediate } from 'node:timers/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { DurableFileWriter } from './durable-file-writer.ts';
 import { FileReadStream, READ_CHUNK } from './file-read-stream.ts';
 import {
   KeyExistsError,
@@ -133,14 +134,8 @@ export class FsStorage implements Storage {
     // pipeline() never settles on a source destroyed before it is attached (Node 24):
     // an upload aborted while this put awaited its directory must fail here.
     if (!Buffer.isBuffer(body) && body.destroyed) throw body.errored ?? new Error('the body was aborted before it was stored');
-    const out = createWriteStream(file, { flags: 'wx', highWaterMark: WRITE_CHUNK });
-    await pipeline(Buffer.isBuffer(body) ? Readable.from([body]) : body, out);
-    const handle = await open(file, 'r+');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    // It ends once the file's bytes are on disk.
+    await pipeline(Buffer.isBuffer(body) ? Readable.from([body]) : body, new DurableFileWriter(file, WRITE_CHUNK));
   }
 
   /** Moves a finished scratch file to `key`; create-only via link(2), else rename(2). */
