@@ -115,24 +115,23 @@ async function ceiling(bed: Bed, c: number, opts: BenchOptions): Promise<Figure[
     const node = await NodeCeiling.start(bed, DISCOVERY_PATH, accessLine);
     try {
       const load = bed.placement.load;
-      const [ceilingRuns, nginxRuns, acihostRuns] = await inRotation(opts.runs, [
+      const [ceilingRuns, nginxRuns, acihostRuns] = (await inRotation(opts.runs, [
         () => runWrk(node.url + DISCOVERY_PATH, c, opts.seconds, load),
         () => runWrk(bed.nginxSite.url + DISCOVERY_PATH, c, opts.seconds, load),
         () => runWrk(bed.site.url + DISCOVERY_PATH, c, opts.seconds, load),
-      ]);
-      const r = { acihost: ceilingRuns!, reference: nginxRuns! };
-      const ceilingRates = rates(r.acihost);
+      ])) as [WrkResult[], WrkResult[], WrkResult[]];
+      const ceilingRates = rates(ceilingRuns);
       const versus = nginxOn(bed.placement);
       figures.push(
-        against(versus, figure(`${id}.c${c}.rate`, label, 'req/s', ceilingRates, rates(r.reference))),
+        against(versus, figure(`${id}.c${c}.rate`, label, 'req/s', ceilingRates, rates(nginxRuns))),
         against(
           versus,
           figure(
             `${id}.c${c}.p99`,
             `${label} p99`,
             'ms',
-            r.acihost.map((x) => x.p99),
-            r.reference.map((x) => x.p99),
+            ceilingRuns.map((x) => x.p99),
+            nginxRuns.map((x) => x.p99),
           ),
         ),
         against(
@@ -141,7 +140,7 @@ async function ceiling(bed: Bed, c: number, opts: BenchOptions): Promise<Figure[
             `discovery.n1.c${c}.of-${id}`,
             `discovery 1 name, c=${c}, 1 core, against the ${accessLine ? 'ceiling with the access line' : 'bare ceiling'}`,
             'req/s',
-            rates(acihostRuns!),
+            rates(acihostRuns),
             ceilingRates,
             accessLine ? floor(0.9) : undefined,
           ),
