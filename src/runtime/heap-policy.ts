@@ -17,6 +17,14 @@
  * scavenge frees the buffers they left behind, whatever the young generation's
  * size, so a push holds about RELEASE_EVERY bytes of dead buffers; a scavenge is
  * cheap enough that push speeds do not change.
+ *
+ * Allocation-site pretenuring is off. V8 allocates the objects of a site straight
+ * in the old generation once many of them survived a scavenge, and a push keeps
+ * the event loop busy for seconds, so every request's objects survive then. After
+ * it, the objects of every answer went to the old generation and died there: it
+ * filled in a fraction of a second, a full collection followed, and the same
+ * process answered discovery a fifth slower than one that had taken no push
+ * (docs/benchmarks.md#young-generation-and-garbage-collection).
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -43,11 +51,12 @@ export interface HeapTuning {
   collectAll(): void;
 }
 
-/** Sets the young generation's growth from the bound the process was started with. */
+/** Sets the young generation's growth from the bound the process was started with, and turns pretenuring off. */
 export function applyHeapPolicy(): void {
   const bound = semiSpaceBound(process.execArgv, process.env.NODE_OPTIONS);
   const grows = bound !== undefined && bound <= MAX_BOUNDED_SEMI_SPACE_MIB;
   setFlagsFromString(`--semi-space-growth-factor=${grows ? 2 : 1}`);
+  setFlagsFromString('--no-allocation-site-pretenuring');
 }
 
 let tuning: HeapTuning | undefined;
