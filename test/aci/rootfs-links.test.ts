@@ -32,6 +32,10 @@ function verdict(entries: readonly AciEntry[]): string {
 }
 
 const link = (name: string, linkname: string): AciEntry => ({ name: `rootfs/${name}`, type: 'symlink', linkname });
+
+/** True when an entry's path runs through a symlink an earlier entry made. */
+const pathThroughLink = (entries: readonly AciEntry[]): boolean =>
+  entries.some((e, i) => entries.slice(0, i).some((l) => l.type === 'symlink' && e.name.startsWith(`${l.name}/`)));
 const dir = (name: string): AciEntry => ({ name: `rootfs/${name}`, type: 'directory' });
 const file = (name: string): AciEntry => ({ name: `rootfs/${name}` });
 
@@ -196,6 +200,10 @@ describe('links against GNU tar', () => {
         const expected = { accepted: 'accepted', escapes: 'ARCHIVE_LINK_ESCAPES', loop: 'ARCHIVE_LINK_LOOP' }[oracle!];
         // A loop that also escapes on some other link may be reported either way.
         if (oracle === 'escapes' && ours === 'ARCHIVE_LINK_LOOP') return;
+        // An entry whose path runs through an earlier link: tar removes that link and makes a
+        // directory in its place, where acihost (as rkt, through the kernel) follows it. Where that
+        // decides, tar may leave only a loop where acihost sees an escape; both refuse the archive.
+        if (oracle === 'loop' && ours === 'ARCHIVE_LINK_ESCAPES' && pathThroughLink(entries)) return;
         assert.equal(ours, expected, JSON.stringify(entries));
       }),
       { numRuns: 150 },
