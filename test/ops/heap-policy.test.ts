@@ -85,9 +85,15 @@ describe('the heap policy', () => {
     assert.ok(grown < 150, `the old generation grew by ${grown} MiB`);
   });
 
+  // V8 decides to pretenure in most processes, not all (about one in nine here does not): a few tries.
   it('leaves pretenuring on merely by being imported', async () => {
-    const grown = Number((await child(BURST_THEN_SHORT_LIVED, { apply: false })).trim());
-    assert.ok(grown >= 150, `the old generation grew by ${grown} MiB: the import applied a policy`);
+    const grown: number[] = [];
+    while (grown.length < 5 && !grown.some((g) => g >= 150))
+      grown.push(Number((await child(BURST_THEN_SHORT_LIVED, { apply: false })).trim()));
+    assert.ok(
+      grown.some((g) => g >= 150),
+      `the old generation grew by ${grown.join(', ')} MiB: the import applied a policy`,
+    );
   });
 
   it('collects the whole heap when asked to after a sweep', async () => {
