@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { S3_TEST } from './helpers/s3.ts';
@@ -38,14 +38,19 @@ export async function globalSetup(): Promise<void> {
  */
 async function cluster(command: 'start' | 'stop'): Promise<void> {
   await mkdir(S3_TEST.stateDir.replace(/[^/]+$/, ''), { recursive: true });
-  const log = openSync(`${S3_TEST.stateDir}.${command}.log`, 'a');
+  const logPath = `${S3_TEST.stateDir}.${command}.log`;
+  const log = openSync(logPath, 'a');
   try {
     const child = spawn(SCRIPT, [command], {
       env: { ...process.env, D: S3_TEST.stateDir, AK: S3_TEST.accessKeyId, SK: S3_TEST.secretAccessKey },
       stdio: ['ignore', log, log],
     });
     const [code] = (await once(child, 'exit')) as [number | null];
-    if (code !== 0) throw new Error(`ceph-s3.sh ${command} failed (exit ${code}); see ${S3_TEST.stateDir}.${command}.log`);
+    if (code !== 0) {
+      // The log's end says why, where a CI run's output is all there is to read.
+      const tail = readFileSync(logPath, 'utf8').trimEnd().split('\n').slice(-12).join('\n');
+      throw new Error(`ceph-s3.sh ${command} failed (exit ${code}); ${logPath} ends:\n${tail}`);
+    }
   } finally {
     closeSync(log);
   }
