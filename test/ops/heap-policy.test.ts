@@ -68,9 +68,10 @@ describe('the heap policy', () => {
     assert.ok(size >= 16, `young generation of ${size} MiB: the import applied a policy`);
   });
 
+  // Two semi-spaces of 4 MiB; V8 at times counts a 256 KiB page more (8.25), never the next doubling.
   it('lets it grow to the bound the launchers give', async () => {
     const grown = Number(await child(GROW, { nodeOptions: '--max-semi-space-size=4' }));
-    assert.ok(grown > 2 && grown <= 8, `young generation of ${grown} MiB`);
+    assert.ok(grown > 2 && grown <= 8.5, `young generation of ${grown} MiB`);
   });
 
   it('does not let it grow under a bound too large to be one', async () => {
