@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { tooLarge } from '../errors.ts';
 
 /** Reads a small stream whole, refusing it past `max` bytes. */
@@ -37,4 +38,20 @@ export function drainRequest(raw: Readable, maxBytes: number, timeoutMs = 30_000
     raw.once('close', finish);
     raw.resume();
   });
+}
+
+/** What a client sends without waiting for an answer: curl waits for 100 Continue only past 1 MiB. */
+const EARLY_BODY_BYTES = 1024 * 1024;
+const EARLY_BODY_MS = 2000;
+
+/**
+ * Before a request is refused unread: takes in a small body whole (discarded), so
+ * the connection closes cleanly or stays open; a larger one, which keeping the
+ * connection would mean reading to its end, closes it once answered. Closing a
+ * connection with unread bytes resets it, and a client still sending its small
+ * body then reports a broken pipe instead of the answer.
+ */
+export async function settleUnreadBody(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  await drainRequest(request.raw, EARLY_BODY_BYTES, EARLY_BODY_MS);
+  if (!request.raw.readableEnded) reply.header('connection', 'close');
 }

@@ -110,6 +110,24 @@ describe('push refusals', () => {
       await expectRefusal({ ...f, token: 'acih_00000000000000000000_' + 'A'.repeat(43) }, 401, 'TOKEN_INVALID');
       await expectRefusal({ ...f, token: 'nonsense' }, 401, 'TOKEN_INVALID');
     });
+    // Closed with the body unread, the connection is reset, and a client still sending its small
+    // body reports a broken pipe instead of the answer (curl waits for 100 Continue only past 1 MiB).
+    it('takes in a small refused body whole, and closes on a large one once answered', async () => {
+      const refused = (bytes: number) =>
+        server.request('/-/push', {
+          method: 'POST',
+          headers: { authorization: 'Bearer nonsense', 'content-type': 'multipart/form-data; boundary=x', connection: 'keep-alive' },
+          body: Buffer.alloc(bytes, 0x61),
+        });
+      for (const bytes of [10_000, 900_000]) {
+        const res = await refused(bytes);
+        assert.equal(res.status, 401);
+        assert.notEqual(res.headers.connection, 'close', `${bytes} bytes: the connection was closed with the body unread`);
+      }
+      const large = await refused(8 * 1024 * 1024);
+      assert.equal(large.status, 401);
+      assert.equal(large.headers.connection, 'close');
+    });
     it('401 for a revoked token', async () => {
       await expectRefusal({ ...(await files({})), token: tokens.revoked }, 401, 'TOKEN_INVALID');
     });

@@ -9,7 +9,7 @@ import { authorizeScope, hasScope, type TokenRecord } from '../../registry/acces
 import { MAX_SIGNATURE_BYTES } from '../../signing/signature.ts';
 import { presentedToken } from '../credentials.ts';
 import type { UploadSlots } from '../upload-slots.ts';
-import { drainRequest, readCapped } from '../read-capped.ts';
+import { drainRequest, readCapped, settleUnreadBody } from '../read-capped.ts';
 import { multipartRefusal, PUSH_RECIPE, unexpectedPart } from '../multipart-errors.ts';
 import { requestLifetime } from '../request-lifetime.ts';
 
@@ -80,8 +80,7 @@ export async function pushRoutes(
       }
       return token;
     } catch (e) {
-      // Kept alive, the connection would take in the whole refused body, however large, to reuse it.
-      reply.header('connection', 'close');
+      await settleUnreadBody(request, reply);
       throw e;
     }
   }
@@ -89,8 +88,8 @@ export async function pushRoutes(
   app.post('/-/push', async (request, reply) => {
     const token = await admit(request, reply);
     const push = registry.pushes.begin(token, requestLifetime(request, reply));
-    await push.admit(leastImageBytes(request)).catch((e: unknown) => {
-      reply.header('connection', 'close');
+    await push.admit(leastImageBytes(request)).catch(async (e: unknown) => {
+      await settleUnreadBody(request, reply);
       throw e;
     });
     try {
