@@ -32,12 +32,12 @@ function verdict(entries: readonly AciEntry[]): string {
 }
 
 const link = (name: string, linkname: string): AciEntry => ({ name: `rootfs/${name}`, type: 'symlink', linkname });
+const dir = (name: string): AciEntry => ({ name: `rootfs/${name}`, type: 'directory' });
+const file = (name: string): AciEntry => ({ name: `rootfs/${name}` });
 
 /** True when an entry's path runs through a symlink an earlier entry made. */
 const pathThroughLink = (entries: readonly AciEntry[]): boolean =>
   entries.some((e, i) => entries.slice(0, i).some((l) => l.type === 'symlink' && e.name.startsWith(`${l.name}/`)));
-const dir = (name: string): AciEntry => ({ name: `rootfs/${name}`, type: 'directory' });
-const file = (name: string): AciEntry => ({ name: `rootfs/${name}` });
 
 describe('links resolved across the archive', () => {
   test('single links: relative targets climb from the link directory, absolute ones stay inside', () => {
