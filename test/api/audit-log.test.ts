@@ -23,7 +23,7 @@ describe('audit log', () => {
   let revoked: string;
 
   before(async () => {
-    f = await createFixture({ prefix: 'localhost/team' });
+    f = await createFixture({ prefix: 'localhost/team', cli: true });
     assert.equal((await f.push({ name: 'localhost/team/app', version: '1.0.0' })).status, 201);
     // A CI retry of the same bytes, then a push outside the token's prefix, then a bad signature.
     const aci = join(f.server.dir, 'push-1.aci');

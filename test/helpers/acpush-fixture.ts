@@ -15,7 +15,7 @@ export interface AcpushFixture extends Fixture {
   signed(build: BuildAciOptions, signer?: GpgKey): Promise<{ aci: Buffer; asc: Buffer }>;
   /** acpush against this server with the fixture's token (Basic, user `any`) unless `auth` says otherwise. */
   acpush(o: Omit<AcpushOptions, 'origin' | 'ca'>): Promise<AcpushResult>;
-  /** Waits until the server has seen the trusted key (the CLI is another process; up to 2 s). */
+  /** Waits until the server has seen the trusted keys (one trusted through the CLI, another process, within 2 s). */
   keysVisible(path: string): Promise<void>;
 }
 

@@ -1,6 +1,9 @@
 /**
  * The usual integration set-up: a server, a gpg home with one RSA key trusted
- * for a prefix through the CLI, a push token for it, and a one-call signed push.
+ * for a prefix, a push token for it, and a one-call signed push. The key and the
+ * token are made through the running server's registry, the services the CLI
+ * calls, unless `cli` asks for the CLI itself: each CLI process costs a test the
+ * better part of a second, and the CLI's own tests cover it.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,6 +12,7 @@ import { buildAci, type BuildAciOptions } from './aci-builder.ts';
 import { createGpg, type Gpg, type GpgKey } from './gpg.ts';
 import { curlPush, type CurlResult } from './push.ts';
 import { startTestServer, type TestServer } from './server.ts';
+import { TokenManager } from '../../src/registry/access/token-admin.ts';
 
 export interface Fixture {
   server: TestServer;
@@ -25,7 +29,7 @@ export interface Fixture {
 let files = 0;
 
 export async function createFixture(
-  opts: { prefix?: string; config?: Record<string, unknown>; env?: Record<string, string> } = {},
+  opts: { prefix?: string; config?: Record<string, unknown>; env?: Record<string, string>; cli?: boolean } = {},
 ): Promise<Fixture> {
   const prefix = opts.prefix ?? 'localhost';
   const [server, gpg] = await Promise.all([startTestServer({ config: opts.config, env: opts.env }), createGpg()]);
@@ -59,7 +63,16 @@ export async function createFixture(
       await gpg.cleanup();
     },
   };
-  await fixture.trust(key, prefix);
-  fixture.token = await fixture.createToken(['--prefix', prefix]);
+  if (opts.cli) {
+    await fixture.trust(key, prefix);
+    fixture.token = await fixture.createToken(['--prefix', prefix]);
+  } else {
+    const { registry } = server.running;
+    await registry.keys.add(prefix, await gpg.exportPublic(key.fingerprint));
+    const operator = TokenManager.operator('test:fixture');
+    fixture.token = (
+      await registry.tokenAdmin.create(operator, { prefixes: [prefix], scopes: ['push'], name: '', expiresInSeconds: undefined })
+    ).token;
+  }
   return fixture;
 }
