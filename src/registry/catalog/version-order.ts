@@ -1,9 +1,16 @@
-import semver from 'semver';
+import semver, { type SemVer } from 'semver';
 import type { VersionRecord } from './version-record.ts';
 import { compareStrings } from '../../util/compare-strings.ts';
 
+// Each record's version parsed once: `latest` and retention compare a name's versions over and over.
+const parsed = new WeakMap<VersionRecord, SemVer | null>();
+
 // The tutorials tag `v0.0.1`: a leading v still counts as semver (docs/tutorial.md#8-fetch-rkt-fetch).
-const asSemver = (v: string): string | null => semver.valid(v.replace(/^v(?=\d)/, ''));
+function asSemver(record: VersionRecord): SemVer | null {
+  let version = parsed.get(record);
+  if (version === undefined) parsed.set(record, (version = semver.parse(record.version.replace(/^v(?=\d)/, ''))));
+  return version;
+}
 
 /**
  * Orders versions for `latest`: semver versions by precedence (prereleases below
@@ -11,9 +18,9 @@ const asSemver = (v: string): string | null => semver.valid(v.replace(/^v(?=\d)/
  * Returns a negative number when `a` ranks below `b`.
  */
 export function compareVersions(a: VersionRecord, b: VersionRecord): number {
-  const sa = asSemver(a.version);
-  const sb = asSemver(b.version);
-  if (sa && sb) return semver.compare(sa, sb) || compareStrings(a.pushedAt, b.pushedAt);
+  const sa = asSemver(a);
+  const sb = asSemver(b);
+  if (sa && sb) return sa.compare(sb) || compareStrings(a.pushedAt, b.pushedAt);
   if (sa) return 1;
   if (sb) return -1;
   return compareStrings(a.pushedAt, b.pushedAt) || compareStrings(a.version, b.version);
