@@ -13,7 +13,8 @@
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci
+# No install scripts: the only one, of the devDependency `node`, would fetch a second Node runtime.
+RUN npm ci --ignore-scripts
 COPY tsconfig.json ./
 COPY scripts/check-node.mjs ./scripts/
 COPY config ./config
