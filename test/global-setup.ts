@@ -2,17 +2,22 @@
  * Once per `npm test`: one Ceph RGW cluster for every S3 test (its ports are
  * fixed, so there can be only one), and the test bucket. Each S3 test then works
  * under a key prefix of its own. The cluster is stopped at the end.
+ *
+ * A new cluster takes about 20 s to start, and the S3 tests come late in the run:
+ * it starts while the first tests run, and the S3 tests wait for the bucket
+ * (s3Ready, test/helpers/s3.ts), or read why the start failed (S3_START_FAILED).
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { S3_TEST } from './helpers/s3.ts';
+import { S3_START_FAILED, S3_TEST } from './helpers/s3.ts';
 
 const SCRIPT = new URL('../scripts/ceph-s3.sh', import.meta.url).pathname;
 
 let startedHere = false;
+let starting: Promise<void> = Promise.resolve();
 
 async function rgwAnswers(): Promise<boolean> {
   try {
@@ -23,12 +28,13 @@ async function rgwAnswers(): Promise<boolean> {
 }
 
 export async function globalSetup(): Promise<void> {
+  await rm(S3_START_FAILED, { force: true });
   // A cluster left running (a developer's, between runs) is reused, not restarted.
-  if (!(await rgwAnswers())) {
-    startedHere = true;
-    await cluster('start');
-  }
-  await createBucket();
+  if (await rgwAnswers()) return createBucket();
+  startedHere = true;
+  starting = cluster('start')
+    .then(createBucket)
+    .catch((e: Error) => writeFile(S3_START_FAILED, e.message));
 }
 
 /**
@@ -73,6 +79,7 @@ async function createBucket(): Promise<void> {
 }
 
 export async function globalTeardown(): Promise<void> {
+  await starting;
   if (!startedHere) return;
   await cluster('stop').catch(() => undefined);
 }

@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import type { S3Options } from '../../src/storage/s3-storage.ts';
 
 /** The Ceph RGW that test/global-setup.ts starts for the whole run. */
@@ -11,6 +14,45 @@ export const S3_TEST = {
   secretAccessKey: 'testsecretkey1234567890',
   stateDir: join(tmpdir(), 'acihost-ceph'),
 };
+
+/** Where the global setup writes why the cluster did not start. */
+export const S3_START_FAILED = `${S3_TEST.stateDir}.failed`;
+
+const READY_WITHIN_MS = 180_000;
+
+/**
+ * Resolves once the test bucket answers; the global setup starts the cluster while the
+ * first tests run. Rejects with the start's own failure, or after three minutes.
+ */
+export async function s3Ready(): Promise<void> {
+  const client = new S3Client({
+    endpoint: S3_TEST.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: S3_TEST.accessKeyId, secretAccessKey: S3_TEST.secretAccessKey },
+    maxAttempts: 1,
+  });
+  try {
+    for (const deadline = Date.now() + READY_WITHIN_MS; ; await sleep(250)) {
+      const failed = await readFile(S3_START_FAILED, 'utf8').catch(() => undefined);
+      if (failed !== undefined) throw new Error(failed);
+      if (
+        await client.send(new HeadBucketCommand({ Bucket: S3_TEST.bucket })).then(
+          () => true,
+          () => false,
+        )
+      )
+        return;
+      if (Date.now() > deadline)
+        throw new Error(
+          `no bucket ${S3_TEST.bucket} at ${S3_TEST.endpoint} within ${READY_WITHIN_MS / 1000} s: npm test starts Ceph RGW for its run; ` +
+            'for one file, start it first with scripts/ceph-s3.sh start',
+        );
+    }
+  } finally {
+    client.destroy();
+  }
+}
 
 /** A fresh key prefix, so tests sharing the bucket never see each other. */
 export const uniquePrefix = (label: string) => `${label}-${randomBytes(6).toString('hex')}/`;

@@ -13,10 +13,13 @@ import { buildAci } from '../helpers/aci-builder.ts';
 import { discoverPushTemplate, manifestOf, renderTemplate, reserializeManifest, wireRequest } from '../helpers/acpush-client.ts';
 import { createGpg, type Gpg, type GpgKey } from '../helpers/gpg.ts';
 import { curlPush } from '../helpers/push.ts';
-import { S3_TEST, s3Env, uniquePrefix } from '../helpers/s3.ts';
+import { S3_TEST, s3Env, uniquePrefix, s3Ready } from '../helpers/s3.ts';
 import { runCli, serverSetup, spawnServer, type ServerProcess } from '../helpers/server.ts';
 import { httpsRequest } from '../helpers/tls.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
+
+// The cluster may still be starting (test/global-setup.ts).
+await s3Ready();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

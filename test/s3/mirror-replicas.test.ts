@@ -11,11 +11,14 @@ import type { AuditEvent } from '../../src/registry/audit-log.ts';
 import { S3Storage } from '../../src/storage/s3-storage.ts';
 import { aciPath, MIRROR_PREFIX, SIGNING_SECRET } from '../helpers/mirror-fixture.ts';
 import { buildStandardImages, STANDARD_IMAGES } from '../helpers/oci-images.ts';
-import { s3Env, s3Options, uniquePrefix } from '../helpers/s3.ts';
+import { s3Env, s3Options, uniquePrefix, s3Ready } from '../helpers/s3.ts';
 import { serverSetup, spawnServer, type ServerProcess, type ServerSetup } from '../helpers/server.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { httpsRequest } from '../helpers/tls.ts';
 import { pushLayout, startUpstreamRegistry, type UpstreamRegistry } from '../helpers/upstream-registry.ts';
+
+// The cluster may still be starting (test/global-setup.ts).
+await s3Ready();
 
 describe('pull-through by three replicas on one S3 bucket', () => {
   const prefix = uniquePrefix('mirror');

@@ -11,9 +11,12 @@ import { promisify } from 'node:util';
 import { buildAci } from '../helpers/aci-builder.ts';
 import { createGpg, type Gpg, type GpgKey } from '../helpers/gpg.ts';
 import { curlPush } from '../helpers/push.ts';
-import { s3Env, uniquePrefix } from '../helpers/s3.ts';
+import { s3Env, uniquePrefix, s3Ready } from '../helpers/s3.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
+
+// The cluster may still be starting (test/global-setup.ts).
+await s3Ready();
 
 const run = promisify(execFile);
 const ACFETCH = new URL('../../.cache/acfetch', import.meta.url).pathname;

@@ -13,7 +13,10 @@ import type { RetentionRunSummary } from '../../src/registry/upkeep/retention.ts
 import { createStorage } from '../../src/storage/create-storage.ts';
 import { layout } from '../../src/storage/layout.ts';
 import { DAY, labels, openRegistryWith, pushedAgo } from '../helpers/retention.ts';
-import { s3Env, uniquePrefix } from '../helpers/s3.ts';
+import { s3Env, uniquePrefix, s3Ready } from '../helpers/s3.ts';
+
+// The cluster may still be starting (test/global-setup.ts).
+await s3Ready();
 
 const NOW = Date.now();
 const NAMES = 6;

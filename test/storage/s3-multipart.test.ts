@@ -3,7 +3,10 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { S3Storage } from '../../src/storage/s3-storage.ts';
-import { s3Options, uniquePrefix } from '../helpers/s3.ts';
+import { s3Options, uniquePrefix, s3Ready } from '../helpers/s3.ts';
+
+// The cluster may still be starting (test/global-setup.ts).
+await s3Ready();
 
 const PART = 5 * 1024 * 1024;
 

@@ -12,8 +12,11 @@ import {
 } from '@aws-sdk/client-s3';
 import { CheckedStorage } from '../../src/storage/checked-storage.ts';
 import { S3Storage } from '../../src/storage/s3-storage.ts';
-import { S3_TEST, s3Options, uniquePrefix } from '../helpers/s3.ts';
+import { S3_TEST, s3Options, uniquePrefix, s3Ready } from '../helpers/s3.ts';
 import { storageConformance } from './conformance.ts';
+
+// The cluster may still be starting (test/global-setup.ts).
+await s3Ready();
 
 /** The bucket as it is, beside the storage under test. */
 const bucket = new S3Client({
