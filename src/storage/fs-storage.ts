@@ -131,11 +131,14 @@ export class FsStorage implements Storage {
   async close(): Promise<void> {}
 
   private async writeDurably(file: string, body: Buffer | Readable): Promise<void> {
+    // Records, journal entries and audit lines: written and synced at once, without
+    // the stream machinery a put of a few hundred bytes would otherwise cost.
+    if (Buffer.isBuffer(body)) return writeSynced(file, body);
     // pipeline() never settles on a source destroyed before it is attached (Node 24):
     // an upload aborted while this put awaited its directory must fail here.
-    if (!Buffer.isBuffer(body) && body.destroyed) throw body.errored ?? new Error('the body was aborted before it was stored');
+    if (body.destroyed) throw body.errored ?? new Error('the body was aborted before it was stored');
     // It ends once the file's bytes are on disk.
-    await pipeline(Buffer.isBuffer(body) ? Readable.from([body]) : body, new DurableFileWriter(file, WRITE_CHUNK));
+    await pipeline(body, new DurableFileWriter(file, WRITE_CHUNK));
   }
 
   /** Moves a finished scratch file to `key`; create-only via link(2), else rename(2). */
@@ -217,5 +220,16 @@ export class FsStorage implements Storage {
         }
       }
     }
+  }
+}
+
+/** Creates `file` (which must not exist yet) with `bytes`, and returns once they are on disk. */
+async function writeSynced(file: string, bytes: Buffer): Promise<void> {
+  const handle = await open(file, 'wx');
+  try {
+    await handle.writeFile(bytes);
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
