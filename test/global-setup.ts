@@ -11,8 +11,8 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { S3_START_FAILED, S3_TEST } from './helpers/s3.ts';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { S3_START_FAILED, S3_TEST, s3TestClient } from './helpers/s3.ts';
 
 const SCRIPT = new URL('../scripts/ceph-s3.sh', import.meta.url).pathname;
 
@@ -63,12 +63,7 @@ async function cluster(command: 'start' | 'stop'): Promise<void> {
 }
 
 async function createBucket(): Promise<void> {
-  const client = new S3Client({
-    endpoint: S3_TEST.endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: S3_TEST.accessKeyId, secretAccessKey: S3_TEST.secretAccessKey },
-  });
+  const client = s3TestClient();
   try {
     await client.send(new CreateBucketCommand({ Bucket: S3_TEST.bucket })).catch((e: Error) => {
       if (e.name !== 'BucketAlreadyOwnedByYou' && e.name !== 'BucketAlreadyExists') throw e;

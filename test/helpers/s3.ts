@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { HeadBucketCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import type { S3Options } from '../../src/storage/s3-storage.ts';
 
 /** The Ceph RGW that test/global-setup.ts starts for the whole run. */
@@ -15,6 +15,17 @@ export const S3_TEST = {
   stateDir: join(tmpdir(), 'acihost-ceph'),
 };
 
+/** An SDK client of the test cluster, as the test user. */
+export function s3TestClient(config: S3ClientConfig = {}): S3Client {
+  return new S3Client({
+    endpoint: S3_TEST.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: S3_TEST.accessKeyId, secretAccessKey: S3_TEST.secretAccessKey },
+    ...config,
+  });
+}
+
 /** Where the global setup writes why the cluster did not start. */
 export const S3_START_FAILED = `${S3_TEST.stateDir}.failed`;
 
@@ -25,24 +36,17 @@ const READY_WITHIN_MS = 180_000;
  * first tests run. Rejects with the start's own failure, or after three minutes.
  */
 export async function s3Ready(): Promise<void> {
-  const client = new S3Client({
-    endpoint: S3_TEST.endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: S3_TEST.accessKeyId, secretAccessKey: S3_TEST.secretAccessKey },
-    maxAttempts: 1,
-  });
+  const client = s3TestClient({ maxAttempts: 1 });
+  const bucketAnswers = () =>
+    client.send(new HeadBucketCommand({ Bucket: S3_TEST.bucket })).then(
+      () => true,
+      () => false,
+    );
   try {
     for (const deadline = Date.now() + READY_WITHIN_MS; ; await sleep(250)) {
       const failed = await readFile(S3_START_FAILED, 'utf8').catch(() => undefined);
       if (failed !== undefined) throw new Error(failed);
-      if (
-        await client.send(new HeadBucketCommand({ Bucket: S3_TEST.bucket })).then(
-          () => true,
-          () => false,
-        )
-      )
-        return;
+      if (await bucketAnswers()) return;
       if (Date.now() > deadline)
         throw new Error(
           `no bucket ${S3_TEST.bucket} at ${S3_TEST.endpoint} within ${READY_WITHIN_MS / 1000} s: npm test starts Ceph RGW for its run; ` +

@@ -8,12 +8,12 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { buildAci } from '../helpers/aci-builder.ts';
 import { discoverPushTemplate, manifestOf, renderTemplate, reserializeManifest, wireRequest } from '../helpers/acpush-client.ts';
 import { createGpg, type Gpg, type GpgKey } from '../helpers/gpg.ts';
 import { curlPush } from '../helpers/push.ts';
-import { S3_TEST, s3Env, uniquePrefix, s3Ready } from '../helpers/s3.ts';
+import { S3_TEST, s3Env, uniquePrefix, s3Ready, s3TestClient } from '../helpers/s3.ts';
 import { runCli, serverSetup, spawnServer, type ServerProcess } from '../helpers/server.ts';
 import { httpsRequest } from '../helpers/tls.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
@@ -55,12 +55,7 @@ describe('replicas on S3 under faults', () => {
   let token: string;
   let n = 0;
   const running: ServerProcess[] = [];
-  const s3 = new S3Client({
-    endpoint: S3_TEST.endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: S3_TEST.accessKeyId, secretAccessKey: S3_TEST.secretAccessKey },
-  });
+  const s3 = s3TestClient();
 
   async function replica(extraEnv: Record<string, string> = {}, config: Record<string, unknown> = {}) {
     // Every replica trusts and serves the one development CA.

@@ -12,19 +12,14 @@ import {
 } from '@aws-sdk/client-s3';
 import { CheckedStorage } from '../../src/storage/checked-storage.ts';
 import { S3Storage } from '../../src/storage/s3-storage.ts';
-import { S3_TEST, s3Options, uniquePrefix, s3Ready } from '../helpers/s3.ts';
+import { S3_TEST, s3Options, uniquePrefix, s3Ready, s3TestClient } from '../helpers/s3.ts';
 import { storageConformance } from './conformance.ts';
 
 // The cluster may still be starting (test/global-setup.ts).
 await s3Ready();
 
 /** The bucket as it is, beside the storage under test. */
-const bucket = new S3Client({
-  endpoint: S3_TEST.endpoint,
-  region: 'us-east-1',
-  forcePathStyle: true,
-  credentials: { accessKeyId: S3_TEST.accessKeyId, secretAccessKey: S3_TEST.secretAccessKey },
-});
+const bucket = s3TestClient();
 after(() => bucket.destroy());
 
 /** Every object and unfinished multipart upload under `prefix`, as keys below it. */
