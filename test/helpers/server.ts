@@ -8,16 +8,17 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes, type X509Certificate } from 'node:crypto';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { connect } from 'node:tls';
 import { promisify } from 'node:util';
-import assert from 'node:assert/strict';
+import { withRegistry } from '../../src/cli/open-registry.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/schema.ts';
 import { createLogger } from '../../src/logger.ts';
+import { TokenManager } from '../../src/registry/access/token-admin.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
 import { buildAci } from './aci-builder.ts';
 import { createGpg, type Gpg, type GpgKey } from './gpg.ts';
@@ -228,15 +229,20 @@ export interface ProcessServer extends ServerSetup {
 
 /**
  * `acihost serve` as a child process with a gpg key trusted for `localhost` and a push
- * token made through the CLI, for tests that send it real signals while traffic is in flight.
+ * token, for tests that send it real signals while traffic is in flight. The key and the
+ * token are stored before it starts, through a registry of this process over its storage,
+ * as the CLI stores them (test/helpers/fixture.ts says why not through the CLI).
  */
 export async function startServerProcess(opts: SetupOptions & { cli?: string } = {}): Promise<ProcessServer> {
   const setup = await serverSetup(opts);
   const gpg = await createGpg();
   const key = await gpg.genKey({ algo: 'rsa2048', uid: 'ci <ci@localhost>' });
-  await writeFile(join(setup.dir, 'key.asc'), await gpg.exportPublic(key.fingerprint));
-  assert.equal((await setup.cli(['key', 'add', '--prefix', 'localhost', join(setup.dir, 'key.asc')])).code, 0);
-  const token = (await setup.cli(['token', 'create', '--prefix', 'localhost'])).stdout.split('\n')[0]!;
+  await mkdir(setup.storageDir, { recursive: true });
+  const token = await withRegistry(loadConfig({ env: setup.env, file: setup.configFile }), async (registry) => {
+    await registry.keys.add('localhost', await gpg.exportPublic(key.fingerprint));
+    const request = { prefixes: ['localhost'], scopes: ['push' as const], name: '', expiresInSeconds: undefined };
+    return (await registry.tokenAdmin.create(TokenManager.operator('test:server-process'), request)).token;
+  });
   const proc = await spawnServer(setup, { cli: opts.cli });
   return {
     ...setup,
