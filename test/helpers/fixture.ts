@@ -11,8 +11,7 @@ import assert from 'node:assert/strict';
 import { buildAci, type BuildAciOptions } from './aci-builder.ts';
 import { createGpg, type Gpg, type GpgKey } from './gpg.ts';
 import { curlPush, type CurlResult } from './push.ts';
-import { startTestServer, type TestServer } from './server.ts';
-import { TokenManager } from '../../src/registry/access/token-admin.ts';
+import { startTestServer, trustWithPushToken, type TestServer } from './server.ts';
 
 export interface Fixture {
   server: TestServer;
@@ -67,12 +66,7 @@ export async function createFixture(
     await fixture.trust(key, prefix);
     fixture.token = await fixture.createToken(['--prefix', prefix]);
   } else {
-    const { registry } = server.running;
-    await registry.keys.add(prefix, await gpg.exportPublic(key.fingerprint));
-    const operator = TokenManager.operator('test:fixture');
-    fixture.token = (
-      await registry.tokenAdmin.create(operator, { prefixes: [prefix], scopes: ['push'], name: '', expiresInSeconds: undefined })
-    ).token;
+    fixture.token = await trustWithPushToken(server.running.registry, prefix, await gpg.exportPublic(key.fingerprint), 'test:fixture');
   }
   return fixture;
 }

@@ -19,6 +19,7 @@ import { loadConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/schema.ts';
 import { createLogger } from '../../src/logger.ts';
 import { TokenManager } from '../../src/registry/access/token-admin.ts';
+import type { Registry } from '../../src/registry/registry.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
 import { buildAci } from './aci-builder.ts';
 import { createGpg, type Gpg, type GpgKey } from './gpg.ts';
@@ -228,6 +229,16 @@ export interface ProcessServer extends ServerSetup {
 }
 
 /**
+ * Trusts `publicKey` (armored) for `prefix` and makes a push token for it, through the
+ * services the CLI calls; returns the token. `actor` names the maker in the audit log.
+ */
+export async function trustWithPushToken(registry: Registry, prefix: string, publicKey: string, actor: string): Promise<string> {
+  await registry.keys.add(prefix, publicKey);
+  const request = { prefixes: [prefix], scopes: ['push' as const], name: '', expiresInSeconds: undefined };
+  return (await registry.tokenAdmin.create(TokenManager.operator(actor), request)).token;
+}
+
+/**
  * `acihost serve` as a child process with a gpg key trusted for `localhost` and a push
  * token, for tests that send it real signals while traffic is in flight. The key and the
  * token are stored before it starts, through a registry of this process over its storage,
@@ -238,11 +249,10 @@ export async function startServerProcess(opts: SetupOptions & { cli?: string } =
   const gpg = await createGpg();
   const key = await gpg.genKey({ algo: 'rsa2048', uid: 'ci <ci@localhost>' });
   await mkdir(setup.storageDir, { recursive: true });
-  const token = await withRegistry(loadConfig({ env: setup.env, file: setup.configFile }), async (registry) => {
-    await registry.keys.add('localhost', await gpg.exportPublic(key.fingerprint));
-    const request = { prefixes: ['localhost'], scopes: ['push' as const], name: '', expiresInSeconds: undefined };
-    return (await registry.tokenAdmin.create(TokenManager.operator('test:server-process'), request)).token;
-  });
+  const publicKey = await gpg.exportPublic(key.fingerprint);
+  const token = await withRegistry(loadConfig({ env: setup.env, file: setup.configFile }), (registry) =>
+    trustWithPushToken(registry, 'localhost', publicKey, 'test:server-process'),
+  );
   const proc = await spawnServer(setup, { cli: opts.cli });
   return {
     ...setup,
